@@ -1,0 +1,13 @@
+import type { Surface, SurfaceFactory } from "../surface.ts";
+
+/** PLACEHOLDER until the auth surface lands: answers 501 so the gateway can be wired first. */
+export const createAuthSurface: SurfaceFactory = async () => {
+  const surface: Surface = {
+    async handle(_req, res) {
+      res.writeHead(501, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "auth: not implemented yet" }));
+    },
+    async close() {},
+  };
+  return surface;
+};

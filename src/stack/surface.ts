@@ -1,0 +1,31 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { StackKeys } from "./keys.ts";
+
+/** What every surface of the local stack gets from the stack when it is created. */
+export interface StackContext {
+  /** URL of the Roomkit database (superuser; surfaces switch role per request). */
+  dbUrl: string;
+  /** Public URL of the gateway, e.g. `http://127.0.0.1:54321`. */
+  apiUrl: string;
+  keys: StackKeys;
+  /** Algorithm of user access tokens Auth issues: HS256 (CLI default) or ES256 (hosted default). */
+  userTokenAlg: "HS256" | "ES256";
+  /** Writes one line of this surface's log, prefixed by the stack. */
+  log(source: string, line: string): void;
+}
+
+/**
+ * One Supabase HTTP surface (`/auth/v1`, `/rest/v1`, `/realtime/v1`, `/functions/v1`).
+ * The gateway has already answered CORS preflights, checked the `apikey` where Supabase's
+ * gateway does, and set `x-request-id`; it passes the path with the surface prefix removed.
+ */
+export interface Surface {
+  /** `path` is the request path after the prefix, with its query string (e.g. `/rooms?select=*`). */
+  handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
+  /** WebSocket upgrade (realtime only); `path` as for `handle`. */
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void;
+  close(): Promise<void>;
+}
+
+export type SurfaceFactory = (ctx: StackContext) => Promise<Surface>;

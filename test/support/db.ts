@@ -1,0 +1,49 @@
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+import { inject } from "vitest";
+import { withDatabase } from "../../src/stack/postgres.ts";
+
+export type Sql = postgres.Sql;
+
+export interface TestDatabase {
+  /** URL of this file's own database. */
+  url: string;
+  /** Superuser connection to it (bypasses RLS: for arranging data and checking outcomes). */
+  sql: Sql;
+  /** Drops the database. */
+  drop(): Promise<void>;
+}
+
+/**
+ * A fresh copy of the migrated template database for one test file
+ * (`CREATE DATABASE … TEMPLATE`, a file copy: tens of milliseconds).
+ *
+ * @example
+ * const db = await createTestDatabase();
+ * afterAll(() => db.drop());
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const serverUrl = inject("dbServerUrl");
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name} template ${inject("templateDb")}`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(serverUrl, name);
+  const sql = postgres(url, { max: 5, onnotice: () => {} });
+  return {
+    url,
+    sql,
+    async drop() {
+      await sql.end();
+      const a = postgres(serverUrl, { max: 1, onnotice: () => {} });
+      try {
+        await a.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}

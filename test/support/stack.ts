@@ -1,0 +1,80 @@
+import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import type { Database } from "../../src/database.types.ts";
+import { startStack } from "../../src/stack/index.ts";
+import { generateKeys } from "../../src/stack/keys.ts";
+import { createTestDatabase } from "./db.ts";
+import { freePort } from "./global-setup.ts";
+
+/** A Supabase stack to test against: the local one, or a real one named by env vars. */
+export interface TestStack {
+  url: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  /** Database URL (superuser locally); present when known. */
+  dbUrl: string | undefined;
+  /** HS256 secret; present for the local stack or when SUPABASE_JWT_SECRET is set. */
+  jwtSecret: string | undefined;
+  /** True for the local stack: tests of local-only knobs (restart realtime…) check it. */
+  local: boolean;
+  /** A supabase-js client with the anon key and no persisted session. */
+  client(): SupabaseClient<Database>;
+  /** A service-role client. */
+  admin(): SupabaseClient<Database>;
+  stop(): Promise<void>;
+}
+
+export type TestStackOptions = Omit<Parameters<typeof startStack>[0], "dbUrl" | "keys" | "port">;
+
+const clientOptions = { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } };
+
+/**
+ * With SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY set, targets that stack
+ * (e.g. `supabase start` elsewhere, or a project); otherwise starts the local stack on a free
+ * port over a throwaway copy of the template database.
+ *
+ * @example
+ * const stack = await startTestStack();
+ * afterAll(() => stack.stop());
+ */
+export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
+  const env = process.env;
+  if (env.SUPABASE_URL && env.SUPABASE_ANON_KEY && env.SUPABASE_SERVICE_ROLE_KEY) {
+    const { SUPABASE_URL: url, SUPABASE_ANON_KEY: anonKey, SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey } = env;
+    return {
+      url,
+      anonKey,
+      serviceRoleKey,
+      dbUrl: env.SUPABASE_DB_URL,
+      jwtSecret: env.SUPABASE_JWT_SECRET,
+      local: false,
+      client: () => createClient<Database>(url, anonKey, clientOptions),
+      admin: () => createClient<Database>(url, serviceRoleKey, clientOptions),
+      stop: async () => {},
+    };
+  }
+  const db = await createTestDatabase();
+  const keys = await generateKeys();
+  const stack = await startStack({
+    realtimeErrorBackoffMs: 0,
+    log: env.ROOMKIT_TEST_LOG ? (s, l) => console.log(`[${s}] ${l}`) : () => {},
+    ...options,
+    dbUrl: db.url,
+    keys,
+    port: await freePort(),
+    host: "127.0.0.1",
+  });
+  return {
+    url: stack.apiUrl,
+    anonKey: keys.anonKey,
+    serviceRoleKey: keys.serviceRoleKey,
+    dbUrl: db.url,
+    jwtSecret: keys.jwtSecret,
+    local: true,
+    client: () => createClient<Database>(stack.apiUrl, keys.anonKey, clientOptions),
+    admin: () => createClient<Database>(stack.apiUrl, keys.serviceRoleKey, clientOptions),
+    async stop() {
+      await stack.close();
+      await db.drop();
+    },
+  };
+}

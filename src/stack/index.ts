@@ -1,4 +1,12 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { createAuthSurface } from "./auth/index.ts";
+import { createFunctionsSurface } from "./functions/index.ts";
+import { createGatewayHandler, createUpgradeHandler, type GatewaySurfaces } from "./gateway.ts";
 import type { StackKeys } from "./keys.ts";
+import { createRealtimeSurface } from "./realtime/index.ts";
+import { createRestSurface } from "./rest/index.ts";
+import type { StackContext, Surface } from "./surface.ts";
 
 /** Options of one running local stack. */
 export interface StackOptions {
@@ -6,12 +14,17 @@ export interface StackOptions {
   dbUrl: string;
   /** Gateway port (API URL). Default 54321; 0 picks a free one. */
   port?: number;
+  /** Interface the gateway listens on. Default `127.0.0.1`. */
   host?: string;
   keys: StackKeys;
   /** Algorithm of user access tokens. Default HS256, as `supabase start`. */
   userTokenAlg?: "HS256" | "ES256";
   /** Allow `signInAnonymously()`. Default true. */
   anonymousSignIns?: boolean;
+  /** Lifetime of user access tokens in seconds (`[auth] jwt_expiry`). Default 3600. */
+  accessTokenTtlSeconds?: number;
+  /** Grace period in seconds in which a rotated refresh token may be used again (`[auth] refresh_token_reuse_interval`). Default 10. */
+  refreshTokenReuseIntervalSeconds?: number;
   /** Realtime: delay before the client may retry a failed join (ms). Default as Supabase; 0 in tests. */
   realtimeErrorBackoffMs?: number;
   /** Realtime: presence calls allowed per client per window. Default 5 per 30 s. */
@@ -25,13 +38,135 @@ export interface StackOptions {
 }
 
 export interface RunningStack {
+  /** The one URL every client uses, e.g. `http://127.0.0.1:54321`. */
   apiUrl: string;
   dbUrl: string;
   keys: StackKeys;
+  /** Closes every surface (functions worker included), open sockets and the HTTP server. */
   close(): Promise<void>;
 }
 
-/** PLACEHOLDER signature: the gateway issue fills this in. */
-export async function startStack(_options: StackOptions): Promise<RunningStack> {
-  throw new Error("startStack: not implemented yet");
+/** The Supabase CLI's API port (`[api] port`). */
+export const DEFAULT_API_PORT = 54321;
+const DEFAULT_HOST = "127.0.0.1";
+
+/** A start-up failure with one line that names the cause (the CLI prints just this). */
+export class StackStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StackStartError";
+  }
+}
+
+function defaultLog(source: string, line: string): void {
+  process.stdout.write(`[${source}] ${line}\n`);
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off("listening", onListening);
+      if (error.code === "EADDRINUSE")
+        reject(new StackStartError(`API port ${port} on ${host} is already in use`));
+      else
+        reject(new StackStartError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
+    };
+    const onListening = () => {
+      server.off("error", onError);
+      resolve((server.address() as AddressInfo).port);
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen(port, host);
+  });
+}
+
+/**
+ * Starts the gateway and every surface over a prepared database: one URL that unmodified
+ * supabase-js talks to (`/auth/v1`, `/rest/v1`, `/realtime/v1`, `/functions/v1`).
+ *
+ * @example
+ * const stack = await startStack({ dbUrl, keys: await generateKeys(), port: 0 });
+ * const supabase = createClient(stack.apiUrl, stack.keys.anonKey);
+ * await stack.close();
+ */
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const log = options.log ?? defaultLog;
+  const host = options.host ?? DEFAULT_HOST;
+  const sockets = new Set<Socket>();
+  let resolveSurfaces: (s: GatewaySurfaces) => void = () => {};
+  let rejectSurfaces: (e: unknown) => void = () => {};
+  const surfacesReady = new Promise<GatewaySurfaces>((resolve, reject) => {
+    resolveSurfaces = resolve;
+    rejectSurfaces = reject;
+  });
+  surfacesReady.catch(() => {});
+  const surfaces = () => surfacesReady;
+
+  // Listen first: Auth needs the real API URL (its token issuer) before it exists.
+  const server = createServer(createGatewayHandler({ keys: options.keys, surfaces, log }));
+  server.on("upgrade", createUpgradeHandler({ keys: options.keys, surfaces, log }));
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  });
+  const port = await listen(server, options.port ?? DEFAULT_API_PORT, host);
+  const publicHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  const apiUrl = `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${port}`;
+
+  const closeServer = async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+  };
+
+  const ctx: StackContext = {
+    dbUrl: options.dbUrl,
+    apiUrl,
+    keys: options.keys,
+    userTokenAlg: options.userTokenAlg ?? "HS256",
+    log,
+    options,
+  };
+  const created: Surface[] = [];
+  const create = async (factory: (c: StackContext) => Promise<Surface>): Promise<Surface> => {
+    const surface = await factory(ctx);
+    created.push(surface);
+    return surface;
+  };
+  try {
+    const [auth, rest, realtime, functions] = await Promise.all([
+      create(createAuthSurface),
+      create(createRestSurface),
+      create(createRealtimeSurface),
+      options.functions === false ? Promise.resolve(undefined) : create(createFunctionsSurface),
+    ]);
+    resolveSurfaces(functions ? { auth, rest, realtime, functions } : { auth, rest, realtime });
+  } catch (error) {
+    rejectSurfaces(error);
+    await Promise.allSettled(created.map((s) => s.close()));
+    await closeServer();
+    if (error instanceof StackStartError) throw error;
+    throw new StackStartError(`a surface failed to start: ${(error as Error).message}`, { cause: error });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    apiUrl,
+    dbUrl: options.dbUrl,
+    keys: options.keys,
+    close() {
+      closing ??= (async () => {
+        // Surfaces first, so Realtime can say goodbye on its sockets before they are cut.
+        const results = await Promise.allSettled(created.map((s) => s.close()));
+        for (const r of results) if (r.status === "rejected") log("stack", `close: ${String(r.reason)}`);
+        await closeServer();
+      })();
+      return closing;
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { StackOptions } from "./index.ts";
 import type { StackKeys } from "./keys.ts";
 
 /** What every surface of the local stack gets from the stack when it is created. */
@@ -13,6 +14,8 @@ export interface StackContext {
   userTokenAlg: "HS256" | "ES256";
   /** Writes one line of this surface's log, prefixed by the stack. */
   log(source: string, line: string): void;
+  /** Everything `startStack` was given (surface knobs such as `realtimeErrorBackoffMs`, `functionsEnv`). */
+  options: Readonly<StackOptions>;
 }
 
 /**

@@ -1,0 +1,116 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** Default request-body cap. GoTrue and PostgREST accept far less than this for JSON bodies. */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Why a request body could not be used; each surface maps it to its own error body. */
+export type BodyFailure = "too_large" | "invalid_json";
+
+/**
+ * A failure with an HTTP status. `body` is what the surface answers (each surface has its own
+ * error shape); `headers` are added to the response.
+ *
+ * @example
+ * throw new HttpError(404, { message: "not found" });
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof body === "object" && body && "message" in body ? String(body.message) : `HTTP ${status}`);
+    this.name = "HttpError";
+  }
+}
+
+/** A request body that was too large or not JSON. */
+export class BodyError extends Error {
+  constructor(
+    readonly reason: BodyFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = "BodyError";
+  }
+}
+
+/**
+ * Reads the whole request body, refusing more than `limit` bytes.
+ *
+ * @example
+ * const raw = await readBody(req, 64 * 1024);
+ */
+export async function readBody(req: IncomingMessage, limit = DEFAULT_BODY_LIMIT_BYTES): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) throw new BodyError("too_large", `request body larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) throw new BodyError("too_large", `request body larger than ${limit} bytes`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Reads and parses a JSON body. An empty body gives `undefined` (GoTrue treats it as `{}`).
+ *
+ * @example
+ * const body = (await readJson(req)) ?? {};
+ */
+export async function readJson(req: IncomingMessage, limit = DEFAULT_BODY_LIMIT_BYTES): Promise<unknown> {
+  const raw = await readBody(req, limit);
+  if (raw.length === 0) return undefined;
+  try {
+    return JSON.parse(raw.toString("utf8"));
+  } catch (error) {
+    throw new BodyError("invalid_json", (error as Error).message);
+  }
+}
+
+/**
+ * Answers with a JSON body (`application/json; charset=utf-8`). A `null` body with status 204
+ * sends no body at all.
+ *
+ * @example
+ * sendJson(res, 200, { ok: true }, { "cache-control": "no-store" });
+ */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string | string[]> = {},
+): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (status === 204 || body === undefined) {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(text)),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** First value of a request header (Node joins or arrays some repeated headers). */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The Bearer token of `Authorization`, if any (scheme matched case-insensitively, as GoTrue does). */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const value = header(req, "authorization");
+  const match = value?.match(/^bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}

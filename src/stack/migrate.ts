@@ -49,7 +49,8 @@ export async function applyMigrations(dbUrl: string, options: { seed?: boolean }
     });
   } catch (error) {
     const e = error as { stderr?: string; stdout?: string; message: string };
-    const detail = (e.stderr || e.stdout || e.message).trim().split("\n").slice(-5).join("\n");
+    const output = (e.stderr || e.stdout || e.message).trim().split("\n");
+    const detail = output.filter((l) => /ERROR|error|failed/.test(l)).slice(0, 3).join(" | ") || output.slice(-5).join("\n");
     throw new Error(`supabase db push failed: ${detail}`);
   }
 }

@@ -1,0 +1,212 @@
+import type postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestStack, type TestStack } from "../support/stack.ts";
+import {
+  createRoom,
+  createUser,
+  into,
+  type Received,
+  realtimeClient,
+  sleep,
+  subscribe,
+  superuser,
+  until,
+} from "./realtime-support.ts";
+
+let stack: TestStack;
+let sql: postgres.Sql;
+
+beforeAll(async () => {
+  stack = await startTestStack({ functions: false });
+  sql = superuser(stack);
+});
+afterAll(async () => {
+  await sql?.end();
+  await stack?.stop();
+});
+
+describe("realtime broadcast", () => {
+  it("when two members share a private room, then each receives the other's broadcasts and an outsider is refused", async () => {
+    const [alice, bob, eve] = await Promise.all([
+      createUser(stack, sql),
+      createUser(stack, sql),
+      createUser(stack, sql),
+    ]);
+    const roomId = await createRoom(sql, alice, [bob]);
+    const topic = `room:${roomId}`;
+    const a = realtimeClient(stack, { current: await alice.token() });
+    const b = realtimeClient(stack, { current: await bob.token() });
+    const e = realtimeClient(stack, { current: await eve.token() });
+    try {
+      const gotA: Received[] = [];
+      const gotB: Received[] = [];
+      const chA = a
+        .channel(topic, { config: { private: true } })
+        .on("broadcast", { event: "typing" }, into(gotA));
+      const chB = b
+        .channel(topic, { config: { private: true } })
+        .on("broadcast", { event: "typing" }, into(gotB));
+      expect(await subscribe(chA)).toEqual({ status: "SUBSCRIBED" });
+      expect(await subscribe(chB)).toEqual({ status: "SUBSCRIBED" });
+
+      expect(await chA.send({ type: "broadcast", event: "typing", payload: { who: "alice" } })).toBe("ok");
+      expect(await chB.send({ type: "broadcast", event: "typing", payload: { who: "bob" } })).toBe("ok");
+      await until(() => gotA.length === 1 && gotB.length === 1, 2000, "both broadcasts");
+      expect(gotB[0]).toMatchObject({ event: "typing", payload: { who: "alice" } });
+      expect(gotA[0]).toMatchObject({ event: "typing", payload: { who: "bob" } });
+
+      const outsider = await subscribe(e.channel(topic, { config: { private: true } }));
+      expect(outsider.status).toBe("CHANNEL_ERROR");
+      expect(outsider.error?.message).toBe(
+        `Unauthorized: You do not have permissions to read from this Channel topic: ${topic}`,
+      );
+    } finally {
+      await Promise.all([a.removeAllChannels(), b.removeAllChannels(), e.removeAllChannels()]);
+    }
+  });
+
+  it("when a channel uses self:false, then the sender does not get its own message, and with ack:true send resolves ok after delivery", async () => {
+    const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
+    const roomId = await createRoom(sql, alice, [bob]);
+    const topic = `room:${roomId}`;
+    const a = realtimeClient(stack, { current: await alice.token() });
+    const b = realtimeClient(stack, { current: await bob.token() });
+    try {
+      const gotA: Received[] = [];
+      const gotB: Received[] = [];
+      const chA = a
+        .channel(topic, { config: { private: true, broadcast: { self: false, ack: true } } })
+        .on("broadcast", { event: "*" }, into(gotA));
+      const chB = b
+        .channel(topic, { config: { private: true, broadcast: { self: true } } })
+        .on("broadcast", { event: "*" }, into(gotB));
+      await subscribe(chA);
+      await subscribe(chB);
+      expect(await chA.send({ type: "broadcast", event: "reaction", payload: { emoji: "🎉" } })).toBe("ok");
+      await until(() => gotB.length === 1, 2000, "bob's copy");
+      await chB.send({ type: "broadcast", event: "reaction", payload: { emoji: "👍" } });
+      await until(() => gotB.length === 2 && gotA.length === 1, 2000, "bob's own message and alice's copy");
+      await sleep(100);
+      expect(gotA.map((m) => m.payload.emoji)).toEqual(["👍"]);
+      expect(gotB.map((m) => m.payload.emoji)).toEqual(["🎉", "👍"]);
+    } finally {
+      await Promise.all([a.removeAllChannels(), b.removeAllChannels()]);
+    }
+  });
+
+  it("when public and private channels share a name, then their broadcasts stay apart", async () => {
+    const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
+    const roomId = await createRoom(sql, alice, [bob]);
+    const topic = `room:${roomId}`;
+    const a = realtimeClient(stack, { current: await alice.token() });
+    const b = realtimeClient(stack, { current: await bob.token() });
+    try {
+      const gotPublic: Received[] = [];
+      const chPrivate = a.channel(topic, { config: { private: true, broadcast: { ack: true } } });
+      const chPublic = b.channel(topic).on("broadcast", { event: "*" }, into(gotPublic));
+      await subscribe(chPrivate);
+      await subscribe(chPublic);
+      expect(await chPrivate.send({ type: "broadcast", event: "secret", payload: { x: 1 } })).toBe("ok");
+      await sleep(200);
+      expect(gotPublic).toEqual([]);
+    } finally {
+      await Promise.all([a.removeAllChannels(), b.removeAllChannels()]);
+    }
+  });
+
+  it("when someone who may read but not write sends on a private channel, then the message is dropped and an ack never comes", async () => {
+    const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
+    const roomId = await createRoom(sql, alice, [bob]);
+    // A user topic: readable by its owner only, and nobody may send on it.
+    const topic = `user:${alice.id}`;
+    const a = realtimeClient(stack, { current: await alice.token() });
+    const a2 = realtimeClient(stack, { current: await alice.token() });
+    try {
+      const got: Received[] = [];
+      const listener = a2
+        .channel(topic, { config: { private: true } })
+        .on("broadcast", { event: "*" }, into(got));
+      const sender = a.channel(topic, { config: { private: true, broadcast: { ack: true } } });
+      expect((await subscribe(listener)).status).toBe("SUBSCRIBED");
+      expect((await subscribe(sender)).status).toBe("SUBSCRIBED");
+      expect(
+        await sender.send({ type: "broadcast", event: "spoof", payload: { roomId } }, { timeout: 500 }),
+      ).toBe("timed out");
+      expect(got).toEqual([]);
+    } finally {
+      await Promise.all([a.removeAllChannels(), a2.removeAllChannels()]);
+    }
+  });
+
+  it("when a payload exceeds the 3 000 KB limit, then an acked send reports an error and nobody receives it", async () => {
+    const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
+    const roomId = await createRoom(sql, alice, [bob]);
+    const topic = `room:${roomId}`;
+    const a = realtimeClient(stack, { current: await alice.token() });
+    const b = realtimeClient(stack, { current: await bob.token() });
+    try {
+      const got: Received[] = [];
+      const chA = a.channel(topic, { config: { private: true, broadcast: { ack: true } } });
+      const chB = b.channel(topic, { config: { private: true } }).on("broadcast", { event: "*" }, into(got));
+      await subscribe(chA);
+      await subscribe(chB);
+      const big = "x".repeat(3000 * 1024 + 600);
+      expect(await chA.send({ type: "broadcast", event: "big", payload: { big } })).toBe("error");
+      expect(await chA.send({ type: "broadcast", event: "small", payload: { ok: true } })).toBe("ok");
+      await until(() => got.length === 1, 2000, "the small message");
+      expect(got.map((m) => m.event)).toEqual(["small"]);
+    } finally {
+      await Promise.all([a.removeAllChannels(), b.removeAllChannels()]);
+    }
+  });
+
+  it("when a member broadcasts over HTTP (httpSend and the batch endpoint), then subscribers receive it and an outsider's HTTP send is silently skipped", async () => {
+    const [alice, bob, eve] = await Promise.all([
+      createUser(stack, sql),
+      createUser(stack, sql),
+      createUser(stack, sql),
+    ]);
+    const roomId = await createRoom(sql, alice, [bob]);
+    const topic = `room:${roomId}`;
+    const a = realtimeClient(stack, { current: await alice.token() });
+    const b = realtimeClient(stack, { current: await bob.token() });
+    const eveToken = await eve.token();
+    try {
+      const got: Received[] = [];
+      const chB = b.channel(topic, { config: { private: true } }).on("broadcast", { event: "*" }, into(got));
+      await subscribe(chB);
+      // Make the socket know alice's token (httpSend sends it as the bearer).
+      await a.realtime.setAuth();
+      const viaHttp = a.channel(topic, { config: { private: true } });
+      expect(await viaHttp.httpSend("note", { n: 1 })).toEqual({ success: true });
+      const batch = await fetch(`${stack.url}/realtime/v1/api/broadcast`, {
+        method: "POST",
+        headers: {
+          apikey: stack.anonKey,
+          authorization: `Bearer ${eveToken}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ messages: [{ topic, event: "note", payload: { n: 666 }, private: true }] }),
+      });
+      expect(batch.status).toBe(202);
+      const mine = await fetch(`${stack.url}/realtime/v1/api/broadcast`, {
+        method: "POST",
+        headers: {
+          apikey: stack.anonKey,
+          authorization: `Bearer ${await alice.token()}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({
+          messages: [{ topic, event: "note", payload: { n: 2 }, private: true, id: "m-2" }],
+        }),
+      });
+      expect(mine.status).toBe(202);
+      await until(() => got.length === 2, 2000, "two HTTP broadcasts");
+      await sleep(100);
+      expect(got.map((m) => m.payload.n)).toEqual([1, 2]);
+      expect(got[1]?.meta).toEqual({ id: "m-2" });
+    } finally {
+      await Promise.all([a.removeAllChannels(), b.removeAllChannels()]);
+    }
+  });
+});

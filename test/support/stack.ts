@@ -1,4 +1,5 @@
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import { WebSocket } from "ws";
 import type { Database } from "../../src/database.types.ts";
 import { startStack } from "../../src/stack/index.ts";
 import { generateKeys } from "../../src/stack/keys.ts";
@@ -25,7 +26,11 @@ export interface TestStack {
 
 export type TestStackOptions = Omit<Parameters<typeof startStack>[0], "dbUrl" | "keys" | "port">;
 
-const clientOptions = { auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false } };
+const clientOptions = {
+  auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  // Node 20 has no global WebSocket; realtime-js refuses to construct without a transport.
+  realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket },
+};
 
 /**
  * With SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY set, targets that stack

@@ -1,0 +1,215 @@
+import { randomUUID } from "node:crypto";
+import type postgres from "postgres";
+import type { Sql } from "./db.ts";
+
+/** A transaction handle from `sql.begin` (postgres.js). */
+export type Tx = postgres.TransactionSql;
+
+/** Who runs a statement: a signed-in user, the anonymous API role, or the service role. */
+export type Actor =
+  | { kind: "user"; id: string; email: string; name: string }
+  | { kind: "anon" }
+  | { kind: "service" };
+
+export type User = Extract<Actor, { kind: "user" }>;
+
+/** The anonymous API role, as PostgREST runs a request without a user JWT. */
+export const ANON: Actor = { kind: "anon" };
+/** The service role (BYPASSRLS), as PostgREST runs a request with the service_role key. */
+export const SERVICE: Actor = { kind: "service" };
+
+/** The database role PostgREST switches to for this actor (the JWT's `role` claim). */
+export function roleOf(actor: Actor): "anon" | "authenticated" | "service_role" {
+  return actor.kind === "user" ? "authenticated" : actor.kind === "anon" ? "anon" : "service_role";
+}
+
+/**
+ * The JWT claims PostgREST would put in `request.jwt.claims` for this actor: a Supabase Auth
+ * access token for users (sub, role, aud, email …), `{"role":"anon"}` without a user token, and
+ * the service_role key's claims.
+ */
+export function claimsOf(actor: Actor): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000);
+  if (actor.kind === "user") {
+    return {
+      sub: actor.id,
+      role: "authenticated",
+      aud: "authenticated",
+      email: actor.email,
+      iat: now,
+      exp: now + 3600,
+      aal: "aal1",
+      is_anonymous: false,
+      session_id: randomUUID(),
+    };
+  }
+  return { role: roleOf(actor), iss: "supabase", iat: now, exp: now + 3600 };
+}
+
+/**
+ * Makes a user the way Supabase Auth does: a row in `auth.users` (the `on_auth_user_created`
+ * trigger then creates the profile). `name` goes into `raw_user_meta_data.display_name`.
+ *
+ * @example
+ * const ada = await createUser(db.sql, { name: "Ada" });
+ */
+export async function createUser(sql: Sql, options: { name?: string; email?: string } = {}): Promise<User> {
+  const id = randomUUID();
+  const email = options.email ?? `u-${id.slice(0, 8)}@example.test`;
+  const name = options.name ?? `User ${id.slice(0, 4)}`;
+  await sql`
+    insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+                            raw_app_meta_data, raw_user_meta_data, created_at, updated_at,
+                            confirmation_token, recovery_token, email_change_token_new, email_change)
+    values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${email}, '',
+            now(), ${sql.json({ provider: "email", providers: ["email"] })},
+            ${sql.json({ display_name: name })}, now(), now(), '', '', '', '')`;
+  return { kind: "user", id, email, name };
+}
+
+/** Many users in one statement (the capacity race needs hundreds). */
+export async function createUsers(sql: Sql, count: number, prefix = "racer"): Promise<User[]> {
+  const users: User[] = Array.from({ length: count }, (_, i) => {
+    const id = randomUUID();
+    return {
+      kind: "user",
+      id,
+      email: `${prefix}-${i}-${id.slice(0, 8)}@example.test`,
+      name: `${prefix} ${i}`,
+    };
+  });
+  const rows = users.map((u) => ({
+    instance_id: "00000000-0000-0000-0000-000000000000",
+    id: u.id,
+    aud: "authenticated",
+    role: "authenticated",
+    email: u.email,
+    raw_user_meta_data: JSON.stringify({ display_name: u.name }),
+  }));
+  await sql`insert into auth.users ${sql(rows)}`;
+  return users;
+}
+
+/**
+ * Sets, inside the current transaction, what PostgREST sets for a request (`set_config(…, true)`:
+ * role, request.jwt.claims) plus the per-claim GUCs Supabase Realtime also sets. Extra GUCs
+ * (e.g. `realtime.topic`) can be added.
+ */
+export async function impersonate(tx: Tx, actor: Actor, extra: Record<string, string> = {}): Promise<void> {
+  const claims = claimsOf(actor);
+  const settings: Record<string, string> = {
+    role: roleOf(actor),
+    "request.jwt.claims": JSON.stringify(claims),
+    "request.jwt.claim.sub": typeof claims.sub === "string" ? claims.sub : "",
+    "request.jwt.claim.role": roleOf(actor),
+    "request.method": "POST",
+    ...extra,
+  };
+  for (const [name, value] of Object.entries(settings)) {
+    await tx`select set_config(${name}, ${value}, true)`;
+  }
+}
+
+/** Thrown inside a transaction to roll it back after the result was taken. */
+class Rollback<T> extends Error {
+  constructor(readonly value: T) {
+    super("rollback");
+  }
+}
+
+/**
+ * Runs `fn` as `actor` in one transaction, exactly like one PostgREST request. With
+ * `{ rollback: true }` the transaction is rolled back afterwards (for probing rights without
+ * changing the fixture).
+ *
+ * @example
+ * const room = await as(db.sql, ada, (tx) => tx`select * from public.create_private_room('Team')`);
+ */
+export async function as<T>(
+  sql: Sql,
+  actor: Actor,
+  fn: (tx: Tx) => Promise<T>,
+  options: { rollback?: boolean } = {},
+): Promise<T> {
+  try {
+    return (await sql.begin(async (tx) => {
+      await impersonate(tx, actor);
+      const value = await fn(tx);
+      if (options.rollback) throw new Rollback(value);
+      return value;
+    })) as T;
+  } catch (error) {
+    if (error instanceof Rollback) return error.value as T;
+    throw error;
+  }
+}
+
+/** A Postgres error as a test wants to see it: the SQLSTATE and the Roomkit code in the hint. */
+export interface DbError {
+  code: string;
+  hint: string | undefined;
+  message: string;
+}
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: DbError };
+
+/** Like {@link as}, but returns the error instead of throwing, so tests can assert SQLSTATE and hint. */
+export async function attempt<T>(
+  sql: Sql,
+  actor: Actor,
+  fn: (tx: Tx) => Promise<T>,
+  options: { rollback?: boolean } = {},
+): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await as(sql, actor, fn, options) };
+  } catch (error) {
+    return { ok: false, error: toDbError(error) };
+  }
+}
+
+/** The SQLSTATE/hint/message of a postgres.js error; rethrows anything that is not a database error. */
+export function toDbError(error: unknown): DbError {
+  const e = error as { code?: unknown; hint?: unknown; message?: unknown; name?: unknown };
+  if (e && typeof e.code === "string" && e.name === "PostgresError") {
+    return {
+      code: e.code,
+      hint: typeof e.hint === "string" ? e.hint : undefined,
+      message: String(e.message),
+    };
+  }
+  throw error;
+}
+
+/**
+ * Calls a Roomkit SQL function as `actor` the way `supabase.rpc(name, args)` does (named
+ * arguments), returning the error code and hint on failure.
+ *
+ * @example
+ * const r = await rpc(db.sql, ada, "join_coworking_room", { room_id });
+ * expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "room_full" } });
+ */
+export async function rpc<T = Record<string, unknown>>(
+  sql: Sql,
+  actor: Actor,
+  fn: string,
+  args: Record<string, unknown> = {},
+): Promise<Outcome<T[]>> {
+  if (!/^[a-z_]+$/.test(fn)) throw new Error(`bad function name ${fn}`);
+  const names = Object.keys(args);
+  for (const n of names) if (!/^[a-z_]+$/.test(n)) throw new Error(`bad argument name ${n}`);
+  const call = `select * from public.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(", ")})`;
+  const values = names.map((n) => args[n]) as postgres.ParameterOrJSON<never>[];
+  return attempt(sql, actor, async (tx) => (await tx.unsafe(call, values)) as unknown as T[]);
+}
+
+/** {@link rpc}, throwing on failure and returning the first row: for arranging fixtures. */
+export async function rpcOk<T = Record<string, unknown>>(
+  sql: Sql,
+  actor: Actor,
+  fn: string,
+  args: Record<string, unknown> = {},
+): Promise<T> {
+  const r = await rpc<T>(sql, actor, fn, args);
+  if (!r.ok) throw new Error(`${fn} failed: ${r.error.code} ${r.error.hint ?? ""} ${r.error.message}`);
+  return r.value[0] as T;
+}

@@ -1,0 +1,645 @@
+/**
+ * Builds the one SQL statement PostgREST would run for a request. Identifiers come from the schema
+ * cache (or are checked against it) and are always quoted; every value from the request is a bind
+ * parameter, so request text never becomes SQL text. Casts are restricted to `[A-Za-z0-9_ ]` names.
+ */
+import { columnNotFound, RestError, requiresWhere, undefinedColumn } from "./errors.ts";
+import {
+  type Condition,
+  defaultFieldName,
+  type FieldRef,
+  type Filter,
+  FTS_FUNCTIONS,
+  OPERATORS,
+  type OrderTerm,
+  type SelectItem,
+} from "./parse.ts";
+import { closest, type ForeignKey, type RoutineInfo, type SchemaCache, type Table } from "./schema-cache.ts";
+
+/** Quotes an identifier for Postgres (doubling embedded quotes). */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Collects bind parameters and hands out their `$n` placeholders. */
+export class Params {
+  readonly values: (string | null)[] = [];
+  add(value: string | null): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** Conditions, order and paging addressed to one level of the select tree (`rel.col=eq.1`, `rel.order=…`). */
+export interface NodeParams {
+  conditions: Condition[];
+  order?: OrderTerm[];
+  limit?: number;
+  offset?: number;
+}
+
+/** What the builder reads from: a table (columns known) or a function result (columns maybe known). */
+export interface Source {
+  /** Name used in messages and as the SQL alias of the root (PostgREST aliases by the relation name). */
+  name: string;
+  table: Table | null;
+  /** Output column names when `table` is null; empty = unknown (not validated). */
+  columns: string[];
+}
+
+interface Relationship {
+  target: Table;
+  constraint: string;
+  toOne: boolean;
+  cardinality: "many-to-one" | "one-to-many" | "one-to-one";
+  /** [parent column, child column] pairs. */
+  pairs: [string, string][];
+  fk: ForeignKey;
+}
+
+interface Built {
+  columns: string[];
+  joins: string[];
+  where: string[];
+  orderBy: string[];
+  limit?: number;
+  offset?: number;
+}
+
+interface Embedded {
+  lateral: string;
+  toOne: boolean;
+}
+
+/** Relationship errors (`Error.hs` NoRelBetween / AmbiguousRelBetween). */
+function noRelationship(
+  parent: string,
+  child: string,
+  hint: string | undefined,
+  schema: string,
+  suggestion: string | null,
+) {
+  return new RestError(
+    400,
+    "PGRST200",
+    `Could not find a relationship between '${parent}' and '${child}' in the schema cache`,
+    `Searched for a foreign key relationship between '${parent}' and '${child}${hint ? `' using the hint '${hint}` : ""}' in the schema '${schema}', but no matches were found.`,
+    suggestion ? `Perhaps you meant '${suggestion}' instead of '${child}'.` : null,
+  );
+}
+
+function ambiguousRelationship(parent: string, child: string, rels: Relationship[]) {
+  const cols = (xs: string[]) => `(${xs.join(", ")})`;
+  return new RestError(
+    300,
+    "PGRST201",
+    `Could not embed because more than one relationship was found for '${parent}' and '${child}'`,
+    rels.map((r) => ({
+      cardinality: r.cardinality,
+      embedding: `${parent} with ${r.target.name}`,
+      relationship: `${r.constraint} using ${r.fk.table}${cols(r.fk.columns)} and ${r.fk.refTable}${cols(r.fk.refColumns)}`,
+    })),
+    `Try changing '${child}' to one of the following: ${rels.map((r) => `'${r.target.name}!${r.constraint}'`).join(", ")}. Find the desired relationship in the 'details' key.`,
+  );
+}
+
+/**
+ * Finds the foreign-key relationship an embed `name!hint(...)` means, from `parent`'s point of view.
+ * Many-to-many through junction tables and view relationships are not inferred.
+ */
+export function resolveRelationship(
+  cache: SchemaCache,
+  parent: Table,
+  name: string,
+  hint?: string,
+): Relationship {
+  const candidates: Relationship[] = [];
+  const isUnique = (table: Table, cols: string[]) =>
+    table.uniques.some((u) => u.length === cols.length && u.every((c) => cols.includes(c)));
+  for (const fk of cache.foreignKeys) {
+    const matchesHint = (cols: string[]) => hint === undefined || hint === fk.name || cols.includes(hint);
+    if (fk.schema === parent.schema && fk.table === parent.name) {
+      const target = cache.tables.get(`${fk.refSchema}.${fk.refTable}`);
+      if (target && (name === fk.refTable || name === fk.name) && matchesHint(fk.columns)) {
+        const oneToOne = isUnique(parent, fk.columns);
+        candidates.push({
+          target,
+          constraint: fk.name,
+          toOne: true,
+          cardinality: oneToOne ? "one-to-one" : "many-to-one",
+          pairs: fk.columns.map((c, i) => [c, fk.refColumns[i]!]),
+          fk,
+        });
+      }
+    }
+    if (fk.refSchema === parent.schema && fk.refTable === parent.name) {
+      const target = cache.tables.get(`${fk.schema}.${fk.table}`);
+      if (target && (name === fk.table || name === fk.name) && matchesHint(fk.columns)) {
+        const oneToOne = isUnique(target, fk.columns);
+        candidates.push({
+          target,
+          constraint: fk.name,
+          toOne: oneToOne,
+          cardinality: oneToOne ? "one-to-one" : "one-to-many",
+          pairs: fk.refColumns.map((c, i) => [c, fk.columns[i]!]),
+          fk,
+        });
+      }
+    }
+  }
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length > 1) throw ambiguousRelationship(parent.name, name, candidates);
+  const related = cache.foreignKeys.flatMap((fk) =>
+    fk.table === parent.name ? [fk.refTable] : fk.refTable === parent.name ? [fk.table] : [],
+  );
+  throw noRelationship(parent.name, name, hint, parent.schema, closest(name, related, 0.33));
+}
+
+/** Builds SQL for one read tree; one instance per statement. */
+export class ReadBuilder {
+  private counter = 0;
+  readonly usedPaths = new Set<string>();
+
+  constructor(
+    private readonly cache: SchemaCache,
+    readonly params: Params,
+    private readonly nodeParams: Map<string, NodeParams>,
+  ) {}
+
+  private next(prefix: string): string {
+    this.counter += 1;
+    return `${prefix}_${this.counter}`;
+  }
+
+  private checkColumn(source: Source, column: string): void {
+    if (source.table) {
+      if (!source.table.columns.has(column)) throw undefinedColumn(source.name, column);
+    } else if (source.columns.length > 0 && !source.columns.includes(column)) {
+      throw undefinedColumn(source.name, column);
+    }
+  }
+
+  /** `"alias"."col"->$1::text->>$2::text` for a field. */
+  fieldSql(source: Source, alias: string, field: FieldRef): string {
+    this.checkColumn(source, field.name);
+    let sql = `${ident(alias)}.${ident(field.name)}`;
+    for (const step of field.jsonPath) {
+      const isIndex = /^-?\d+$/.test(step.key);
+      sql += `${step.arrow}${this.params.add(step.key)}::${isIndex ? "int" : "text"}`;
+    }
+    return sql;
+  }
+
+  private columnType(source: Source, name: string): string | undefined {
+    return source.table?.columns.get(name)?.type;
+  }
+
+  /** SQL for one filter; `alias` qualifies the column. */
+  filterSql(source: Source, alias: string, filter: Filter): string {
+    const lhs = this.fieldSql(source, alias, filter.field);
+    const operation = filter.operation;
+    let sql: string;
+    if (operation.op === "in") {
+      sql =
+        operation.values.length === 0
+          ? "false"
+          : `${lhs} in (${operation.values.map((v) => this.params.add(v)).join(", ")})`;
+    } else if (operation.op === "is") {
+      sql = `${lhs} is ${operation.value}`;
+    } else if (operation.op in FTS_FUNCTIONS) {
+      const fn = FTS_FUNCTIONS[operation.op as keyof typeof FTS_FUNCTIONS];
+      const config =
+        "config" in operation && operation.config ? `${this.params.add(operation.config)}::regconfig, ` : "";
+      const isVector =
+        filter.field.jsonPath.length === 0 && this.columnType(source, filter.field.name) === "tsvector";
+      const vector = isVector ? lhs : `to_tsvector(${config}${lhs})`;
+      sql = `${vector} @@ ${fn}(${config}${this.params.add(operation.value)})`;
+    } else {
+      const op = operation.op as keyof typeof OPERATORS;
+      let value = operation.value;
+      if (op === "like" || op === "ilike") value = value.replace(/\*/g, "%");
+      const sqlOp = OPERATORS[op];
+      if ("quantifier" in operation && operation.quantifier) {
+        if (op === "like" || op === "ilike") value = value.replace(/\*/g, "%");
+        sql = `${lhs} ${sqlOp} ${operation.quantifier}(${this.params.add(value)})`;
+      } else {
+        sql = `${lhs} ${sqlOp} ${this.params.add(value)}`;
+      }
+    }
+    return filter.negated ? `not (${sql})` : sql;
+  }
+
+  conditionSql(source: Source, alias: string, condition: Condition, embeds: Map<string, Embedded>): string {
+    if (condition.kind === "logic") {
+      const parts = condition.children.map((c) => this.conditionSql(source, alias, c, embeds));
+      const sql = `(${parts.join(condition.operator === "or" ? " or " : " and ")})`;
+      return condition.negated ? `not ${sql}` : sql;
+    }
+    const embed = condition.field.jsonPath.length === 0 ? embeds.get(condition.field.name) : undefined;
+    const isColumn = source.table?.columns.has(condition.field.name) ?? false;
+    if (embed && !isColumn) {
+      // `rel=is.null` / `rel=not.is.null` filter parents by whether the embed has rows.
+      if (condition.operation.op !== "is" || condition.operation.value !== "null") {
+        throw new RestError(
+          400,
+          "PGRST120",
+          `Bad operator on the '${condition.field.name}' embedded resource`,
+          "Only is null or not is null filters are allowed on embedded resources",
+        );
+      }
+      return `${ident(embed.lateral)}."body" is ${condition.negated ? "not null" : "null"}`;
+    }
+    return this.filterSql(source, alias, condition);
+  }
+
+  private orderSql(
+    source: Source,
+    alias: string,
+    terms: OrderTerm[],
+    embeds: Map<string, Embedded>,
+  ): string[] {
+    return terms.map((term) => {
+      let expr: string;
+      if (term.relation !== undefined) {
+        const embed = embeds.get(term.relation);
+        if (!embed) {
+          throw new RestError(
+            400,
+            "PGRST108",
+            `'${term.relation}' is not an embedded resource in this request`,
+            null,
+            `Verify that '${term.relation}' is included in the 'select' query parameter.`,
+          );
+        }
+        if (!embed.toOne) {
+          throw new RestError(
+            400,
+            "PGRST118",
+            `A related order on '${term.relation}' is not possible`,
+            `'${source.name}' and '${term.relation}' do not form a many-to-one or one-to-one relationship`,
+          );
+        }
+        expr = `(${ident(embed.lateral)}."body"::jsonb->${this.params.add(term.field.name)}::text)`;
+      } else {
+        expr = this.fieldSql(source, alias, term.field);
+      }
+      let sql = expr;
+      if (term.direction) sql += ` ${term.direction}`;
+      if (term.nulls) sql += ` nulls ${term.nulls}`;
+      return sql;
+    });
+  }
+
+  /**
+   * Compiles one level: its select list, lateral joins for embeds, and (unless `skipConditions`)
+   * its filters and order.
+   */
+  build(source: Source, alias: string, select: SelectItem[], path: string[], skipConditions = false): Built {
+    const key = path.join(".");
+    const node = this.nodeParams.get(key);
+    if (node) this.usedPaths.add(key);
+    const out: Built = { columns: [], joins: [], where: [], orderBy: [] };
+    const embeds = new Map<string, Embedded>();
+    for (const item of select) {
+      if (item.kind === "star") {
+        if (source.table) {
+          for (const column of source.table.columns.keys()) {
+            out.columns.push(`${ident(alias)}.${ident(column)}`);
+          }
+        } else if (source.columns.length > 0) {
+          for (const column of source.columns) out.columns.push(`${ident(alias)}.${ident(column)}`);
+        } else {
+          out.columns.push(`${ident(alias)}.*`);
+        }
+      } else if (item.kind === "field") {
+        let sql = this.fieldSql(source, alias, item.field);
+        if (item.cast) sql = `cast(${sql} as ${item.cast})`;
+        out.columns.push(`${sql} as ${ident(item.alias ?? defaultFieldName(item.field))}`);
+      } else {
+        this.embed(source, alias, item, path, out, embeds);
+      }
+    }
+    if (!skipConditions && node) {
+      for (const condition of node.conditions)
+        out.where.push(this.conditionSql(source, alias, condition, embeds));
+      if (node.order) out.orderBy = this.orderSql(source, alias, node.order, embeds);
+    }
+    if (node?.limit !== undefined) out.limit = node.limit;
+    if (node?.offset !== undefined) out.offset = node.offset;
+    // Parent-level `rel=is.null` filters also live in `node.conditions`; handled above via `embeds`.
+    return out;
+  }
+
+  private embed(
+    source: Source,
+    parentAlias: string,
+    item: Extract<SelectItem, { kind: "embed" }>,
+    path: string[],
+    out: Built,
+    embeds: Map<string, Embedded>,
+  ): void {
+    if (!source.table) {
+      throw noRelationship(source.name, item.relation, item.hint, "public", null);
+    }
+    const rel = resolveRelationship(this.cache, source.table, item.relation, item.hint);
+    const name = item.alias ?? item.relation;
+    const childAlias = this.next(rel.target.name);
+    const lateral = this.next("pgrst");
+    const childSource: Source = { name: rel.target.name, table: rel.target, columns: [] };
+    const child = this.build(childSource, childAlias, item.select, [...path, name]);
+    const join = rel.pairs.map(
+      ([p, c]) => `${ident(childAlias)}.${ident(c)} = ${ident(parentAlias)}.${ident(p)}`,
+    );
+    const first = item.select[0];
+    const isCount =
+      item.select.length === 1 &&
+      first?.kind === "field" &&
+      first.field.name === "count" &&
+      first.field.jsonPath.length === 0 &&
+      !rel.target.columns.has("count");
+    const columns = isCount
+      ? `count(*) as ${ident(first.alias ?? "count")}`
+      : child.columns.length > 0
+        ? child.columns.join(", ")
+        : "";
+    let inner = `select ${columns} from ${ident(rel.target.schema)}.${ident(rel.target.name)} as ${ident(childAlias)}`;
+    if (child.joins.length > 0) inner += ` ${child.joins.join(" ")}`;
+    inner += ` where ${[...join, ...child.where].join(" and ")}`;
+    if (!isCount) {
+      if (child.orderBy.length > 0) inner += ` order by ${child.orderBy.join(", ")}`;
+      if (child.limit !== undefined) inner += ` limit ${this.params.add(String(child.limit))}::bigint`;
+      if (child.offset !== undefined) inner += ` offset ${this.params.add(String(child.offset))}::bigint`;
+    }
+    const toOne = rel.toOne && !isCount;
+    const agg = toOne ? `row_to_json("pgrst_row")` : `json_agg("pgrst_row")`;
+    out.joins.push(
+      `left join lateral (select ${agg} as "body" from (${inner}) as "pgrst_row") as ${ident(lateral)} on true`,
+    );
+    embeds.set(name, { lateral, toOne });
+    if (item.spread) {
+      if (!toOne) {
+        throw new RestError(
+          400,
+          "PGRST127",
+          "Feature not implemented",
+          "Spreading a to-many relationship is not supported by the local stack",
+        );
+      }
+      for (const column of item.select) {
+        if (column.kind === "star") {
+          for (const c of rel.target.columns.keys()) {
+            out.columns.push(`${ident(lateral)}."body"->${this.params.add(c)}::text as ${ident(c)}`);
+          }
+        } else if (column.kind === "field") {
+          const n = column.alias ?? defaultFieldName(column.field);
+          out.columns.push(`${ident(lateral)}."body"->${this.params.add(n)}::text as ${ident(n)}`);
+        }
+      }
+    } else {
+      out.columns.push(
+        toOne
+          ? `${ident(lateral)}."body" as ${ident(name)}`
+          : `coalesce(${ident(lateral)}."body", '[]') as ${ident(name)}`,
+      );
+    }
+    if (item.joinType === "inner") out.where.push(`${ident(lateral)}."body" is not null`);
+  }
+}
+
+/** Checks that every `rel.x` query parameter addressed an embed of this request (PGRST108). */
+export function checkUnusedPaths(nodeParams: Map<string, NodeParams>, used: Set<string>): void {
+  for (const key of nodeParams.keys()) {
+    if (key !== "" && !used.has(key)) {
+      const name = key.split(".").pop()!;
+      throw new RestError(
+        400,
+        "PGRST108",
+        `'${name}' is not an embedded resource in this request`,
+        null,
+        `Verify that '${name}' is included in the 'select' query parameter.`,
+      );
+    }
+  }
+}
+
+export interface ReadStatement {
+  sql: string;
+  params: (string | null)[];
+}
+
+export interface ReadOptions {
+  /** SQL for the FROM item, e.g. `"public"."rooms"` or a CTE name. */
+  fromSql: string;
+  /** CTEs placed before the select (mutations, function calls). */
+  withSql?: string;
+  source: Source;
+  select: SelectItem[];
+  /** Apply root filters/order here (reads) or not (already applied by a mutation). */
+  rootConditions: boolean;
+  limit?: number;
+  offset?: number;
+  exactCount: boolean;
+  /** Body is the JSON value of the first row (`null` if none) instead of an array. */
+  firstRowOnly?: boolean;
+}
+
+/**
+ * The read/return statement: one row with `body` (JSON text), `page_total`, `total`, and the
+ * `response.status`/`response.headers` GUCs read after everything ran (as PostgREST does).
+ */
+export function buildReadStatement(
+  cache: SchemaCache,
+  nodeParams: Map<string, NodeParams>,
+  options: ReadOptions,
+  params = new Params(),
+): ReadStatement & { usedPaths: Set<string> } {
+  const builder = new ReadBuilder(cache, params, nodeParams);
+  const alias = options.source.name;
+  const built = builder.build(options.source, alias, options.select, [], !options.rootConditions);
+  let from = `${options.fromSql} as ${ident(alias)}`;
+  if (built.joins.length > 0) from += ` ${built.joins.join(" ")}`;
+  const where = built.where.length > 0 ? ` where ${built.where.join(" and ")}` : "";
+  let inner = `select ${built.columns.length > 0 ? built.columns.join(", ") : ""} from ${from}${where}`;
+  if (built.orderBy.length > 0) inner += ` order by ${built.orderBy.join(", ")}`;
+  if (options.limit !== undefined) inner += ` limit ${params.add(String(options.limit))}::bigint`;
+  if (options.offset !== undefined && options.offset > 0) {
+    inner += ` offset ${params.add(String(options.offset))}::bigint`;
+  }
+  const total = options.exactCount ? `(select count(*) from ${from}${where})` : "null::bigint";
+  const body = options.firstRowOnly
+    ? `coalesce(json_agg("pgrst_t")->0, 'null')::text`
+    : `coalesce(json_agg("pgrst_t"), '[]')::text`;
+  const sql =
+    `${options.withSql ? `with ${options.withSql} ` : ""}select ${body} as body, count("pgrst_t") as page_total, ` +
+    `${total} as total, nullif(current_setting('response.headers', true), '') as response_headers, ` +
+    `nullif(current_setting('response.status', true), '') as response_status from (${inner}) as "pgrst_t"`;
+  return { sql, params: params.values, usedPaths: builder.usedPaths };
+}
+
+/** `explain` statement whose top row estimate is the `count=planned` total. */
+export function buildPlannedCount(
+  cache: SchemaCache,
+  nodeParams: Map<string, NodeParams>,
+  options: ReadOptions,
+): ReadStatement {
+  const params = new Params();
+  const builder = new ReadBuilder(cache, params, nodeParams);
+  const alias = options.source.name;
+  const built = builder.build(options.source, alias, options.select, [], !options.rootConditions);
+  let from = `${options.fromSql} as ${ident(alias)}`;
+  if (built.joins.length > 0) from += ` ${built.joins.join(" ")}`;
+  const where = built.where.length > 0 ? ` where ${built.where.join(" and ")}` : "";
+  return {
+    sql: `${options.withSql ? `with ${options.withSql} ` : ""}explain (format json) select 1 from ${from}${where}`,
+    params: params.values,
+  };
+}
+
+/** Writes addressed to one table. */
+export interface InsertSpec {
+  table: Table;
+  rows: Record<string, unknown>[];
+  /** Columns to write (the `columns` parameter, or the keys of the body). */
+  columns: string[];
+  missingDefault: boolean;
+  onConflict?: { columns: string[]; action: "merge" | "ignore" };
+  returning: "rows" | "count";
+}
+
+const tableSql = (table: Table) => `${ident(table.schema)}.${ident(table.name)}`;
+
+/** Validates body/`columns` keys against the table (PGRST204). */
+export function checkColumns(table: Table, columns: string[]): void {
+  for (const column of columns) {
+    if (!table.columns.has(column)) throw columnNotFound(table.name, column);
+  }
+}
+
+/**
+ * The `pgrst_source` CTE of an insert/upsert. Rows are converted by `json_populate_recordset`,
+ * so JSON values take the column types exactly as Postgres casts them.
+ */
+export function buildInsertCte(spec: InsertSpec, params: Params): string {
+  const t = tableSql(spec.table);
+  const alias = ident(spec.table.name);
+  const returning =
+    spec.returning === "rows"
+      ? spec.onConflict?.action === "merge"
+        ? `returning ${alias}.*, (${alias}.xmax = 0) as "pgrst_inserted"`
+        : `returning ${alias}.*, true as "pgrst_inserted"`
+      : spec.onConflict?.action === "merge"
+        ? `returning (${alias}.xmax = 0) as "pgrst_inserted"`
+        : `returning true as "pgrst_inserted"`;
+  const conflict = (columns: string[]) => {
+    if (!spec.onConflict) return "";
+    const target = `on conflict (${spec.onConflict.columns.map(ident).join(", ")})`;
+    if (spec.onConflict.action === "ignore" || columns.length === 0) return ` ${target} do nothing`;
+    return ` ${target} do update set ${columns.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(", ")}`;
+  };
+  const insert = (columns: string[], rows: unknown[]) => {
+    const body = params.add(JSON.stringify(rows));
+    const list = columns.map(ident).join(", ");
+    const into = columns.length > 0 ? `${t} as ${alias} (${list})` : `${t} as ${alias}`;
+    return `insert into ${into} select ${list} from json_populate_recordset(null::${t}, ${body}::json)${conflict(columns)} ${returning}`;
+  };
+  if (!spec.missingDefault || spec.rows.length <= 1) {
+    const columns =
+      spec.missingDefault && spec.rows.length === 1
+        ? spec.columns.filter((c) => Object.hasOwn(spec.rows[0]!, c))
+        : spec.columns;
+    return `"pgrst_source" as (${insert(columns, spec.rows)})`;
+  }
+  // missing=default: rows lacking a key get the column default; group rows by their key set.
+  const groups = new Map<string, { columns: string[]; rows: unknown[] }>();
+  for (const row of spec.rows) {
+    const columns = spec.columns.filter((c) => Object.hasOwn(row, c));
+    const key = JSON.stringify(columns);
+    const group = groups.get(key) ?? { columns, rows: [] };
+    group.rows.push(row);
+    groups.set(key, group);
+  }
+  const ctes = [...groups.values()].map((g, i) => `"pgrst_ins_${i}" as (${insert(g.columns, g.rows)})`);
+  const union = ctes.map((_, i) => `select * from "pgrst_ins_${i}"`).join(" union all ");
+  return `${ctes.join(", ")}, "pgrst_source" as (${union})`;
+}
+
+/** The `pgrst_source` CTE of a PATCH. */
+export function buildUpdateCte(
+  builder: ReadBuilder,
+  table: Table,
+  body: Record<string, unknown>,
+  conditions: Condition[],
+  returning: "rows" | "count",
+): string {
+  const t = tableSql(table);
+  const alias = ident(table.name);
+  const source: Source = { name: table.name, table, columns: [] };
+  const columns = Object.keys(body);
+  checkColumns(table, columns);
+  if (conditions.length === 0) throw requiresWhere("UPDATE");
+  const where = conditions.map((c) => builder.conditionSql(source, table.name, c, new Map())).join(" and ");
+  const ret = returning === "rows" ? `${alias}.*` : "1";
+  if (columns.length === 0) return `"pgrst_source" as (select ${alias}.* from ${t} as ${alias} where false)`;
+  const bodyParam = builder.params.add(JSON.stringify(body));
+  const sets = columns.map((c) => `${ident(c)} = "pgrst_body".${ident(c)}`).join(", ");
+  return (
+    `"pgrst_source" as (update ${t} as ${alias} set ${sets} ` +
+    `from (select * from json_populate_record(null::${t}, ${bodyParam}::json)) as "pgrst_body" ` +
+    `where ${where} returning ${ret})`
+  );
+}
+
+/** The `pgrst_source` CTE of a DELETE. */
+export function buildDeleteCte(
+  builder: ReadBuilder,
+  table: Table,
+  conditions: Condition[],
+  returning: "rows" | "count",
+): string {
+  const alias = ident(table.name);
+  const source: Source = { name: table.name, table, columns: [] };
+  if (conditions.length === 0) throw requiresWhere("DELETE");
+  const where = conditions.map((c) => builder.conditionSql(source, table.name, c, new Map())).join(" and ");
+  return `"pgrst_source" as (delete from ${tableSql(table)} as ${alias} where ${where} returning ${returning === "rows" ? `${alias}.*` : "1"})`;
+}
+
+/** How a function is called: named arguments from a JSON object or query string, or one JSON body. */
+export type CallArgs =
+  | { kind: "json-object"; body: Record<string, unknown> }
+  | { kind: "query"; values: Record<string, string> }
+  | { kind: "single-json"; body: string };
+
+/**
+ * The `pgrst_call` CTE: the function's rows (scalar results in a column named `pgrst_scalar`).
+ */
+export function buildCallCte(routine: RoutineInfo, args: CallArgs, params: Params): string {
+  const fn = `${ident(routine.schema)}.${ident(routine.name)}`;
+  const scalar = routine.returnTypeKind !== "c" && routine.returnColumns.length === 0;
+  const alias = scalar ? `"pgrst_fn"("pgrst_scalar")` : `"pgrst_fn"`;
+  if (args.kind === "single-json") {
+    const type = routine.params[0]!.type === "jsonb" ? "jsonb" : "json";
+    return `"pgrst_call" as materialized (select "pgrst_fn".* from ${fn}(${params.add(args.body)}::${type}) as ${alias})`;
+  }
+  if (args.kind === "query") {
+    const list = routine.params
+      .filter((p) => Object.hasOwn(args.values, p.name))
+      .map(
+        (p) =>
+          `${p.variadic ? "variadic " : ""}${ident(p.name)} := ${params.add(args.values[p.name]!)}::${p.type}`,
+      );
+    return `"pgrst_call" as materialized (select "pgrst_fn".* from ${fn}(${list.join(", ")}) as ${alias})`;
+  }
+  const provided = routine.params.filter((p) => Object.hasOwn(args.body, p.name));
+  if (provided.length === 0) {
+    return `"pgrst_call" as materialized (select "pgrst_fn".* from ${fn}() as ${alias})`;
+  }
+  const record = provided.map((p) => `${ident(p.name)} ${p.type}`).join(", ");
+  const call = provided
+    .map((p) => `${p.variadic ? "variadic " : ""}${ident(p.name)} := "pgrst_args".${ident(p.name)}`)
+    .join(", ");
+  const body = params.add(JSON.stringify(args.body));
+  return (
+    `"pgrst_call" as materialized (select "pgrst_fn".* from json_to_record(${body}::json) as "pgrst_args"(${record}) ` +
+    `cross join lateral ${fn}(${call}) as ${alias})`
+  );
+}

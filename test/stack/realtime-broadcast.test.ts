@@ -34,9 +34,9 @@ describe("realtime broadcast", () => {
     ]);
     const roomId = await createRoom(sql, alice, [bob]);
     const topic = `room:${roomId}`;
-    const a = realtimeClient(stack, { current: await alice.token() });
-    const b = realtimeClient(stack, { current: await bob.token() });
-    const e = realtimeClient(stack, { current: await eve.token() });
+    const a = await realtimeClient(stack, { current: await alice.token() });
+    const b = await realtimeClient(stack, { current: await bob.token() });
+    const e = await realtimeClient(stack, { current: await eve.token() });
     try {
       const gotA: Received[] = [];
       const gotB: Received[] = [];
@@ -69,19 +69,19 @@ describe("realtime broadcast", () => {
     const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
     const roomId = await createRoom(sql, alice, [bob]);
     const topic = `room:${roomId}`;
-    const a = realtimeClient(stack, { current: await alice.token() });
-    const b = realtimeClient(stack, { current: await bob.token() });
+    const a = await realtimeClient(stack, { current: await alice.token() });
+    const b = await realtimeClient(stack, { current: await bob.token() });
     try {
       const gotA: Received[] = [];
       const gotB: Received[] = [];
       const chA = a
         .channel(topic, { config: { private: true, broadcast: { self: false, ack: true } } })
-        .on("broadcast", { event: "*" }, into(gotA));
+        .on("broadcast", { event: "reaction" }, into(gotA));
       const chB = b
         .channel(topic, { config: { private: true, broadcast: { self: true } } })
-        .on("broadcast", { event: "*" }, into(gotB));
-      await subscribe(chA);
-      await subscribe(chB);
+        .on("broadcast", { event: "reaction" }, into(gotB));
+      expect((await subscribe(chA)).status).toBe("SUBSCRIBED");
+      expect((await subscribe(chB)).status).toBe("SUBSCRIBED");
       expect(await chA.send({ type: "broadcast", event: "reaction", payload: { emoji: "🎉" } })).toBe("ok");
       await until(() => gotB.length === 1, 2000, "bob's copy");
       await chB.send({ type: "broadcast", event: "reaction", payload: { emoji: "👍" } });
@@ -98,14 +98,14 @@ describe("realtime broadcast", () => {
     const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
     const roomId = await createRoom(sql, alice, [bob]);
     const topic = `room:${roomId}`;
-    const a = realtimeClient(stack, { current: await alice.token() });
-    const b = realtimeClient(stack, { current: await bob.token() });
+    const a = await realtimeClient(stack, { current: await alice.token() });
+    const b = await realtimeClient(stack, { current: await bob.token() });
     try {
       const gotPublic: Received[] = [];
       const chPrivate = a.channel(topic, { config: { private: true, broadcast: { ack: true } } });
       const chPublic = b.channel(topic).on("broadcast", { event: "*" }, into(gotPublic));
-      await subscribe(chPrivate);
-      await subscribe(chPublic);
+      expect((await subscribe(chPrivate)).status).toBe("SUBSCRIBED");
+      expect((await subscribe(chPublic)).status).toBe("SUBSCRIBED");
       expect(await chPrivate.send({ type: "broadcast", event: "secret", payload: { x: 1 } })).toBe("ok");
       await sleep(200);
       expect(gotPublic).toEqual([]);
@@ -119,13 +119,13 @@ describe("realtime broadcast", () => {
     const roomId = await createRoom(sql, alice, [bob]);
     // A user topic: readable by its owner only, and nobody may send on it.
     const topic = `user:${alice.id}`;
-    const a = realtimeClient(stack, { current: await alice.token() });
-    const a2 = realtimeClient(stack, { current: await alice.token() });
+    const a = await realtimeClient(stack, { current: await alice.token() });
+    const a2 = await realtimeClient(stack, { current: await alice.token() });
     try {
       const got: Received[] = [];
       const listener = a2
         .channel(topic, { config: { private: true } })
-        .on("broadcast", { event: "*" }, into(got));
+        .on("broadcast", { event: "spoof" }, into(got));
       const sender = a.channel(topic, { config: { private: true, broadcast: { ack: true } } });
       expect((await subscribe(listener)).status).toBe("SUBSCRIBED");
       expect((await subscribe(sender)).status).toBe("SUBSCRIBED");
@@ -142,14 +142,17 @@ describe("realtime broadcast", () => {
     const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
     const roomId = await createRoom(sql, alice, [bob]);
     const topic = `room:${roomId}`;
-    const a = realtimeClient(stack, { current: await alice.token() });
-    const b = realtimeClient(stack, { current: await bob.token() });
+    const a = await realtimeClient(stack, { current: await alice.token() });
+    const b = await realtimeClient(stack, { current: await bob.token() });
     try {
       const got: Received[] = [];
       const chA = a.channel(topic, { config: { private: true, broadcast: { ack: true } } });
-      const chB = b.channel(topic, { config: { private: true } }).on("broadcast", { event: "*" }, into(got));
-      await subscribe(chA);
-      await subscribe(chB);
+      const chB = b
+        .channel(topic, { config: { private: true } })
+        .on("broadcast", { event: "big" }, into(got))
+        .on("broadcast", { event: "small" }, into(got));
+      expect((await subscribe(chA)).status).toBe("SUBSCRIBED");
+      expect((await subscribe(chB)).status).toBe("SUBSCRIBED");
       const big = "x".repeat(3000 * 1024 + 600);
       expect(await chA.send({ type: "broadcast", event: "big", payload: { big } })).toBe("error");
       expect(await chA.send({ type: "broadcast", event: "small", payload: { ok: true } })).toBe("ok");
@@ -168,15 +171,15 @@ describe("realtime broadcast", () => {
     ]);
     const roomId = await createRoom(sql, alice, [bob]);
     const topic = `room:${roomId}`;
-    const a = realtimeClient(stack, { current: await alice.token() });
-    const b = realtimeClient(stack, { current: await bob.token() });
+    const a = await realtimeClient(stack, { current: await alice.token() });
+    const b = await realtimeClient(stack, { current: await bob.token() });
     const eveToken = await eve.token();
     try {
       const got: Received[] = [];
-      const chB = b.channel(topic, { config: { private: true } }).on("broadcast", { event: "*" }, into(got));
-      await subscribe(chB);
-      // Make the socket know alice's token (httpSend sends it as the bearer).
-      await a.realtime.setAuth();
+      const chB = b
+        .channel(topic, { config: { private: true } })
+        .on("broadcast", { event: "note" }, into(got));
+      expect((await subscribe(chB)).status).toBe("SUBSCRIBED");
       const viaHttp = a.channel(topic, { config: { private: true } });
       expect(await viaHttp.httpSend("note", { n: 1 })).toEqual({ success: true });
       const batch = await fetch(`${stack.url}/realtime/v1/api/broadcast`, {

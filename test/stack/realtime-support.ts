@@ -65,12 +65,21 @@ export async function createRoom(
   return room.id;
 }
 
-/** A supabase-js client whose Realtime authenticates with `token.current`. */
-export function realtimeClient(stack: TestStack, token: { current: string | null }): SupabaseClient {
-  return createClient(stack.url, stack.anonKey, {
+/**
+ * A supabase-js client whose Realtime authenticates with `token.current`. The token is fetched
+ * before returning: a join sent before the `accessToken` callback resolved would carry only the
+ * anon key (realtime-js reads `accessTokenValue` when `subscribe()` is called).
+ */
+export async function realtimeClient(
+  stack: TestStack,
+  token: { current: string | null },
+): Promise<SupabaseClient> {
+  const client = createClient(stack.url, stack.anonKey, {
     accessToken: async () => token.current,
-    realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket, heartbeatIntervalMs: 25_000 },
+    realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket },
   });
+  await client.realtime.setAuth();
+  return client;
 }
 
 export interface SubscribeOutcome {

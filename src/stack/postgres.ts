@@ -61,6 +61,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       "fsync=off",
       "-c",
       "synchronous_commit=off",
+      // With asynchronous commit, logical replication only sees a commit once the WAL writer
+      // flushes it (every 200 ms by default): Realtime's broadcast-from-database would lag by
+      // that much. 10 ms keeps delivery prompt at negligible cost.
+      "-c",
+      "wal_writer_delay=10ms",
       "-c",
       "full_page_writes=off",
     ],

@@ -1,0 +1,104 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+
+/** A function the local runtime serves. */
+export interface FunctionConfig {
+  name: string;
+  /** Absolute path of the entrypoint module. */
+  entrypoint: string;
+  /** Require a valid JWT in `Authorization` (`[functions.<name>] verify_jwt`, default true). */
+  verifyJwt: boolean;
+}
+
+/** Function slugs the Supabase CLI accepts (CLI `internal/utils/misc.go FuncSlugPattern`). */
+export const FUNCTION_SLUG = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+type TomlValue = string | boolean | number;
+
+/**
+ * The `[functions.<name>]` tables of `supabase/config.toml`: just enough TOML for `key = value`
+ * lines with strings, booleans and numbers (what those tables hold).
+ */
+export function readFunctionSections(configToml: string): Map<string, Record<string, TomlValue>> {
+  const sections = new Map<string, Record<string, TomlValue>>();
+  let current: Record<string, TomlValue> | undefined;
+  for (const raw of configToml.split(/\r?\n/)) {
+    const line = raw.replace(/\s+#.*$/, "").trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
+    if (header) {
+      const m = /^functions\.(?:"([^"]+)"|([A-Za-z0-9_-]+))$/.exec(header[1]!);
+      const name = m ? (m[1] ?? m[2]!) : undefined;
+      current = name ? (sections.get(name) ?? {}) : undefined;
+      if (name && current) sections.set(name, current);
+      continue;
+    }
+    if (!current) continue;
+    const kv = /^([A-Za-z0-9_-]+)\s*=\s*(.+)$/.exec(line);
+    if (!kv) continue;
+    const value = kv[2]!.trim();
+    if (value === "true" || value === "false") current[kv[1]!] = value === "true";
+    else if (/^".*"$/.test(value) || /^'.*'$/.test(value)) current[kv[1]!] = value.slice(1, -1);
+    else if (/^-?\d+(\.\d+)?$/.test(value)) current[kv[1]!] = Number(value);
+  }
+  return sections;
+}
+
+/**
+ * The functions of a project as `supabase functions serve` finds them: every `<functionsDir>/<slug>/index.ts`
+ * plus every `[functions.<slug>]` with an `entrypoint` (relative to `supabase/`), minus `enabled = false`.
+ *
+ * @example
+ * const fns = discoverFunctions("/work/main"); // [{ name: "invites", entrypoint: "/work/main/functions/invites/index.ts", verifyJwt: true }, …]
+ */
+export function discoverFunctions(root: string): FunctionConfig[] {
+  const supabaseDir = join(root, "supabase");
+  const configPath = join(supabaseDir, "config.toml");
+  const sections = existsSync(configPath)
+    ? readFunctionSections(readFileSync(configPath, "utf8"))
+    : new Map();
+  const found = new Map<string, FunctionConfig>();
+  for (const dir of [join(root, "functions"), join(supabaseDir, "functions")]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      const entrypoint = join(dir, name, "index.ts");
+      if (!FUNCTION_SLUG.test(name) || found.has(name) || !existsSync(entrypoint)) continue;
+      if (!statSync(join(dir, name)).isDirectory()) continue;
+      found.set(name, { name, entrypoint, verifyJwt: true });
+    }
+  }
+  for (const [name, section] of sections) {
+    if (!FUNCTION_SLUG.test(name)) continue;
+    const entry = section.entrypoint;
+    if (typeof entry === "string") {
+      const entrypoint = isAbsolute(entry) ? entry : resolve(supabaseDir, entry);
+      if (existsSync(entrypoint)) found.set(name, { name, entrypoint, verifyJwt: true });
+    }
+    const fn = found.get(name);
+    if (!fn) continue;
+    if (section.enabled === false) found.delete(name);
+    else if (typeof section.verify_jwt === "boolean") fn.verifyJwt = section.verify_jwt;
+  }
+  return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Secrets from a dotenv file (`KEY=value`, optional quotes, `#` comments), as
+ * `supabase functions serve --env-file` reads them. A missing file gives `{}`.
+ */
+export function readEnvFile(path: string): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const env: Record<string, string> = {};
+  for (const raw of readFileSync(path, "utf8").split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2]!.trim();
+    if (/^"(.*)"$/.test(value)) value = value.slice(1, -1).replace(/\\n/g, "\n").replace(/\\"/g, '"');
+    else if (/^'(.*)'$/.test(value)) value = value.slice(1, -1);
+    else value = value.replace(/\s+#.*$/, "");
+    env[m[1]!] = value;
+  }
+  return env;
+}

@@ -1,0 +1,261 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { FunctionConfig } from "./config.ts";
+
+/** Where the worker script lives (run by Deno, not imported by Node). */
+const WORKER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "worker.ts");
+
+/** Answer of the edge runtime when a function died mid-request (reference §11: 500 WORKER_ERROR). */
+export const WORKER_ERROR_BODY = {
+  code: "WORKER_ERROR",
+  message: "Function exited due to an error (please check logs)",
+} as const;
+
+/** First start may download npm packages into DENO_DIR; later starts take well under a second. */
+const READY_TIMEOUT_MS = 120_000;
+/** Restart back-off after the worker dies, doubling up to the max while it keeps dying. */
+const RESTART_DELAY_MS = 100;
+const MAX_RESTART_DELAY_MS = 5_000;
+
+/** Framing of function log lines on the worker's stderr: `\x1e<name>\x1f<line>` (see worker.ts). */
+const LOG_RECORD = "\x1e";
+const LOG_FIELD = "\x1f";
+
+/** Headers that belong to one hop and must not be copied through the proxy. */
+const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"];
+
+export interface FunctionsRuntimeOptions {
+  /** Project root: `functions/deno.json` is taken from here. */
+  root: string;
+  functions: FunctionConfig[];
+  /** Exactly the environment the functions see (plus DENO_DIR and friends for Deno itself). */
+  env: Record<string, string>;
+  /** The `deno` binary. */
+  denoBin: string;
+  /** Deno's cache (npm packages), kept between starts. */
+  denoDir: string;
+  /** `source` is `functions` or `functions:<name>`. */
+  log(source: string, line: string): void;
+}
+
+/** Timing of the latest worker start, for the status output and benchmarks. */
+export interface WorkerStats {
+  starts: number;
+  lastStartMs: number;
+}
+
+/**
+ * One Deno worker process serving every function, restarted when it dies. Requests are proxied
+ * to it over loopback HTTP, streamed both ways (server-sent events pass through unbuffered).
+ *
+ * @example
+ * const rt = await FunctionsRuntime.start({ root, functions, env, denoBin, denoDir, log });
+ * rt.proxy(req, res, "/invites?status=pending");
+ * await rt.close();
+ */
+export class FunctionsRuntime {
+  private child: ChildProcess | undefined;
+  private port: Promise<number> | undefined;
+  private closing = false;
+  private restartDelay = RESTART_DELAY_MS;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  readonly stats: WorkerStats = { starts: 0, lastStartMs: 0 };
+
+  private constructor(private readonly options: FunctionsRuntimeOptions) {}
+
+  /** Starts the worker and resolves once it listens (rejects if it cannot start). */
+  static async start(options: FunctionsRuntimeOptions): Promise<FunctionsRuntime> {
+    const rt = new FunctionsRuntime(options);
+    await mkdir(options.denoDir, { recursive: true });
+    rt.port = rt.spawnWorker();
+    await rt.port;
+    return rt;
+  }
+
+  private spawnWorker(): Promise<number> {
+    const { root, env, denoBin, denoDir, functions, log } = this.options;
+    const started = Date.now();
+    const configPath = join(root, "functions", "deno.json");
+    const args = ["run", "--allow-all", "--no-prompt", "--quiet"];
+    if (existsSync(configPath)) args.push("--config", configPath);
+    args.push(WORKER_SCRIPT);
+    const child = spawn(denoBin, args, {
+      cwd: root,
+      env: {
+        ...passThroughEnv(),
+        ...env,
+        DENO_DIR: denoDir,
+        NO_COLOR: "1",
+        DENO_NO_UPDATE_CHECK: "1",
+        ROOMKIT_FUNCTIONS: JSON.stringify(functions.map((f) => ({ name: f.name, entrypoint: f.entrypoint }))),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    createInterface({ input: child.stderr! }).on("line", (line) => {
+      const sep = line.indexOf(LOG_FIELD);
+      if (line.startsWith(LOG_RECORD) && sep > 0) {
+        const name = line.slice(1, sep);
+        log(name === "runtime" ? "functions" : `functions:${name}`, line.slice(sep + 1));
+      } else if (line.trim() !== "") log("functions", line);
+    });
+    return new Promise<number>((resolve, reject) => {
+      let ready = false;
+      const timer = setTimeout(() => {
+        if (!ready) {
+          reject(new Error(`the Deno functions worker did not start within ${READY_TIMEOUT_MS / 1000} s`));
+          child.kill("SIGKILL");
+        }
+      }, READY_TIMEOUT_MS);
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        if (!ready && line.startsWith('{"ready":')) {
+          ready = true;
+          clearTimeout(timer);
+          this.stats.starts++;
+          this.stats.lastStartMs = Date.now() - started;
+          log("functions", `worker ready on port ${JSON.parse(line).ready} in ${this.stats.lastStartMs} ms`);
+          resolve(JSON.parse(line).ready as number);
+        } else if (line.trim() !== "") log("functions", line);
+      });
+      child.once("error", (error) => {
+        clearTimeout(timer);
+        if (!ready) reject(new Error(`cannot run ${denoBin}: ${error.message}`));
+      });
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        if (!ready) {
+          reject(new Error(`the Deno functions worker exited before it was ready (code ${code ?? signal})`));
+          return;
+        }
+        if (this.closing || this.child !== child) return;
+        log("functions", `worker exited (${code ?? signal}); restarting`);
+        this.restart();
+      });
+    });
+  }
+
+  private restart(): void {
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(this.restartDelay * 2, MAX_RESTART_DELAY_MS);
+    const next = new Promise<number>((resolve) => setTimeout(resolve, delay)).then(() => {
+      if (this.closing) throw new Error("functions runtime closed");
+      return this.spawnWorker();
+    });
+    next.then(
+      () => {
+        // A worker that stayed up a while resets the back-off.
+        setTimeout(() => {
+          this.restartDelay = RESTART_DELAY_MS;
+        }, 10_000).unref();
+      },
+      (error: unknown) => {
+        if (this.closing) return;
+        this.options.log("functions", `worker restart failed: ${(error as Error).message}`);
+        this.restart();
+      },
+    );
+    next.catch(() => {});
+    this.port = next;
+  }
+
+  /**
+   * Forwards one request to the worker as `path` (`/<name>/…?…`) and streams the answer back.
+   * A worker that dies mid-request gives 500 `WORKER_ERROR`; the next request goes to a new worker.
+   */
+  async proxy(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    let port: number;
+    try {
+      port = await this.port!;
+    } catch {
+      sendWorkerError(res);
+      return;
+    }
+    const headers: Record<string, string | string[]> = {};
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.includes(key)) headers[key] = value;
+    }
+    headers["x-forwarded-proto"] ??= "http";
+    if (req.headers.host) headers["x-forwarded-host"] ??= req.headers.host;
+    if (req.socket.remoteAddress) headers["x-forwarded-for"] ??= req.socket.remoteAddress;
+    await new Promise<void>((resolve) => {
+      const upstream = request(
+        { host: "127.0.0.1", port, method: req.method, path, headers, agent: this.agent },
+        (answer) => {
+          const out: Record<string, string | string[]> = {};
+          for (const [key, value] of Object.entries(answer.headers)) {
+            if (value !== undefined && !HOP_BY_HOP.includes(key)) out[key] = value;
+          }
+          res.writeHead(answer.statusCode ?? 502, out);
+          answer.pipe(res);
+          answer.once("end", resolve);
+          answer.once("error", () => {
+            res.destroy();
+            resolve();
+          });
+        },
+      );
+      upstream.once("error", () => {
+        if (!res.headersSent) sendWorkerError(res);
+        else res.destroy();
+        resolve();
+      });
+      res.once("close", () => {
+        // The caller went away (e.g. aborted an SSE stream): stop the function's response too.
+        if (!res.writableFinished) upstream.destroy();
+        resolve();
+      });
+      req.pipe(upstream);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.agent.destroy();
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill("SIGTERM");
+    });
+  }
+}
+
+function sendWorkerError(res: ServerResponse): void {
+  const text = JSON.stringify(WORKER_ERROR_BODY);
+  res.writeHead(500, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(text)),
+  });
+  res.end(text);
+}
+
+/** What Deno itself may need from our environment (proxies, CA bundles); never Roomkit secrets. */
+function passThroughEnv(): Record<string, string> {
+  const names = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "NPM_CONFIG_REGISTRY",
+    "DENO_CERT",
+    "SSL_CERT_FILE",
+    "TMPDIR",
+  ];
+  const env: Record<string, string> = {};
+  for (const name of names) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}

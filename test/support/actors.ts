@@ -97,17 +97,17 @@ export async function createUsers(sql: Sql, count: number, prefix = "racer"): Pr
  */
 export async function impersonate(tx: Tx, actor: Actor, extra: Record<string, string> = {}): Promise<void> {
   const claims = claimsOf(actor);
-  const settings: Record<string, string> = {
+  const settings: [string, string][] = Object.entries({
     role: roleOf(actor),
     "request.jwt.claims": JSON.stringify(claims),
     "request.jwt.claim.sub": typeof claims.sub === "string" ? claims.sub : "",
     "request.jwt.claim.role": roleOf(actor),
     "request.method": "POST",
     ...extra,
-  };
-  for (const [name, value] of Object.entries(settings)) {
-    await tx`select set_config(${name}, ${value}, true)`;
-  }
+  });
+  // One statement, like PostgREST's single `select set_config(…)` pre-request query.
+  const list = settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ");
+  await tx.unsafe(`select ${list}`, settings.flat());
 }
 
 /** Thrown inside a transaction to roll it back after the result was taken. */

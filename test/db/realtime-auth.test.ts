@@ -1,0 +1,229 @@
+/**
+ * Private-channel authorization, checked the way Supabase Realtime checks it
+ * (supabase/realtime lib/realtime/tenants/authorization.ex; reference/realtime.md §4.3):
+ *  - read: in one transaction, probe rows (one per extension) are inserted as the server's own DB
+ *    user; then role, realtime.topic and the JWT claim GUCs are set; the probes visible under RLS
+ *    give broadcast.read / presence.read; then rollback.
+ *  - write: with the same GUCs, an INSERT per extension inside a savepoint; success ⇒ write=true,
+ *    insufficient_privilege (42501) ⇒ write=false; any other error is a broken policy. Rolled back.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Actor,
+  ANON,
+  createUser,
+  impersonate,
+  rpcOk,
+  SERVICE,
+  toDbError,
+  type User,
+} from "../support/actors.ts";
+import { createTestDatabase, type Sql, type TestDatabase } from "../support/db.ts";
+import { type CoworkingCast, coworkingRoomCast, type PrivateCast, privateRoomCast } from "./fixtures.ts";
+
+/** The channel extensions Realtime authorizes separately (realtime.messages.extension). */
+const EXTENSIONS = ["broadcast", "presence"] as const;
+
+interface Access {
+  broadcastRead: boolean;
+  presenceRead: boolean;
+  broadcastWrite: boolean;
+  presenceWrite: boolean;
+}
+
+class Rollback extends Error {}
+
+/** GUCs Realtime sets before checking: role, topic, claims (+ per-claim GUCs), headers. */
+async function realtimeSettings(tx: Parameters<typeof impersonate>[0], actor: Actor, topic: string) {
+  await impersonate(tx, actor, { "realtime.topic": topic, "request.headers": JSON.stringify({}) });
+}
+
+/** The read check (join time). */
+async function canRead(
+  sql: Sql,
+  actor: Actor,
+  topic: string,
+): Promise<{ broadcast: boolean; presence: boolean }> {
+  const probes = { broadcast: randomUUID(), presence: randomUUID() };
+  let seen: string[] = [];
+  try {
+    await sql.begin(async (tx) => {
+      for (const ext of EXTENSIONS) {
+        await tx`insert into realtime.messages (id, topic, extension, private) values (${probes[ext]}, ${topic}, ${ext}, true)`;
+      }
+      await realtimeSettings(tx, actor, topic);
+      const rows = await tx<{ id: string }[]>`
+        select id from realtime.messages where id in (${probes.broadcast}, ${probes.presence})`;
+      seen = rows.map((r) => r.id);
+      throw new Rollback();
+    });
+  } catch (error) {
+    if (!(error instanceof Rollback)) throw error;
+  }
+  return { broadcast: seen.includes(probes.broadcast), presence: seen.includes(probes.presence) };
+}
+
+/** The write check (first broadcast / first track). */
+async function canWrite(
+  sql: Sql,
+  actor: Actor,
+  topic: string,
+): Promise<{ broadcast: boolean; presence: boolean }> {
+  const result = { broadcast: false, presence: false };
+  try {
+    await sql.begin(async (tx) => {
+      await realtimeSettings(tx, actor, topic);
+      for (const ext of EXTENSIONS) {
+        try {
+          await tx.savepoint(async (sp) => {
+            await sp`insert into realtime.messages (topic, extension, private) values (${topic}, ${ext}, true)`;
+            result[ext] = true;
+            throw new Rollback();
+          });
+        } catch (error) {
+          if (error instanceof Rollback) continue;
+          if (toDbError(error).code !== "42501") throw error;
+        }
+      }
+      throw new Rollback();
+    });
+  } catch (error) {
+    if (!(error instanceof Rollback)) throw error;
+  }
+  return result;
+}
+
+async function access(sql: Sql, actor: Actor, topic: string): Promise<Access> {
+  const [r, w] = await Promise.all([canRead(sql, actor, topic), canWrite(sql, actor, topic)]);
+  return {
+    broadcastRead: r.broadcast,
+    presenceRead: r.presence,
+    broadcastWrite: w.broadcast,
+    presenceWrite: w.presence,
+  };
+}
+
+const ALL: Access = { broadcastRead: true, presenceRead: true, broadcastWrite: true, presenceWrite: true };
+const NONE: Access = {
+  broadcastRead: false,
+  presenceRead: false,
+  broadcastWrite: false,
+  presenceWrite: false,
+};
+const NOTIFICATIONS_ONLY: Access = { ...NONE, broadcastRead: true };
+
+type ActorName = "anon" | "outsider" | "invitee" | "member" | "admin" | "owner" | "former" | "service";
+
+let db: TestDatabase;
+let p: PrivateCast;
+let c: CoworkingCast;
+
+function privateActor(name: ActorName): Actor {
+  if (name === "anon") return ANON;
+  if (name === "service") return SERVICE;
+  return p[name];
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  [p, c] = await Promise.all([privateRoomCast(db.sql), coworkingRoomCast(db.sql)]);
+});
+afterAll(() => db?.drop());
+
+describe("room:<id> topics", () => {
+  // Service role: BYPASSRLS, as on Supabase (the service_role key can use any private channel).
+  it.each<[ActorName, Access]>([
+    ["anon", NONE],
+    ["outsider", NONE],
+    ["invitee", NONE],
+    ["member", ALL],
+    ["admin", ALL],
+    ["owner", ALL],
+    ["former", NONE],
+    ["service", ALL],
+  ])("when %s joins a private room's channel, then access is %o", async (name, expected) => {
+    expect(await access(db.sql, privateActor(name), `room:${p.roomId}`)).toEqual(expected);
+  });
+
+  it.each<[string, Access]>([
+    ["anon", NONE],
+    ["outsider", NONE],
+    ["member", ALL],
+    ["former", NONE],
+    ["service", ALL],
+  ])("when %s joins a coworking room's channel, then access is %o", async (name, expected) => {
+    const actor =
+      name === "anon" ? ANON : name === "service" ? SERVICE : c[name as "outsider" | "member" | "former"];
+    expect(await access(db.sql, actor, `room:${c.roomId}`)).toEqual(expected);
+  });
+
+  it("when a member of one room asks for another room's channel, then access is denied", async () => {
+    expect(await access(db.sql, c.member, `room:${p.roomId}`)).toEqual(NONE);
+  });
+
+  it("when a member leaves, then the next join check denies them", async () => {
+    const u = await createUser(db.sql, { name: "Leaver" });
+    const invite = await rpcOk<{ id: string }>(db.sql, p.owner, "send_invite", {
+      room_id: p.roomId,
+      invitee_id: u.id,
+    });
+    await rpcOk(db.sql, u, "accept_invite", { invite_id: invite.id });
+    expect(await access(db.sql, u, `room:${p.roomId}`)).toEqual(ALL);
+    await rpcOk(db.sql, u, "leave_room", { room_id: p.roomId });
+    expect(await access(db.sql, u, `room:${p.roomId}`)).toEqual(NONE);
+  });
+
+  it("when the room id is written in upper case, then it is the same room", async () => {
+    expect(await access(db.sql, p.member, `room:${p.roomId.toUpperCase()}`)).toEqual(ALL);
+  });
+});
+
+describe("user:<id> topics", () => {
+  it.each<[ActorName]>([["outsider"], ["invitee"], ["member"], ["owner"], ["former"]])(
+    "when %s joins their own user channel, then they may receive broadcasts only",
+    async (name) => {
+      const u = p[name as Exclude<ActorName, "anon" | "service">] as User;
+      expect(await access(db.sql, u, `user:${u.id}`)).toEqual(NOTIFICATIONS_ONLY);
+    },
+  );
+
+  it.each<[ActorName]>([["outsider"], ["invitee"], ["member"], ["owner"], ["anon"]])(
+    "when %s joins someone else's user channel, then access is denied",
+    async (name) => {
+      expect(await access(db.sql, privateActor(name), `user:${p.peer.id}`)).toEqual(NONE);
+    },
+  );
+});
+
+describe("junk topics", () => {
+  const junk = () => [
+    "room:not-a-uuid",
+    "room:",
+    "room",
+    "",
+    `room:${p.roomId}x`,
+    `room:${p.roomId} `,
+    ` room:${p.roomId}`,
+    `room:${p.roomId}' or '1'='1`,
+    `room:{${p.roomId}}`,
+    `room:${p.roomId.replaceAll("-", "")}`,
+    "user:not-a-uuid",
+    `user:${p.member.id}x`,
+    "coworking:lobby",
+    "realtime:room:x",
+    "x".repeat(2000),
+  ];
+
+  it("when a member asks for malformed topics, then every one is denied without an error", async () => {
+    for (const topic of junk()) {
+      expect({ topic, access: await access(db.sql, p.member, topic) }).toEqual({ topic, access: NONE });
+    }
+  });
+
+  it("when anon asks for malformed topics, then every one is denied without an error", async () => {
+    for (const topic of junk()) {
+      expect({ topic, access: await access(db.sql, ANON, topic) }).toEqual({ topic, access: NONE });
+    }
+  });
+});

@@ -400,8 +400,9 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
 
   const adminList: Handler = async (req, res, url) => {
     await requireAdmin(req);
-    const page = Number(url.searchParams.get("page") ?? 1);
-    const perPage = Number(url.searchParams.get("per_page") ?? DEFAULT_PER_PAGE);
+    // auth-js sends `page=&per_page=` when the caller gave none; GoTrue reads empty as the default.
+    const page = Number(url.searchParams.get("page") || 1);
+    const perPage = Number(url.searchParams.get("per_page") || DEFAULT_PER_PAGE);
     if (!Number.isInteger(page) || page < 1 || !Number.isInteger(perPage) || perPage < 1) {
       throw new AuthError(400, "validation_failed", "Bad Pagination Parameters");
     }

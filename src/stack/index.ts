@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { startAiDispatcher } from "./ai-dispatch.ts";
 import { createAuthSurface } from "./auth/index.ts";
 import { createFunctionsSurface } from "./functions/index.ts";
 import { createGatewayHandler, createUpgradeHandler, type GatewaySurfaces } from "./gateway.ts";
@@ -154,6 +155,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     throw new StackStartError(`a surface failed to start: ${(error as Error).message}`, { cause: error });
   }
 
+  // With functions, AI jobs are pushed to `ai-reply` as a Database Webhook would (see ai-dispatch.ts).
+  const aiDispatcher =
+    options.functions === false
+      ? undefined
+      : await startAiDispatcher({
+          dbUrl: options.dbUrl,
+          apiUrl,
+          serviceRoleKey: options.keys.serviceRoleKey,
+          log,
+        });
+
   let closing: Promise<void> | undefined;
   return {
     apiUrl,
@@ -161,6 +173,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     keys: options.keys,
     close() {
       closing ??= (async () => {
+        await aiDispatcher?.close();
         // Surfaces first, so Realtime can say goodbye on its sockets before they are cut.
         const results = await Promise.allSettled(created.map((s) => s.close()));
         for (const r of results) if (r.status === "rejected") log("stack", `close: ${String(r.reason)}`);

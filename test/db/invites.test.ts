@@ -1,0 +1,356 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ANON, as, createUser, rpc, rpcOk, type User } from "../support/actors.ts";
+import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { createCoworkingRoom } from "./fixtures.ts";
+
+const AI_USER_ID = "00000000-0000-4000-a000-00000000a1a1";
+
+interface Invite {
+  id: string;
+  room_id: string;
+  inviter_id: string;
+  invitee_id: string;
+  status: string;
+}
+interface Member {
+  room_id: string;
+  user_id: string;
+  role: string;
+  joined_at: Date;
+  left_at: Date | null;
+}
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(() => db?.drop());
+
+/** A fresh private room owned by a fresh user, plus a fresh user to invite. */
+async function roomWithGuest(): Promise<{ owner: User; guest: User; roomId: string }> {
+  const [owner, guest] = await Promise.all([
+    createUser(db.sql, { name: "Owner" }),
+    createUser(db.sql, { name: "Guest" }),
+  ]);
+  const room = await rpcOk<{ id: string }>(db.sql, owner, "create_private_room", { name: "Invites" });
+  return { owner, guest, roomId: room.id };
+}
+
+async function invite(from: User, roomId: string, to: User): Promise<Invite> {
+  return rpcOk<Invite>(db.sql, from, "send_invite", { room_id: roomId, invitee_id: to.id });
+}
+
+async function addMember(owner: User, roomId: string, role: "member" | "admin" = "member"): Promise<User> {
+  const u = await createUser(db.sql, { name: role });
+  const inv = await invite(owner, roomId, u);
+  await rpcOk(db.sql, u, "accept_invite", { invite_id: inv.id });
+  if (role === "admin")
+    await rpcOk(db.sql, owner, "set_member_role", { room_id: roomId, user_id: u.id, role });
+  return u;
+}
+
+async function statusOf(inviteId: string): Promise<string | undefined> {
+  const [row] = await db.sql<
+    { status: string }[]
+  >`select status from public.room_invites where id = ${inviteId}`;
+  return row?.status;
+}
+
+async function expire(inviteId: string): Promise<void> {
+  await db.sql`update public.room_invites set expires_at = now() - interval '1 second' where id = ${inviteId}`;
+}
+
+describe("sending invites", () => {
+  it("when a member invites by id, then the invitee gets a pending invite that expires in 7 days", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    expect(inv).toMatchObject({
+      room_id: roomId,
+      inviter_id: owner.id,
+      invitee_id: guest.id,
+      status: "pending",
+    });
+    const [row] = await db.sql<{ days: number }[]>`
+      select round(extract(epoch from expires_at - created_at) / 86400)::int as days from public.room_invites where id = ${inv.id}`;
+    expect(row?.days).toBe(7);
+  });
+
+  it("when a member invites by email in another letter case, then the matching user is invited", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await rpcOk<Invite>(db.sql, owner, "send_invite", {
+      room_id: roomId,
+      invitee_email: `  ${guest.email.toUpperCase()} `,
+    });
+    expect(inv.invitee_id).toBe(guest.id);
+  });
+
+  it("when the same user is invited twice while the first invite is pending, then PT409 invite_exists", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    await invite(owner, roomId, guest);
+    const again = await rpc(db.sql, owner, "send_invite", { room_id: roomId, invitee_id: guest.id });
+    expect(again).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_exists" } });
+    const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from public.room_invites where room_id = ${roomId} and invitee_id = ${guest.id}`;
+    expect(n).toBe(1);
+  });
+
+  it("when the invitee id does not exist, then PT404 user_not_found", async () => {
+    const { owner, roomId } = await roomWithGuest();
+    const r = await rpc(db.sql, owner, "send_invite", { room_id: roomId, invitee_id: crypto.randomUUID() });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "user_not_found" } });
+  });
+
+  it("when the email belongs to nobody, then PT404 user_not_found", async () => {
+    const { owner, roomId } = await roomWithGuest();
+    const r = await rpc(db.sql, owner, "send_invite", {
+      room_id: roomId,
+      invitee_email: "nobody@example.test",
+    });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "user_not_found" } });
+  });
+
+  it("when someone invites the AI participant, then PT404 user_not_found", async () => {
+    const { owner, roomId } = await roomWithGuest();
+    const r = await rpc(db.sql, owner, "send_invite", { room_id: roomId, invitee_id: AI_USER_ID });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "user_not_found" } });
+  });
+
+  it("when someone invites into a room they are not in, then 42501 not_member and nothing is written", async () => {
+    const { guest, roomId } = await roomWithGuest();
+    const stranger = await createUser(db.sql, { name: "Stranger" });
+    const r = await rpc(db.sql, stranger, "send_invite", { room_id: roomId, invitee_id: guest.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "42501", hint: "not_member" } });
+    const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from public.room_invites where room_id = ${roomId}`;
+    expect(n).toBe(0);
+  });
+
+  it("when a former member invites, then 42501 not_member", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const former = await addMember(owner, roomId);
+    await rpcOk(db.sql, former, "leave_room", { room_id: roomId });
+    const r = await rpc(db.sql, former, "send_invite", { room_id: roomId, invitee_id: guest.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "42501", hint: "not_member" } });
+  });
+
+  it("when someone invites into a room that does not exist or is a coworking room, then PT404 room_not_found", async () => {
+    const { owner, guest } = await roomWithGuest();
+    const coworking = await createCoworkingRoom(db.sql);
+    for (const roomId of [crypto.randomUUID(), coworking]) {
+      const r = await rpc(db.sql, owner, "send_invite", { room_id: roomId, invitee_id: guest.id });
+      expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "room_not_found" } });
+    }
+  });
+
+  it("when someone invites an active member, then PT409 already_member", async () => {
+    const { owner, roomId } = await roomWithGuest();
+    const member = await addMember(owner, roomId);
+    const r = await rpc(db.sql, owner, "send_invite", { room_id: roomId, invitee_id: member.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "already_member" } });
+  });
+
+  it("when someone invites themselves or gives both or neither of id and email, then 22023 invalid_input", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    for (const args of [
+      { room_id: roomId, invitee_id: owner.id },
+      { room_id: roomId, invitee_id: guest.id, invitee_email: guest.email },
+      { room_id: roomId },
+    ]) {
+      expect(await rpc(db.sql, owner, "send_invite", args)).toMatchObject({
+        ok: false,
+        error: { code: "22023", hint: "invalid_input" },
+      });
+    }
+  });
+
+  it("when anon calls send_invite, then 42501 (no execute right; PostgREST answers 401)", async () => {
+    const { guest, roomId } = await roomWithGuest();
+    const r = await rpc(db.sql, ANON, "send_invite", { room_id: roomId, invitee_id: guest.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "42501" } });
+  });
+});
+
+describe("accepting and declining", () => {
+  it("when the invitee accepts, then they are a member, the room is visible and one joined message is posted", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    const m = await rpcOk<Member>(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    expect(m).toMatchObject({ room_id: roomId, user_id: guest.id, role: "member", left_at: null });
+    expect(await statusOf(inv.id)).toBe("accepted");
+    const [msg] = await db.sql<{ body: string; n: number }[]>`
+      select max(body) as body, count(*)::int as n from public.room_messages
+      where room_id = ${roomId} and kind = 'system' and metadata ->> 'event' = 'joined'`;
+    expect(msg).toEqual({ body: "Guest joined", n: 1 });
+  });
+
+  it("when the invitee accepts twice, then the second call returns the same membership and posts nothing", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    const first = await rpcOk<Member>(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    const second = await rpcOk<Member>(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    expect(second).toEqual(first);
+    const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from public.room_messages where room_id = ${roomId} and kind = 'system'`;
+    expect(n).toBe(1);
+  });
+
+  it("when someone accepts another user's invite, then PT404 invite_not_found and the invite stays pending", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    const thief = await createUser(db.sql, { name: "Thief" });
+    for (const who of [thief, owner]) {
+      const r = await rpc(db.sql, who, "accept_invite", { invite_id: inv.id });
+      expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "invite_not_found" } });
+    }
+    expect(await statusOf(inv.id)).toBe("pending");
+  });
+
+  it("when an unknown invite id is accepted, then PT404 invite_not_found", async () => {
+    const guest = await createUser(db.sql);
+    const r = await rpc(db.sql, guest, "accept_invite", { invite_id: crypto.randomUUID() });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "invite_not_found" } });
+  });
+
+  // The failing call cannot persist status = 'expired' itself: PostgREST rolls the request's transaction
+  // back on the error. Expiry is therefore read from expires_at everywhere, and the status column
+  // catches up on the next write (see the re-invite test below).
+  it("when an expired invite is accepted or declined, then PT409 invite_expired and the room stays hidden", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    await expire(inv.id);
+    for (const fn of ["accept_invite", "decline_invite"]) {
+      const r = await rpc(db.sql, guest, fn, { invite_id: inv.id });
+      expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_expired" } });
+    }
+    const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from public.room_members where room_id = ${roomId} and user_id = ${guest.id}`;
+    expect(n).toBe(0);
+    expect(
+      await as(db.sql, guest, (tx) => tx`select id from public.rooms where id = ${roomId}`),
+    ).toHaveLength(0);
+  });
+
+  it("when an invite expired, then a new invite to the same user works and can be accepted", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const old = await invite(owner, roomId, guest);
+    await expire(old.id);
+    const fresh = await invite(owner, roomId, guest);
+    expect(fresh.id).not.toBe(old.id);
+    expect(await statusOf(old.id)).toBe("expired");
+    await rpcOk(db.sql, guest, "accept_invite", { invite_id: fresh.id });
+    expect(await statusOf(fresh.id)).toBe("accepted");
+  });
+
+  it("when a revoked invite is accepted, then PT409 invite_revoked", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    await rpcOk(db.sql, owner, "revoke_invite", { invite_id: inv.id });
+    const r = await rpc(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_revoked" } });
+  });
+
+  it("when an invite is declined and then accepted, then PT409 invite_declined and no membership", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    const declined = await rpcOk<Invite>(db.sql, guest, "decline_invite", { invite_id: inv.id });
+    expect(declined.status).toBe("declined");
+    expect(await rpcOk<Invite>(db.sql, guest, "decline_invite", { invite_id: inv.id })).toMatchObject({
+      status: "declined",
+    });
+    const r = await rpc(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_declined" } });
+    const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from public.room_members where room_id = ${roomId} and user_id = ${guest.id}`;
+    expect(n).toBe(0);
+  });
+
+  it("when an invite was declined, then the same user can be invited again", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    await rpcOk(db.sql, guest, "decline_invite", { invite_id: inv.id });
+    const again = await invite(owner, roomId, guest);
+    expect(again.status).toBe("pending");
+  });
+
+  it("when an accepted invite is declined, then PT409 invite_accepted", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    await rpcOk(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    const r = await rpc(db.sql, guest, "decline_invite", { invite_id: inv.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_accepted" } });
+  });
+
+  it("when a member who left is invited again, then accepting makes them a plain member again", async () => {
+    const { owner, roomId } = await roomWithGuest();
+    const admin = await addMember(owner, roomId, "admin");
+    await rpcOk(db.sql, admin, "leave_room", { room_id: roomId });
+    const inv = await invite(owner, roomId, admin);
+    const m = await rpcOk<Member>(db.sql, admin, "accept_invite", { invite_id: inv.id });
+    expect(m).toMatchObject({ role: "member", left_at: null });
+  });
+
+  it("when an invite was accepted and the member left, then accepting it again is PT409 invite_accepted", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    await rpcOk(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    await rpcOk(db.sql, guest, "leave_room", { room_id: roomId });
+    const r = await rpc(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_accepted" } });
+  });
+});
+
+describe("revoking", () => {
+  it.each([["the inviter (a plain member)"], ["an admin"], ["the owner"]])(
+    "when %s revokes a pending invite, then it is revoked",
+    async (who) => {
+      const { owner, guest, roomId } = await roomWithGuest();
+      const inviter = await addMember(owner, roomId);
+      const inv = await invite(inviter, roomId, guest);
+      const revoker = who.startsWith("the inviter")
+        ? inviter
+        : who === "an admin"
+          ? await addMember(owner, roomId, "admin")
+          : owner;
+      const r = await rpcOk<Invite>(db.sql, revoker, "revoke_invite", { invite_id: inv.id });
+      expect(r.status).toBe("revoked");
+      expect(await statusOf(inv.id)).toBe("revoked");
+    },
+  );
+
+  it("when a plain member who did not send it revokes an invite, then 42501 forbidden and it stays pending", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const member = await addMember(owner, roomId);
+    const inv = await invite(owner, roomId, guest);
+    const r = await rpc(db.sql, member, "revoke_invite", { invite_id: inv.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "42501", hint: "forbidden" } });
+    expect(await statusOf(inv.id)).toBe("pending");
+  });
+
+  it("when an outsider or the invitee revokes an invite, then PT404 invite_not_found", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    const outsider = await createUser(db.sql);
+    for (const who of [outsider, guest]) {
+      const r = await rpc(db.sql, who, "revoke_invite", { invite_id: inv.id });
+      expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "invite_not_found" } });
+    }
+    expect(await statusOf(inv.id)).toBe("pending");
+  });
+
+  it("when an accepted invite is revoked, then PT409 invite_accepted and the member stays", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    await rpcOk(db.sql, guest, "accept_invite", { invite_id: inv.id });
+    const r = await rpc(db.sql, owner, "revoke_invite", { invite_id: inv.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_accepted" } });
+  });
+
+  it("when an invite is revoked, then the invitee can no longer see the room", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const inv = await invite(owner, roomId, guest);
+    const visible = () => as(db.sql, guest, (tx) => tx`select id from public.rooms where id = ${roomId}`);
+    expect(await visible()).toHaveLength(1);
+    await rpcOk(db.sql, owner, "revoke_invite", { invite_id: inv.id });
+    expect(await visible()).toHaveLength(0);
+  });
+});

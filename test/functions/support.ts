@@ -82,3 +82,109 @@ export async function body<T = Record<string, unknown>>(res: Response): Promise<
   const text = await res.text();
   return (text === "" ? undefined : JSON.parse(text)) as T;
 }
+
+/** Runs SQL as a user (role authenticated + their claims), e.g. to arrange rooms through the SQL functions. */
+export async function asUserSql<T>(
+  sql: postgres.Sql,
+  userId: string,
+  work: (tx: postgres.TransactionSql) => Promise<T>,
+): Promise<T> {
+  return (await sql.begin(async (tx) => {
+    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${JSON.stringify({ sub: userId, role: "authenticated" })}, true)`;
+    return work(tx);
+  })) as T;
+}
+
+/** A private room owned by `owner` (through create_private_room). */
+export async function privateRoom(sql: postgres.Sql, owner: TestUser, name = "Room"): Promise<string> {
+  const [room] = await asUserSql(
+    sql,
+    owner.id,
+    (tx) => tx<{ id: string }[]>`select id from public.create_private_room(${name})`,
+  );
+  return room!.id;
+}
+
+/** A fresh coworking room (rooms are seeded, but each test makes its own). */
+export async function coworkingRoom(
+  sql: postgres.Sql,
+  capacity = 10,
+  status: "active" | "inactive" = "active",
+): Promise<string> {
+  const [room] = await sql<{ id: string }[]>`
+    insert into public.rooms (kind, name, capacity, status) values ('coworking', ${`Room ${randomUUID().slice(0, 6)}`}, ${capacity}, ${status})
+    returning id`;
+  return room!.id;
+}
+
+/** Counts rows of every Roomkit table (to show that a refused request wrote nothing). */
+export async function rowCounts(sql: postgres.Sql): Promise<Record<string, number>> {
+  const [row] = await sql<Record<string, number>[]>`
+    select (select count(*)::int from public.rooms) as rooms,
+           (select count(*)::int from public.room_members) as members,
+           (select count(*)::int from public.room_members where left_at is null) as active_members,
+           (select count(*)::int from public.room_members where mic_enabled) as mics_on,
+           (select count(*)::int from public.room_invites) as invites,
+           (select count(*)::int from public.room_invites where status = 'pending') as pending_invites,
+           (select count(*)::int from public.room_messages) as messages,
+           (select count(*)::int from private.livekit_events) as livekit_events,
+           (select count(*)::int from public.room_members where voice_connected) as voice_connected`;
+  return row!;
+}
+
+/** A request the fake LiveKit server received. */
+export interface LivekitCall {
+  method: string;
+  body: Record<string, unknown>;
+  authorization: string | undefined;
+}
+
+/**
+ * A FAKE LiveKit server: only its Twirp HTTP edge (`POST /twirp/livekit.RoomService/<Method>`), on a
+ * free loopback port. It records calls and answers `{}` (or a Twirp error when told to fail).
+ */
+export async function startFakeLivekit(): Promise<{
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  calls: LivekitCall[];
+  failWith: { status: number; code: string } | undefined;
+  close(): Promise<void>;
+}> {
+  const { createServer } = await import("node:http");
+  const state = {
+    url: "",
+    apiKey: `APIfake${randomUUID().slice(0, 6)}`,
+    apiSecret: randomUUID() + randomUUID(),
+    calls: [] as LivekitCall[],
+    failWith: undefined as { status: number; code: string } | undefined,
+    close: async () => {},
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const m = /^\/twirp\/livekit\.RoomService\/(\w+)$/.exec(req.url ?? "");
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (m)
+        state.calls.push({
+          method: m[1]!,
+          body: text ? JSON.parse(text) : {},
+          authorization: req.headers.authorization,
+        });
+      const fail = state.failWith;
+      if (!m || fail) {
+        res.writeHead(fail?.status ?? 404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ code: fail?.code ?? "bad_route", msg: "fake livekit" }));
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address() as import("node:net").AddressInfo;
+  state.url = `http://127.0.0.1:${address.port}`;
+  state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return state;
+}

@@ -75,6 +75,8 @@ export const qualified = (schema: string, name: string) => `${schema}.${name}`;
  */
 export async function loadSchemaCache(sql: postgres.Sql, schemas: readonly string[]): Promise<SchemaCache> {
   const schemaList = [...schemas];
+  // An array literal: the pool runs without fetched array types, so arrays travel as text.
+  const schemaArray = `{${schemaList.map((x) => `"${x.replace(/["\\]/g, "\\$&")}"`).join(",")}}`;
   const tableRows = await sql<
     { schema: string; name: string; kind: string; columns: string; uniques: string; pk: string }[]
   >`
@@ -97,7 +99,7 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: readonly strin
         where con.conrelid = c.oid and con.contype = 'p'
       ), '[]')::text as pk
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = any(${schemaList}) and c.relkind in ('r', 'v', 'm', 'f', 'p')
+    where n.nspname = any(${schemaArray}::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
       and not c.relispartition`;
   const tables = new Map<string, Table>();
   for (const row of tableRows) {
@@ -113,17 +115,17 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: readonly strin
     });
   }
 
-  const fkRows = await sql<ForeignKey[]>`
-    select con.conname as name, ns.nspname as schema, cs.relname as table,
-      nt.nspname as "refSchema", ct.relname as "refTable",
-      array(select a.attname::text from unnest(con.conkey) with ordinality k(num, ord)
-        join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.num order by k.ord) as columns,
-      array(select a.attname::text from unnest(con.confkey) with ordinality k(num, ord)
-        join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.num order by k.ord) as "refColumns"
+  const fkRows = await sql<{ fk: string }[]>`
+    select json_build_object('name', con.conname, 'schema', ns.nspname, 'table', cs.relname,
+      'refSchema', nt.nspname, 'refTable', ct.relname,
+      'columns', array(select a.attname::text from unnest(con.conkey) with ordinality k(num, ord)
+        join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.num order by k.ord),
+      'refColumns', array(select a.attname::text from unnest(con.confkey) with ordinality k(num, ord)
+        join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.num order by k.ord))::text as fk
     from pg_constraint con
     join pg_class cs on cs.oid = con.conrelid join pg_namespace ns on ns.oid = cs.relnamespace
     join pg_class ct on ct.oid = con.confrelid join pg_namespace nt on nt.oid = ct.relnamespace
-    where con.contype = 'f' and ns.nspname = any(${schemaList}) and nt.nspname = any(${schemaList})
+    where con.contype = 'f' and ns.nspname = any(${schemaArray}::text[]) and nt.nspname = any(${schemaArray}::text[])
     order by con.conname`;
 
   const fnRows = await sql<
@@ -131,44 +133,47 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: readonly strin
       schema: string;
       name: string;
       volatility: "i" | "s" | "v";
-      returns_set: boolean;
+      returns_set: boolean | string;
       return_type: string;
       return_kind: string;
       return_table_schema: string | null;
       return_table_name: string | null;
-      return_columns: string[] | null;
-      arg_names: string[] | null;
-      arg_modes: string[] | null;
-      arg_types: string[];
-      n_defaults: number;
+      return_columns: string;
+      arg_names: string | null;
+      arg_modes: string | null;
+      arg_types: string;
+      n_defaults: string | number;
     }[]
   >`
     select n.nspname as schema, p.proname as name, p.provolatile as volatility, p.proretset as returns_set,
       format_type(p.prorettype, null) as return_type, t.typtype as return_kind,
       rn.nspname as return_table_schema, rc.relname as return_table_name,
-      array(select a.attname::text from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0
-        and not a.attisdropped order by a.attnum) as return_columns,
-      p.proargnames as arg_names, p.proargmodes::text[] as arg_modes,
-      array(select format_type(x, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]))
-        with ordinality u(x, o) order by o) as arg_types,
+      to_json(array(select a.attname::text from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0
+        and not a.attisdropped order by a.attnum))::text as return_columns,
+      to_json(p.proargnames)::text as arg_names, to_json(p.proargmodes::text[])::text as arg_modes,
+      to_json(array(select format_type(x, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]))
+        with ordinality u(x, o) order by o))::text as arg_types,
       p.pronargdefaults as n_defaults
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     join pg_type t on t.oid = p.prorettype
     left join pg_class rc on rc.oid = t.typrelid and rc.relkind in ('r', 'v', 'm', 'f', 'p')
     left join pg_namespace rn on rn.oid = rc.relnamespace
-    where n.nspname = any(${schemaList}) and p.prokind = 'f' and t.typname <> 'trigger'`;
+    where n.nspname = any(${schemaArray}::text[]) and p.prokind = 'f' and t.typname <> 'trigger'`;
   const functions = new Map<string, RoutineInfo[]>();
   for (const row of fnRows) {
     const inputs: FunctionParam[] = [];
     const outputs: string[] = [];
-    row.arg_types.forEach((type, i) => {
-      const mode = row.arg_modes?.[i] ?? "i";
-      const name = row.arg_names?.[i] ?? "";
+    const argModes = row.arg_modes ? (JSON.parse(row.arg_modes) as string[]) : null;
+    const argNames = row.arg_names ? (JSON.parse(row.arg_names) as string[]) : null;
+    const nDefaults = Number(row.n_defaults);
+    (JSON.parse(row.arg_types) as string[]).forEach((type, i) => {
+      const mode = argModes?.[i] ?? "i";
+      const name = argNames?.[i] ?? "";
       if (mode === "o" || mode === "t") outputs.push(name);
       else inputs.push({ name, type, hasDefault: false, variadic: mode === "v" });
       if (mode === "b") outputs.push(name);
     });
-    for (let i = inputs.length - row.n_defaults; i < inputs.length; i++) {
+    for (let i = inputs.length - nDefaults; i < inputs.length; i++) {
       if (i >= 0) inputs[i]!.hasDefault = true;
     }
     const routine: RoutineInfo = {
@@ -176,10 +181,11 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: readonly strin
       name: row.name,
       params: inputs,
       volatility: row.volatility,
-      returnsSet: row.returns_set,
+      // The REST pool reads every value as text: booleans arrive as `t`/`f`.
+      returnsSet: row.returns_set === true || row.returns_set === "t",
       returnType: row.return_type,
       returnTypeKind: row.return_kind,
-      returnColumns: outputs.length > 0 ? outputs : (row.return_columns ?? []),
+      returnColumns: outputs.length > 0 ? outputs : (JSON.parse(row.return_columns) as string[]),
     };
     if (row.return_table_schema && row.return_table_name && schemaList.includes(row.return_table_schema)) {
       routine.returnTable = { schema: row.return_table_schema, name: row.return_table_name };
@@ -199,7 +205,12 @@ export async function loadSchemaCache(sql: postgres.Sql, schemas: readonly strin
     roleSettings.set(row.role, [...(roleSettings.get(row.role) ?? []), [row.name, row.value]]);
   }
 
-  return { tables, foreignKeys: fkRows.map((fk) => ({ ...fk })), functions, roleSettings };
+  return {
+    tables,
+    foreignKeys: fkRows.map((row) => JSON.parse(row.fk) as ForeignKey),
+    functions,
+    roleSettings,
+  };
 }
 
 /**

@@ -346,17 +346,18 @@ export class ReadBuilder {
     const childAlias = this.next(rel.target.name);
     const lateral = this.next("pgrst");
     const childSource: Source = { name: rel.target.name, table: rel.target, columns: [] };
-    const child = this.build(childSource, childAlias, item.select, [...path, name]);
-    const join = rel.pairs.map(
-      ([p, c]) => `${ident(childAlias)}.${ident(c)} = ${ident(parentAlias)}.${ident(p)}`,
-    );
     const first = item.select[0];
+    // `rel(count)`: PostgreSQL reads `rel.count` as `count(rel)`; PostgREST keeps this column-style count.
     const isCount =
       item.select.length === 1 &&
       first?.kind === "field" &&
       first.field.name === "count" &&
       first.field.jsonPath.length === 0 &&
       !rel.target.columns.has("count");
+    const child = this.build(childSource, childAlias, isCount ? [] : item.select, [...path, name]);
+    const join = rel.pairs.map(
+      ([p, c]) => `${ident(childAlias)}.${ident(c)} = ${ident(parentAlias)}.${ident(p)}`,
+    );
     const columns = isCount
       ? `count(*) as ${ident(first.alias ?? "count")}`
       : child.columns.length > 0

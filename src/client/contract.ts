@@ -1,0 +1,182 @@
+/**
+ * The HTTP contract of Roomkit's edge functions: request and response bodies as zod schemas.
+ * Functions validate with them; the client library (`src/client/`) imports this same file from
+ * Node, so it stays free of Deno APIs and imports zod by its bare name (mapped to `npm:zod@…` by
+ * `functions/deno.json`, resolved from node_modules by Node).
+ *
+ * @example
+ * const body = createInviteRequest.parse(await req.json());
+ * type Invite = z.infer<typeof invite>;
+ */
+import { z } from "zod";
+
+/** Any 8-4-4-4-12 hex id: what Postgres accepts as `uuid` (zod's `uuid()` also checks the version). */
+export const id = z.guid();
+
+/**
+ * Every error code a Roomkit function answers with, and its HTTP status. The SQL functions raise
+ * the same codes as their error HINT (see the types migration), so one list serves both.
+ */
+export const ERROR_STATUS = {
+  invalid_input: 400,
+  not_authenticated: 401,
+  forbidden: 403,
+  not_member: 403,
+  not_found: 404,
+  room_not_found: 404,
+  user_not_found: 404,
+  invite_not_found: 404,
+  message_not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  already_member: 409,
+  invite_exists: 409,
+  invite_expired: 409,
+  invite_revoked: 409,
+  invite_declined: 409,
+  invite_accepted: 409,
+  room_full: 409,
+  room_inactive: 409,
+  unprocessable: 422,
+  rate_limited: 429,
+  internal_error: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export const errorCode = z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]);
+
+/** The one error envelope of every function: `{ "error": { code, message, details?, request_id? } }`. */
+export const errorEnvelope = z.object({
+  error: z.object({
+    code: errorCode,
+    message: z.string(),
+    details: z.unknown().optional(),
+    request_id: z.string().optional(),
+  }),
+});
+export type ErrorEnvelope = z.infer<typeof errorEnvelope>;
+
+const timestamp = z.string();
+
+export const inviteStatus = z.enum(["pending", "accepted", "declined", "revoked", "expired"]);
+export type InviteStatus = z.infer<typeof inviteStatus>;
+
+/** A row of `room_invites`. */
+export const invite = z.object({
+  id,
+  room_id: id,
+  inviter_id: id.nullable(),
+  invitee_id: id,
+  status: inviteStatus,
+  created_at: timestamp,
+  responded_at: timestamp.nullable(),
+  expires_at: timestamp,
+});
+export type Invite = z.infer<typeof invite>;
+
+/** A row of `room_members`: a member of a private room or a participant of a coworking room. */
+export const membership = z.object({
+  room_id: id,
+  user_id: id,
+  role: z.enum(["owner", "admin", "member"]),
+  joined_at: timestamp,
+  left_at: timestamp.nullable(),
+  mic_enabled: z.boolean(),
+  voice_connected: z.boolean(),
+  last_read_at: timestamp,
+});
+export type Membership = z.infer<typeof membership>;
+
+/** `POST /invites`: exactly one of `invitee_id` and `invitee_email`. */
+export const createInviteRequest = z
+  .object({
+    room_id: id,
+    invitee_id: id.optional(),
+    invitee_email: z.email().max(320).optional(),
+  })
+  .refine((b) => (b.invitee_id === undefined) !== (b.invitee_email === undefined), {
+    message: "Give exactly one of invitee_id and invitee_email",
+    path: ["invitee_id"],
+  });
+export type CreateInviteRequest = z.infer<typeof createInviteRequest>;
+
+/** `POST /invites` → 201. */
+export const createInviteResponse = z.object({ invite });
+
+/**
+ * `GET /invites` query. With `room_id`: that room's invites (members only), optionally filtered
+ * by `status`. Without: the caller's incoming invites with `status` (default `pending`).
+ */
+export const listInvitesQuery = z.object({
+  status: inviteStatus.optional(),
+  room_id: id.optional(),
+});
+export type ListInvitesQuery = z.infer<typeof listInvitesQuery>;
+
+/** An invite with the names a user needs to decide on it. */
+export const inviteWithNames = invite.extend({
+  room: z.object({ id, name: z.string() }),
+  inviter: z.object({ id, display_name: z.string() }).nullable(),
+  invitee: z.object({ id, display_name: z.string() }),
+});
+export type InviteWithNames = z.infer<typeof inviteWithNames>;
+
+/** `GET /invites` → 200. */
+export const listInvitesResponse = z.object({ invites: z.array(inviteWithNames) });
+
+/** `POST /invites/{id}/accept` → 200. */
+export const acceptInviteResponse = z.object({ invite, membership });
+/** `POST /invites/{id}/decline` and `/revoke` → 200. */
+export const inviteResponse = z.object({ invite });
+
+/** Where and how to join a LiveKit room. `expires_at` is when the token stops admitting new connections. */
+export const voiceCredentials = z.object({
+  url: z.string(),
+  token: z.string(),
+  expires_at: timestamp,
+});
+export type VoiceCredentials = z.infer<typeof voiceCredentials>;
+
+/** A coworking room in the lobby. */
+export const coworkingRoom = z.object({
+  id,
+  name: z.string(),
+  description: z.string().nullable(),
+  capacity: z.number().int(),
+  status: z.enum(["active", "inactive"]),
+  participant_count: z.number().int(),
+});
+export type CoworkingRoom = z.infer<typeof coworkingRoom>;
+
+/** `GET /coworking/rooms` → 200. */
+export const listCoworkingRoomsResponse = z.object({ rooms: z.array(coworkingRoom) });
+
+/** `POST /coworking/rooms/{id}/join` → 200. */
+export const joinCoworkingResponse = z.object({ participant: membership, voice: voiceCredentials });
+export type JoinCoworkingResponse = z.infer<typeof joinCoworkingResponse>;
+
+/** `PUT /coworking/rooms/{id}/mic`. */
+export const setMicRequest = z.object({ enabled: z.boolean() });
+export type SetMicRequest = z.infer<typeof setMicRequest>;
+/** `PUT /coworking/rooms/{id}/mic` → 200. */
+export const setMicResponse = z.object({ participant: membership });
+
+/** `DELETE /coworking/rooms/{id}/participants/{user_id}` → 200. */
+export const removeParticipantResponse = z.object({
+  removed: z.literal(true),
+  /** False when LiveKit could not be reached; the user's token then lapses within its short TTL. */
+  voice_disconnected: z.boolean(),
+});
+
+/** `POST /livekit-token`. */
+export const livekitTokenRequest = z.object({ room_id: id });
+export type LivekitTokenRequest = z.infer<typeof livekitTokenRequest>;
+/** `POST /livekit-token` → 200. */
+export const livekitTokenResponse = voiceCredentials;
+
+/** `POST /livekit-webhook` → 200. */
+export const livekitWebhookResponse = z.object({
+  received: z.literal(true),
+  /** False for a redelivered event id or an event Roomkit does not act on. */
+  applied: z.boolean(),
+});

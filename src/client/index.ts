@@ -1,0 +1,187 @@
+/**
+ * Roomkit's client library for frontends: a thin typed layer over supabase-js.
+ *
+ * @example
+ * import { createClient } from "@supabase/supabase-js";
+ * import { createRoomkitClient } from "roomkit";
+ *
+ * const supabase = createClient(url, publishableKey);
+ * const roomkit = createRoomkitClient(supabase);
+ * const { data: room } = await roomkit.rooms.create({ name: "Team" });
+ * const { data: session } = await roomkit.openRoom(room.id);
+ * session.on("message", (m) => console.log(m.body));
+ */
+import type { SupabaseClient } from "@supabase/supabase-js";
+import { CoworkingClient } from "./coworking.ts";
+import { InvitesClient } from "./invites.ts";
+import { MessagesClient } from "./messages.ts";
+import { RoomsClient } from "./rooms.ts";
+import { id } from "./schemas.ts";
+import { RoomSession, type RoomSessionOptions } from "./session.ts";
+import { currentUserId, type Db, type Result, validate } from "./transport.ts";
+
+export { AiReplies, type AiReply } from "./ai-stream.ts";
+export { type CoworkingClient, LOBBY_TOPIC, type LobbyCount } from "./coworking.ts";
+export {
+  isRoomkitError,
+  isServerErrorCode,
+  RoomkitError,
+  type RoomkitErrorCode,
+  RoomkitHttpError,
+  RoomkitNetworkError,
+  RoomkitRealtimeError,
+  RoomkitValidationError,
+  SERVER_ERROR_CODES,
+  type ServerErrorCode,
+  type ValidationIssue,
+} from "./errors.ts";
+export type { InviteEvent, InvitesClient } from "./invites.ts";
+export type { MessagePage, MessagesClient } from "./messages.ts";
+export type { Subscription } from "./realtime.ts";
+export type { RoomDetails, RoomMemberWithProfile, RoomSummary, RoomsClient } from "./rooms.ts";
+export {
+  AI_USER_ID,
+  type AiMode,
+  type CoworkingRoom,
+  type CreateRoomInput,
+  type Invite,
+  type InviteStatus,
+  type InviteTarget,
+  type InviteWithNames,
+  type ListMessagesInput,
+  type Member,
+  type MemberRole,
+  type Membership,
+  type Message,
+  type MessageKind,
+  type Profile,
+  type Reaction,
+  type Room,
+  type SendMessageInput,
+  type UpdateRoomInput,
+  type VoiceCredentials,
+} from "./schemas.ts";
+export {
+  type CloseReason,
+  type ConnectionStatus,
+  type EmojiBurst,
+  type OnlineUser,
+  RoomSession,
+  type RoomSessionEvents,
+  type RoomSessionOptions,
+} from "./session.ts";
+export {
+  PRESENCE_MAX_CALLS,
+  PRESENCE_WINDOW_MS,
+  SPEAKING_EXPIRY_MS,
+  TYPING_EXPIRY_MS,
+  TYPING_THROTTLE_MS,
+} from "./signals.ts";
+export type { Result } from "./transport.ts";
+
+/** Options of {@link createRoomkitClient}. */
+export interface RoomkitClientOptions {
+  /** Defaults for every `openRoom` (each call may override them). */
+  session?: RoomSessionOptions;
+}
+
+/**
+ * The Roomkit client: sub-clients for rooms, invites, messages and coworking, and `openRoom`
+ * for live sessions. Create one per supabase-js client with {@link createRoomkitClient}.
+ *
+ * @example
+ * const roomkit = createRoomkitClient(supabase);
+ * const { data: rooms } = await roomkit.rooms.list();
+ */
+export class RoomkitClient {
+  /** Private rooms: create, list, get with members, leave, delete, members, AI mode. */
+  readonly rooms: RoomsClient;
+  /** Invites: send, list, accept, decline, revoke, live `onInvite`. */
+  readonly invites: InvitesClient;
+  /** Messages: history pages, send, delete, reactions, read markers. */
+  readonly messages: MessagesClient;
+  /** Coworking: lobby with live counts, join with voice credentials, leave, mic. */
+  readonly coworking: CoworkingClient;
+  private readonly db: Db;
+  private readonly options: RoomkitClientOptions;
+  private readonly sessions = new Set<RoomSession>();
+
+  /** @internal use {@link createRoomkitClient} */
+  constructor(supabase: SupabaseClient, options: RoomkitClientOptions) {
+    this.db = supabase as unknown as Db;
+    this.options = options;
+    const hooks = { beforeLeave: (roomId: string) => this.expectLeave(roomId) };
+    this.rooms = new RoomsClient(this.db, hooks);
+    this.invites = new InvitesClient(this.db);
+    this.messages = new MessagesClient(this.db);
+    this.coworking = new CoworkingClient(this.db, hooks);
+  }
+
+  /**
+   * Opens a live session on a room I am a member of (for coworking rooms: after `coworking.join`).
+   * Resolves once the channel is joined and the newest messages are loaded. Fails with
+   * `unauthorized` when the server refuses the channel (not a member), `not_authenticated` when
+   * signed out.
+   *
+   * @example
+   * const { data: session, error } = await roomkit.openRoom(roomId, { historyLimit: 30 });
+   * if (error) return;
+   * session.messages.forEach(render);
+   * session.on("message", render);
+   */
+  async openRoom(roomId: string, options: RoomSessionOptions = {}): Promise<Result<RoomSession>> {
+    const valid = validate(id, roomId);
+    if (valid.error) return valid;
+    const me = await currentUserId(this.db);
+    if (me.error) return me;
+    const opened = await RoomSession.open(
+      roomId,
+      {
+        db: this.db,
+        messages: this.messages,
+        coworking: this.coworking,
+        userId: me.data,
+        onClosed: (s) => this.sessions.delete(s),
+      },
+      { ...this.options.session, ...options },
+    );
+    if (opened.data) this.sessions.add(opened.data);
+    return opened;
+  }
+
+  /**
+   * Closes every open session (e.g. before signing out).
+   *
+   * @example
+   * await roomkit.closeAll();
+   * await supabase.auth.signOut();
+   */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.sessions].map((s) => s.close()));
+  }
+
+  private expectLeave(roomId: string): void {
+    for (const session of this.sessions) if (session.roomId === roomId) session.expectLeave();
+  }
+}
+
+/**
+ * Creates the Roomkit client over a supabase-js client (which keeps owning auth, the session and
+ * the realtime socket). Throws only on misuse (no client given).
+ *
+ * @example
+ * import { createClient } from "@supabase/supabase-js";
+ * import { createRoomkitClient } from "roomkit";
+ *
+ * const roomkit = createRoomkitClient(createClient(SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY));
+ */
+export function createRoomkitClient(
+  // biome-ignore lint/suspicious/noExplicitAny: any Database type the app generated works here.
+  supabase: SupabaseClient<any, any, any>,
+  options: RoomkitClientOptions = {},
+): RoomkitClient {
+  if (!supabase || typeof supabase.from !== "function" || typeof supabase.channel !== "function") {
+    throw new TypeError("createRoomkitClient(supabase): pass a supabase-js client from createClient()");
+  }
+  return new RoomkitClient(supabase as SupabaseClient, options);
+}

@@ -1,0 +1,111 @@
+/**
+ * Client-side input schemas and row types. Shapes shared with the edge functions come from
+ * `functions/_shared/schemas.ts` (reached through `./contract.ts`, a symlink, so the published
+ * build carries its own copy); what only the client validates lives here. Limits mirror the
+ * table checks in supabase/migrations/*_tables.sql so bad input fails before a round trip.
+ */
+import { z } from "zod";
+import { id } from "./contract.ts";
+import type { Database } from "./database.types.ts";
+
+export {
+  type CoworkingRoom,
+  coworkingRoom,
+  createInviteRequest,
+  type Invite,
+  type InviteStatus,
+  type InviteWithNames,
+  id,
+  type JoinCoworkingResponse,
+  joinCoworkingResponse,
+  listCoworkingRoomsResponse,
+  listInvitesResponse,
+  type Membership,
+  setMicRequest,
+  setMicResponse,
+  type VoiceCredentials,
+  voiceCredentials,
+} from "./contract.ts";
+
+type Tables = Database["public"]["Tables"];
+type Enums = Database["public"]["Enums"];
+
+/** A room row (private or coworking). */
+export type Room = Tables["rooms"]["Row"];
+/** A membership row; active when `left_at` is null. */
+export type Member = Tables["room_members"]["Row"];
+/** A message row; `deleted_at` set means the message was deleted (body is then null). */
+export type Message = Tables["room_messages"]["Row"];
+/** A reaction row. */
+export type Reaction = Tables["message_reactions"]["Row"];
+/** A profile row. */
+export type Profile = Tables["profiles"]["Row"];
+export type AiMode = Enums["ai_mode"];
+export type MemberRole = Enums["member_role"];
+export type MessageKind = Enums["message_kind"];
+
+/** The AI participant's fixed user id (`private.ai_user_id()` in the helpers migration). */
+export const AI_USER_ID = "00000000-0000-4000-a000-00000000a1a1";
+
+export const aiMode = z.enum(["off", "mention", "always"]);
+export const memberRole = z.enum(["owner", "admin", "member"]);
+
+/** `rooms.name`: 1–100 characters after trimming (check constraint + create_private_room). */
+const roomName = z.string().trim().min(1, "Room name must not be empty").max(100);
+/** `rooms.description`: at most 500 characters. */
+const roomDescription = z.string().trim().max(500);
+
+/** `rooms.create(…)`. */
+export const createRoomInput = z.object({
+  name: roomName,
+  description: roomDescription.optional(),
+  ai_mode: aiMode.optional(),
+});
+export type CreateRoomInput = z.input<typeof createRoomInput>;
+
+/** `rooms.update(…)`: what owners and admins may change directly (column grants on rooms). */
+export const updateRoomInput = z
+  .object({
+    name: roomName.optional(),
+    description: roomDescription.nullable().optional(),
+    ai_mode: aiMode.optional(),
+  })
+  .refine((v) => Object.values(v).some((x) => x !== undefined), { message: "Nothing to update" });
+export type UpdateRoomInput = z.input<typeof updateRoomInput>;
+
+/** Text messages: 1–4000 characters, not blank (room_messages_body_check). */
+export const messageText = z
+  .string()
+  .max(4000)
+  .refine((s) => s.trim() !== "", "Message must not be empty");
+/** Emoji messages and reactions: 1–32 characters, not blank. */
+export const emoji = z
+  .string()
+  .max(32)
+  .refine((s) => s.trim() !== "", "Emoji must not be empty");
+
+export const sendMessageInput = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("text"), body: messageText }),
+  z.object({ kind: z.literal("emoji"), body: emoji }),
+]);
+export type SendMessageInput = z.input<typeof sendMessageInput>;
+
+/** Largest page `messages.list` asks for; keeps one response small. */
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** `messages.list(roomId, { before, limit })`. */
+export const listMessagesInput = z.object({
+  before: z.string().min(1).optional(),
+  limit: z.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+});
+export type ListMessagesInput = z.input<typeof listMessagesInput>;
+
+/** An ISO-8601 timestamp with an offset (what Postgres' timestamptz accepts unambiguously). */
+export const isoTimestamp = z.iso.datetime({ offset: true });
+
+export const inviteTarget = z.union([
+  z.object({ invitee_id: id }).strict(),
+  z.object({ invitee_email: z.email().max(320) }).strict(),
+]);
+export type InviteTarget = z.input<typeof inviteTarget>;

@@ -1,0 +1,910 @@
+/**
+ * A live room: messages delivered exactly once in server order (with backfill after every
+ * reconnect), membership changes, presence, typing, speaking, emoji bursts and AI replies on the
+ * private topic `room:<id>`.
+ */
+import type { RealtimeChannel } from "@supabase/supabase-js";
+import { AiReplies, type AiReply } from "./ai-stream.ts";
+import type { CoworkingClient } from "./coworking.ts";
+import { Emitter } from "./emitter.ts";
+import { RoomkitError, RoomkitRealtimeError } from "./errors.ts";
+import { MessageLog } from "./message-log.ts";
+import type { MessagesClient } from "./messages.ts";
+import { encodeCursor, orderKey } from "./order.ts";
+import {
+  joinChannel,
+  NO_LONGER_PERMITTED,
+  oldRecordOf,
+  realtimeErrorFor,
+  reasonOf,
+  recordOf,
+} from "./realtime.ts";
+import {
+  emoji as emojiSchema,
+  type Invite,
+  type Member,
+  type Message,
+  type Reaction,
+  type Room,
+} from "./schemas.ts";
+import {
+  ExpiringSet,
+  PresenceScheduler,
+  SPEAKING_EXPIRY_MS,
+  SPEAKING_REFRESH_MS,
+  Throttle,
+  TYPING_EXPIRY_MS,
+  TYPING_THROTTLE_MS,
+} from "./signals.ts";
+import { type Db, fail, ok, query, type Result, validate } from "./transport.ts";
+
+/** Why a session ended. */
+export type CloseReason =
+  /** I left the room (here or on another device). */
+  | "left"
+  /** Someone removed me, or my membership ended without me leaving. */
+  | "removed"
+  /** The room was deleted. */
+  | "room_deleted"
+  /** The server refused me (signed out, or no longer allowed on the channel). */
+  | "unauthorized"
+  /** My access token expired and was not refreshed in time. */
+  | "token_expired"
+  /** `session.close()` was called. */
+  | "closed";
+
+/** Connection state: `live` while joined, `reconnecting` while realtime-js is getting back. */
+export type ConnectionStatus = "live" | "reconnecting";
+
+/** Someone online in the room (Realtime presence, keyed by user id). */
+export interface OnlineUser {
+  user_id: string;
+  display_name: string;
+  /** Free-form status set with `setPresence` (default `online`). */
+  status: string;
+  mic_enabled: boolean;
+  online_at: string;
+}
+
+/** A fleeting emoji burst (not stored). */
+export interface EmojiBurst {
+  user_id: string;
+  emoji: string;
+}
+
+/** Every event a session emits, with its arguments. */
+export interface RoomSessionEvents {
+  /** A message new to this session, live or backfilled after a reconnect; exactly once per id. */
+  message: [Message];
+  /** A message changed (deleted: `deleted_at` set, body null). */
+  message_updated: [Message];
+  reaction_added: [Reaction];
+  reaction_removed: [Reaction];
+  /** Someone joined (or rejoined) the room. */
+  member_joined: [Member];
+  /** Someone left or was removed. */
+  member_left: [Member];
+  /** A member's role, mic or voice state changed. */
+  member_updated: [Member];
+  room_updated: [Room];
+  /** An invite to this room changed status (accepted, declined, revoked). */
+  invite_updated: [Invite];
+  /** Who is online now (every change). */
+  presence: [OnlineUser[]];
+  /** Ids of the users typing now (every change). */
+  typing: [string[]];
+  /** Ids of the users speaking now (every change). */
+  speaking: [string[]];
+  emoji_burst: [EmojiBurst];
+  /** An AI reply grew, finished or failed. When done, its persisted message arrives as `message`. */
+  ai_reply: [AiReply];
+  status: [ConnectionStatus];
+  /** A backfill after a reconnect or token refresh finished; `added` messages were missed live. */
+  resynced: [{ added: number }];
+  /** Something failed in the background (a backfill that will be retried, a lost presence update). */
+  error: [RoomkitError];
+  /** The session ended; no event follows. */
+  closed: [{ reason: CloseReason; error?: RoomkitError }];
+}
+
+/** Options of `roomkit.openRoom`. */
+export interface RoomSessionOptions {
+  /** Newest messages loaded on open. Default 50, at most 100. */
+  historyLimit?: number;
+  /** Presence status to start with. Default `online`. */
+  status?: string;
+  /**
+   * How far before the last message seen a backfill starts, in ms. Default 10 000.
+   * See {@link RoomSession} for why there is an overlap at all.
+   */
+  backfillOverlapMs?: number;
+}
+
+/** Broadcast events the database triggers send to `room:<id>` (realtime migration). */
+const DB_EVENTS = {
+  messageInsert: "message.insert",
+  messageUpdate: "message.update",
+  reactionInsert: "reaction.insert",
+  reactionDelete: "reaction.delete",
+  memberInsert: "member.insert",
+  memberUpdate: "member.update",
+  roomUpdate: "room.update",
+  roomDelete: "room.delete",
+  inviteUpdate: "invite.update",
+} as const;
+/** Client-to-client broadcast events (never stored). */
+export const SIGNAL_EVENTS = { typing: "typing", speaking: "speaking", burst: "emoji_burst" } as const;
+
+const DEFAULT_HISTORY = 50;
+const DEFAULT_OVERLAP_MS = 10_000;
+const BACKFILL_PAGE = 100;
+const BACKFILL_RETRIES = [500, 1000, 2000, 5000];
+const RESUBSCRIBE_DELAYS = [500, 1000, 2000, 5000, 10_000];
+/**
+ * When my membership row says I am gone, the system message that follows in the same
+ * transaction says whether I left or was removed; this is how long to wait for it.
+ */
+const EXIT_REASON_WAIT_MS = 1500;
+
+/** Context a session gets from the client that opens it. @internal */
+export interface SessionDeps {
+  db: Db;
+  messages: MessagesClient;
+  coworking: CoworkingClient;
+  userId: string;
+  onClosed(session: RoomSession): void;
+}
+
+type PresenceMeta = Omit<OnlineUser, never>;
+
+/**
+ * A live room. Open one with `roomkit.openRoom(roomId)`; listen with `on(event, cb)`; end it with
+ * `close()`. `messages` always holds what the session has, oldest first, in the server's order.
+ *
+ * Delivery: the database broadcasts each committed message once, but broadcasts sent while this
+ * client was disconnected (or while the realtime server restarted) are lost. So after every
+ * rejoin, resubscribe and token refresh the session re-reads history from the last message it
+ * saw and reports what it missed, de-duplicated by id. The re-read starts a little *before* that
+ * message (`backfillOverlapMs`): `created_at` is the sending transaction's start time, and
+ * transactions commit in a different order than they start, so a message with an earlier
+ * `created_at` than the last one seen can become visible after it.
+ *
+ * @example
+ * const { data: session, error } = await roomkit.openRoom(roomId);
+ * if (error) return showError(error.code);
+ * session.on("message", (m) => render(m));
+ * session.on("typing", (ids) => showTyping(ids));
+ * session.on("closed", ({ reason }) => leaveView(reason));
+ * input.oninput = () => session.typing();
+ * await session.send("Hello!");
+ */
+export class RoomSession {
+  readonly roomId: string;
+  readonly userId: string;
+  private readonly db: Db;
+  private readonly deps: SessionDeps;
+  private readonly emitter = new Emitter<RoomSessionEvents>();
+  private readonly log = new MessageLog();
+  private readonly ai = new AiReplies();
+  private readonly typers: ExpiringSet<string>;
+  private readonly speakers: ExpiringSet<string>;
+  private readonly typingOut: Throttle;
+  private readonly presenceOut: PresenceScheduler<PresenceMeta>;
+  private readonly overlapMicros: number;
+  private channel: RealtimeChannel | undefined;
+  private roomRow: Room | undefined;
+  private presenceMeta: PresenceMeta;
+  private online: OnlineUser[] = [];
+  private historyStart = false;
+  private closedReason: CloseReason | undefined;
+  private intent: "leaving" | undefined;
+  private exitTimer: ReturnType<typeof setTimeout> | undefined;
+  private speakingTimer: ReturnType<typeof setInterval> | undefined;
+  private lastSystemError: string | undefined;
+  private backfilling: Promise<void> | undefined;
+  private backfillAgain = false;
+  private resubscribing = false;
+  private authSubscription: { unsubscribe(): void } | undefined;
+
+  /** @internal use `roomkit.openRoom` */
+  constructor(roomId: string, deps: SessionDeps, options: RoomSessionOptions) {
+    this.roomId = roomId;
+    this.userId = deps.userId;
+    this.db = deps.db;
+    this.deps = deps;
+    this.overlapMicros = (options.backfillOverlapMs ?? DEFAULT_OVERLAP_MS) * 1000;
+    this.typers = new ExpiringSet(TYPING_EXPIRY_MS, (ids) => this.emitter.emit("typing", ids));
+    this.speakers = new ExpiringSet(SPEAKING_EXPIRY_MS, (ids) => this.emitter.emit("speaking", ids));
+    this.typingOut = new Throttle(
+      (typing) => this.signal(SIGNAL_EVENTS.typing, { typing }),
+      TYPING_THROTTLE_MS,
+    );
+    this.presenceOut = new PresenceScheduler((meta) => this.track(meta));
+    this.presenceMeta = {
+      user_id: deps.userId,
+      display_name: "",
+      status: options.status ?? "online",
+      mic_enabled: false,
+      online_at: new Date().toISOString(),
+    };
+  }
+
+  /** @internal Joins the channel, loads the newest page and my profile, starts presence. */
+  static async open(
+    roomId: string,
+    deps: SessionDeps,
+    options: RoomSessionOptions,
+  ): Promise<Result<RoomSession>> {
+    const session = new RoomSession(roomId, deps, options);
+    // Join first, then read: a message committed in between is in the page or arrives live (or both; ids dedupe).
+    const joined = await session.connect();
+    if (joined.error) return joined;
+    const loaded = await session.loadInitial(Math.min(options.historyLimit ?? DEFAULT_HISTORY, 100));
+    if (loaded.error) {
+      await session.shutdown();
+      return loaded;
+    }
+    session.watchAuth();
+    session.presenceOut.update(session.presenceMeta);
+    return ok(session);
+  }
+
+  /** The room as last seen (name, AI mode …). */
+  get room(): Room {
+    return this.roomRow!;
+  }
+
+  /** Messages held, oldest first, in the server's order (created_at, id), one per id. */
+  get messages(): readonly Message[] {
+    return this.log.messages;
+  }
+
+  /** Who is online now. */
+  get onlineUsers(): readonly OnlineUser[] {
+    return this.online;
+  }
+
+  /** Ids of users typing now. */
+  get typingUsers(): string[] {
+    return this.typers.members;
+  }
+
+  /** Ids of users speaking now. */
+  get speakingUsers(): string[] {
+    return this.speakers.members;
+  }
+
+  /** AI replies still being written. */
+  get aiReplies(): AiReply[] {
+    return this.ai.active;
+  }
+
+  /** True when `loadOlder` has reached the room's first message. */
+  get reachedStart(): boolean {
+    return this.historyStart;
+  }
+
+  /** Set once the session has ended. */
+  get closeReason(): CloseReason | undefined {
+    return this.closedReason;
+  }
+
+  on(event: "message", listener: (message: Message) => void): () => void;
+  on(event: "message_updated", listener: (message: Message) => void): () => void;
+  on(event: "reaction_added", listener: (reaction: Reaction) => void): () => void;
+  on(event: "reaction_removed", listener: (reaction: Reaction) => void): () => void;
+  on(event: "member_joined", listener: (member: Member) => void): () => void;
+  on(event: "member_left", listener: (member: Member) => void): () => void;
+  on(event: "member_updated", listener: (member: Member) => void): () => void;
+  on(event: "room_updated", listener: (room: Room) => void): () => void;
+  on(event: "invite_updated", listener: (invite: Invite) => void): () => void;
+  on(event: "presence", listener: (online: OnlineUser[]) => void): () => void;
+  on(event: "typing", listener: (userIds: string[]) => void): () => void;
+  on(event: "speaking", listener: (userIds: string[]) => void): () => void;
+  on(event: "emoji_burst", listener: (burst: EmojiBurst) => void): () => void;
+  on(event: "ai_reply", listener: (reply: AiReply) => void): () => void;
+  on(event: "status", listener: (status: ConnectionStatus) => void): () => void;
+  on(event: "resynced", listener: (info: { added: number }) => void): () => void;
+  on(event: "error", listener: (error: RoomkitError) => void): () => void;
+  on(event: "closed", listener: (info: { reason: CloseReason; error?: RoomkitError }) => void): () => void;
+  /**
+   * Listens to a session event; returns a function that stops listening (or use `off`).
+   *
+   * @example
+   * const stop = session.on("presence", (online) => setOnline(online));
+   * stop();
+   */
+  on<K extends keyof RoomSessionEvents>(
+    event: K,
+    listener: (...args: RoomSessionEvents[K]) => void,
+  ): () => void {
+    if (typeof listener !== "function")
+      throw new TypeError(`on("${String(event)}"): listener must be a function`);
+    return this.emitter.on(event, listener);
+  }
+
+  /**
+   * Stops a listener added with `on`.
+   *
+   * @example
+   * session.off("message", render);
+   */
+  off<K extends keyof RoomSessionEvents>(event: K, listener: (...args: RoomSessionEvents[K]) => void): void {
+    this.emitter.off(event, listener);
+  }
+
+  /**
+   * Sends a text message (and clears my typing indicator). It reaches this session as a
+   * `message` event like everyone else's.
+   *
+   * @example
+   * const { error } = await session.send("On my way");
+   */
+  async send(text: string): Promise<Result<Message>> {
+    this.stopTyping();
+    return this.ingestOwn(await this.deps.messages.send(this.roomId, text));
+  }
+
+  /**
+   * Sends an emoji message (stored, unlike `sendBurst`).
+   *
+   * @example
+   * await session.sendEmoji("🎉");
+   */
+  async sendEmoji(value: string): Promise<Result<Message>> {
+    return this.ingestOwn(await this.deps.messages.sendEmoji(this.roomId, value));
+  }
+
+  /**
+   * Loads the page of history before the oldest message held; returns it oldest first.
+   *
+   * @example
+   * const { data: older } = await session.loadOlder(30);
+   * if (session.reachedStart) hideLoadMore();
+   */
+  async loadOlder(limit = DEFAULT_HISTORY): Promise<Result<Message[]>> {
+    const oldest = this.log.oldest;
+    if (!oldest) {
+      this.historyStart = true;
+      return ok([]);
+    }
+    const page = await this.deps.messages.list(this.roomId, { before: encodeCursor(oldest), limit });
+    if (page.error) return page;
+    const added = page.data.messages.filter((m) => this.log.ingest(m) === "added").reverse();
+    if (page.data.next_cursor === null) this.historyStart = true;
+    return ok(added);
+  }
+
+  /**
+   * Call on every keystroke: others see me typing. Broadcasts at most once per 2 s and never uses
+   * presence (Supabase closes channels that make more than 5 presence calls in 30 s).
+   *
+   * @example
+   * textarea.addEventListener("input", () => session.typing());
+   */
+  typing(): void {
+    if (this.closedReason) return;
+    this.typingOut.ping();
+  }
+
+  /**
+   * Clears my typing indicator for others now (otherwise it expires 5 s after the last keystroke).
+   *
+   * @example
+   * textarea.addEventListener("blur", () => session.stopTyping());
+   */
+  stopTyping(): void {
+    this.typingOut.stop();
+  }
+
+  /**
+   * Tells others whether I am speaking (from voice activity detection). Broadcast on every change,
+   * refreshed every 2 s while speaking, so a lost "stopped" expires after 5 s.
+   *
+   * @example
+   * vad.on("speech", (on) => session.setSpeaking(on));
+   */
+  setSpeaking(speaking: boolean): void {
+    if (this.closedReason) return;
+    if (speaking === (this.speakingTimer !== undefined)) return;
+    if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
+    this.speakingTimer = undefined;
+    this.signal(SIGNAL_EVENTS.speaking, { speaking });
+    if (speaking) {
+      this.speakingTimer = setInterval(
+        () => this.signal(SIGNAL_EVENTS.speaking, { speaking: true }),
+        SPEAKING_REFRESH_MS,
+      );
+    }
+  }
+
+  /**
+   * Sends a fleeting emoji burst to everyone in the room (not stored; for a stored one use `sendEmoji`).
+   *
+   * @example
+   * session.sendBurst("👏");
+   */
+  sendBurst(value: string): Result<null> {
+    const valid = validate(emojiSchema, value);
+    if (valid.error) return valid;
+    this.signal(SIGNAL_EVENTS.burst, { emoji: value });
+    return ok(null);
+  }
+
+  /**
+   * Updates what others see of me in presence. Updates are spaced to stay within Supabase's
+   * presence limit (the latest state always goes out).
+   *
+   * @example
+   * session.setPresence({ status: "away" });
+   */
+  setPresence(changes: { status?: string }): void {
+    if (this.closedReason) return;
+    this.presenceMeta = { ...this.presenceMeta, ...changes };
+    this.presenceOut.update(this.presenceMeta);
+  }
+
+  /**
+   * Turns my microphone on or off in a coworking room: stored (others get `member_updated`) and
+   * mirrored in presence.
+   *
+   * @example
+   * await session.setMic(true);
+   */
+  async setMic(enabled: boolean): Promise<Result<Member>> {
+    const result = await this.deps.coworking.setMic(this.roomId, enabled);
+    if (result.error) return result;
+    this.presenceMeta = { ...this.presenceMeta, mic_enabled: result.data.mic_enabled };
+    this.presenceOut.update(this.presenceMeta);
+    return ok(result.data as Member);
+  }
+
+  /**
+   * Adds my reaction to a message of this room.
+   *
+   * @example
+   * await session.react(message.id, "❤️");
+   */
+  react(messageId: string, value: string): Promise<Result<null>> {
+    return this.deps.messages.react(messageId, value);
+  }
+
+  /**
+   * Removes my reaction.
+   *
+   * @example
+   * await session.unreact(message.id, "❤️");
+   */
+  unreact(messageId: string, value: string): Promise<Result<null>> {
+    return this.deps.messages.unreact(messageId, value);
+  }
+
+  /**
+   * Deletes one of my messages; everyone gets `message_updated`.
+   *
+   * @example
+   * await session.deleteMessage(message.id);
+   */
+  deleteMessage(messageId: string): Promise<Result<Message>> {
+    return this.deps.messages.delete(messageId);
+  }
+
+  /**
+   * Marks everything up to the newest message held as read.
+   *
+   * @example
+   * window.addEventListener("focus", () => session.markRead());
+   */
+  markRead(): Promise<Result<null>> {
+    const newest = this.log.messages[this.log.size - 1];
+    return this.deps.messages.markRead(this.roomId, newest?.created_at);
+  }
+
+  /**
+   * Leaves the room for good (coworking: gives up the seat) and ends the session with reason `left`.
+   *
+   * @example
+   * await session.leave();
+   */
+  async leave(): Promise<Result<null>> {
+    this.expectLeave();
+    const result =
+      this.roomRow?.kind === "coworking"
+        ? await this.deps.coworking.leave(this.roomId)
+        : await query<null>(this.db.rpc("leave_room", { room_id: this.roomId }));
+    if (result.error) {
+      this.intent = undefined;
+      return result;
+    }
+    await this.end("left");
+    return ok(null);
+  }
+
+  /**
+   * Ends the session (the room stays; open it again any time).
+   *
+   * @example
+   * onUnmount(() => session.close());
+   */
+  async close(): Promise<void> {
+    await this.end("closed");
+  }
+
+  /** @internal The client is about to leave this room through another sub-client. */
+  expectLeave(): void {
+    this.intent = "leaving";
+  }
+
+  private async connect(): Promise<Result<RealtimeChannel>> {
+    const joined = await joinChannel(
+      this.db,
+      `room:${this.roomId}`,
+      // Presence key = user id, so several tabs of one user are one online user.
+      { config: { private: true, broadcast: { self: false }, presence: { key: this.userId } } },
+      (channel) => this.bind(channel),
+      { onStatus: (status, error, channel) => this.onStatus(channel, status, error) },
+    );
+    if (joined.error) return joined;
+    this.channel = joined.data;
+    return joined;
+  }
+
+  private bind(channel: RealtimeChannel): void {
+    channel.on("broadcast", { event: "*" }, (m) => this.route(m.event, m.payload));
+    channel.on("presence", { event: "sync" }, () => this.syncPresence(channel));
+    channel.on("system", {}, (p: { status?: string; message?: string }) => {
+      if (p.status === "error" && typeof p.message === "string") this.lastSystemError = p.message;
+    });
+  }
+
+  private onStatus(channel: RealtimeChannel | undefined, status: string, error?: Error): void {
+    if (this.closedReason || (channel && channel !== this.channel)) return;
+    if (status === "SUBSCRIBED") {
+      this.emitter.emit("status", "live");
+      this.presenceOut.update(this.presenceMeta);
+      void this.backfill();
+      return;
+    }
+    if (status === "CLOSED") {
+      const reason = this.lastSystemError ?? "";
+      this.lastSystemError = undefined;
+      if (NO_LONGER_PERMITTED.test(reason)) {
+        void this.end(this.intent === "leaving" ? "left" : "removed", realtimeErrorFor(reason));
+        return;
+      }
+      const error = reason ? realtimeErrorFor(reason) : undefined;
+      if (error?.code === "token_expired") {
+        void this.end("token_expired", error);
+        return;
+      }
+      // Closed for another reason (rate limit, server asked us to go): realtime-js will not rejoin.
+      this.emitter.emit("status", "reconnecting");
+      void this.resubscribe();
+      return;
+    }
+    // CHANNEL_ERROR / TIMED_OUT: realtime-js rejoins by itself unless the server refuses us.
+    const reason = reasonOf(error);
+    const refusal = reason ? realtimeErrorFor(reason, error) : undefined;
+    if (refusal && (refusal.code === "unauthorized" || refusal.code === "token_expired")) {
+      void this.end(refusal.code === "token_expired" ? "token_expired" : "unauthorized", refusal);
+      return;
+    }
+    this.emitter.emit("status", "reconnecting");
+  }
+
+  /** After the server closed the channel: a new channel, with backoff, until joined or refused. */
+  private async resubscribe(): Promise<void> {
+    if (this.resubscribing) return;
+    this.resubscribing = true;
+    const old = this.channel;
+    this.channel = undefined;
+    if (old) await this.db.removeChannel(old);
+    try {
+      for (let attempt = 0; !this.closedReason; attempt++) {
+        const joined = await this.connect();
+        if (!joined.error) {
+          this.onStatus(this.channel, "SUBSCRIBED");
+          return;
+        }
+        if (joined.error.code === "unauthorized" || joined.error.code === "token_expired") {
+          await this.end(
+            joined.error.code === "token_expired" ? "token_expired" : "unauthorized",
+            joined.error,
+          );
+          return;
+        }
+        await delay(RESUBSCRIBE_DELAYS[Math.min(attempt, RESUBSCRIBE_DELAYS.length - 1)]!);
+      }
+    } finally {
+      this.resubscribing = false;
+    }
+  }
+
+  private async loadInitial(limit: number): Promise<Result<null>> {
+    const [room, page, profile] = await Promise.all([
+      query<Room | null>(this.db.from("rooms").select("*").eq("id", this.roomId).maybeSingle()),
+      this.deps.messages.list(this.roomId, { limit }),
+      query<{ display_name: string } | null>(
+        this.db.from("profiles").select("display_name").eq("id", this.userId).maybeSingle(),
+      ),
+    ]);
+    if (room.error) return room;
+    if (!room.data) return fail(new RoomkitError("room_not_found", "Room not found"));
+    if (page.error) return page;
+    this.roomRow = room.data;
+    for (const m of page.data.messages) this.log.ingest(m);
+    this.historyStart = page.data.next_cursor === null;
+    this.presenceMeta.display_name = profile.data?.display_name ?? "";
+    return ok(null);
+  }
+
+  private watchAuth(): void {
+    const { data } = this.db.auth.onAuthStateChange((event) => {
+      // supabase-js itself forwards new tokens to Realtime (SupabaseClient._handleTokenChanged ->
+      // realtime.setAuth, which pushes `access_token` to joined channels). We only catch up, outside
+      // the auth callback (auth-js holds its lock while calling it).
+      if (event === "TOKEN_REFRESHED") setTimeout(() => void this.backfill(), 0);
+      if (event === "SIGNED_OUT") {
+        setTimeout(
+          () => void this.end("unauthorized", new RoomkitRealtimeError("unauthorized", "Signed out")),
+          0,
+        );
+      }
+    });
+    this.authSubscription = data.subscription;
+  }
+
+  private route(event: string, payload: unknown): void {
+    if (this.closedReason) return;
+    switch (event) {
+      case DB_EVENTS.messageInsert:
+      case DB_EVENTS.messageUpdate: {
+        const row = recordOf<Message>(payload);
+        if (row) this.acceptMessage(row, event === DB_EVENTS.messageUpdate);
+        return;
+      }
+      case DB_EVENTS.reactionInsert: {
+        const row = recordOf<Reaction>(payload);
+        if (row) this.emitter.emit("reaction_added", row);
+        return;
+      }
+      case DB_EVENTS.reactionDelete: {
+        const row = oldRecordOf<Reaction>(payload);
+        if (row) this.emitter.emit("reaction_removed", row);
+        return;
+      }
+      case DB_EVENTS.memberInsert:
+      case DB_EVENTS.memberUpdate:
+        this.acceptMember(recordOf<Member>(payload), oldRecordOf<Member>(payload));
+        return;
+      case DB_EVENTS.roomUpdate: {
+        const row = recordOf<Room>(payload);
+        if (row) {
+          this.roomRow = row;
+          this.emitter.emit("room_updated", row);
+        }
+        return;
+      }
+      case DB_EVENTS.roomDelete:
+        void this.end(this.intent === "leaving" ? "left" : "room_deleted");
+        return;
+      case DB_EVENTS.inviteUpdate: {
+        const row = recordOf<Invite>(payload);
+        if (row) this.emitter.emit("invite_updated", row);
+        return;
+      }
+      default:
+        this.routeSignal(event, payload);
+    }
+  }
+
+  private routeSignal(event: string, payload: unknown): void {
+    if (typeof payload !== "object" || payload === null) return;
+    const p = payload as Record<string, unknown>;
+    if (event.startsWith("ai.")) {
+      const reply = this.ai.handle(event, payload);
+      if (!reply) return;
+      this.emitter.emit("ai_reply", reply);
+      if (reply.status === "done" && reply.message_id && this.log.has(reply.message_id))
+        this.ai.delete(reply.reply_id);
+      return;
+    }
+    const from = typeof p.user_id === "string" ? p.user_id : undefined;
+    if (!from || from === this.userId) return;
+    if (event === SIGNAL_EVENTS.typing) {
+      if (p.typing === false) this.typers.delete(from);
+      else this.typers.add(from);
+    } else if (event === SIGNAL_EVENTS.speaking) {
+      if (p.speaking === true) this.speakers.add(from);
+      else this.speakers.delete(from);
+    } else if (event === SIGNAL_EVENTS.burst && typeof p.emoji === "string") {
+      this.emitter.emit("emoji_burst", { user_id: from, emoji: p.emoji });
+    }
+  }
+
+  private acceptMessage(row: Message, update: boolean): void {
+    const outcome = this.log.ingest(row, { update });
+    if (outcome === "added") {
+      if (row.sender_id) this.typers.delete(row.sender_id);
+      this.emitter.emit("message", row);
+      this.settleAiReply(row);
+      this.settleExit(row);
+    } else if (outcome === "updated") {
+      this.emitter.emit("message_updated", row);
+    }
+  }
+
+  /** The persisted AI message replaces the growing reply that announced it. */
+  private settleAiReply(row: Message): void {
+    if (row.kind !== "ai") return;
+    const reply = this.ai.byMessageId(row.id);
+    const metaReply = (row.metadata as { reply_id?: unknown } | null)?.reply_id;
+    if (reply) this.ai.delete(reply.reply_id);
+    else if (typeof metaReply === "string") this.ai.delete(metaReply);
+  }
+
+  private acceptMember(row: Member | undefined, old: Member | undefined): void {
+    if (!row) return;
+    const wasActive = old ? old.left_at === null : false;
+    const isActive = row.left_at === null;
+    if (isActive && !wasActive) this.emitter.emit("member_joined", row);
+    else if (!isActive && wasActive) this.emitter.emit("member_left", row);
+    else this.emitter.emit("member_updated", row);
+    if (!isActive && wasActive) {
+      this.speakers.delete(row.user_id);
+      this.typers.delete(row.user_id);
+      if (row.user_id === this.userId) this.beginExit();
+    }
+  }
+
+  /** My membership ended: I left, or was removed. The system message that follows tells which. */
+  private beginExit(): void {
+    if (this.intent === "leaving") {
+      void this.end("left");
+      return;
+    }
+    if (this.exitTimer !== undefined) return;
+    this.exitTimer = setTimeout(() => void this.end("removed"), EXIT_REASON_WAIT_MS);
+  }
+
+  private settleExit(row: Message): void {
+    if (this.exitTimer === undefined || row.kind !== "system") return;
+    const meta = row.metadata as { event?: unknown; user_id?: unknown } | null;
+    if (meta?.user_id !== this.userId) return;
+    if (meta.event === "left") void this.end("left");
+    else if (meta.event === "removed") void this.end("removed");
+  }
+
+  private syncPresence(channel: RealtimeChannel): void {
+    if (channel !== this.channel) return;
+    const state = channel.presenceState<PresenceMeta>();
+    const online: OnlineUser[] = [];
+    for (const [key, metas] of Object.entries(state)) {
+      const meta = metas[metas.length - 1];
+      if (!meta) continue;
+      online.push({
+        user_id: typeof meta.user_id === "string" ? meta.user_id : key,
+        display_name: typeof meta.display_name === "string" ? meta.display_name : "",
+        status: typeof meta.status === "string" ? meta.status : "online",
+        mic_enabled: meta.mic_enabled === true,
+        online_at: typeof meta.online_at === "string" ? meta.online_at : "",
+      });
+    }
+    online.sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
+    for (const id of this.speakers.members)
+      if (!online.some((u) => u.user_id === id)) this.speakers.delete(id);
+    this.online = online;
+    this.emitter.emit("presence", online);
+  }
+
+  private track(meta: PresenceMeta): void {
+    const channel = this.channel;
+    if (channel?.state !== "joined") return;
+    void channel.track(meta).then((status) => {
+      if (status !== "ok" && !this.closedReason) {
+        this.emitter.emit("error", new RoomkitRealtimeError("channel_error", `Presence update ${status}`));
+      }
+    });
+  }
+
+  /** Ephemeral broadcast; dropped while not joined (realtime-js would fall back to HTTP). */
+  private signal(event: string, payload: Record<string, unknown>): void {
+    const channel = this.channel;
+    if (channel?.state !== "joined" || this.closedReason) return;
+    void channel.send({ type: "broadcast", event, payload: { ...payload, user_id: this.userId } });
+  }
+
+  /** My own sends are known at once (the broadcast copy is de-duplicated by id). */
+  private ingestOwn(result: Result<Message>): Result<Message> {
+    if (result.data) this.acceptMessage(result.data, false);
+    return result;
+  }
+
+  /**
+   * Re-reads history from just before the newest message held and reports what was missed.
+   * Overlapping calls coalesce into one more pass.
+   */
+  private backfill(): Promise<void> {
+    if (this.backfilling) {
+      this.backfillAgain = true;
+      return this.backfilling;
+    }
+    this.backfilling = (async () => {
+      try {
+        do {
+          this.backfillAgain = false;
+          await this.backfillWithRetry();
+        } while (this.backfillAgain && !this.closedReason);
+      } finally {
+        this.backfilling = undefined;
+      }
+    })();
+    return this.backfilling;
+  }
+
+  private async backfillWithRetry(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const error = await this.backfillOnce();
+      if (!error || this.closedReason) return;
+      const wait = BACKFILL_RETRIES[attempt];
+      if (wait === undefined || error.code === "not_member" || error.code === "forbidden") {
+        this.emitter.emit("error", error);
+        return;
+      }
+      await delay(wait);
+    }
+  }
+
+  private async backfillOnce(): Promise<RoomkitError | undefined> {
+    const newest = this.log.newest;
+    let from: Parameters<MessagesClient["listAfter"]>[1] = newest
+      ? { since: newest.micros - this.overlapMicros }
+      : {};
+    let added = 0;
+    for (;;) {
+      const page = await this.deps.messages.listAfter(this.roomId, from, BACKFILL_PAGE);
+      if (page.error) return page.error;
+      if (this.closedReason) return undefined;
+      for (const row of page.data) {
+        if (this.log.ingest(row) === "added") {
+          added++;
+          if (row.sender_id) this.typers.delete(row.sender_id);
+          this.emitter.emit("message", row);
+          this.settleAiReply(row);
+          this.settleExit(row);
+        }
+      }
+      const last = page.data[page.data.length - 1];
+      if (page.data.length < BACKFILL_PAGE || !last) break;
+      from = { after: orderKey(last) };
+    }
+    this.emitter.emit("resynced", { added });
+    return undefined;
+  }
+
+  private async end(reason: CloseReason, error?: RoomkitError): Promise<void> {
+    if (this.closedReason) return;
+    this.closedReason = reason;
+    if (this.exitTimer !== undefined) clearTimeout(this.exitTimer);
+    await this.shutdown();
+    this.deps.onClosed(this);
+    this.emitter.emit("closed", error ? { reason, error } : { reason });
+    this.emitter.clear();
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
+    this.speakingTimer = undefined;
+    this.presenceOut.cancel();
+    this.typers.clear();
+    this.speakers.clear();
+    this.authSubscription?.unsubscribe();
+    const channel = this.channel;
+    this.channel = undefined;
+    if (channel) await this.db.removeChannel(channel);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

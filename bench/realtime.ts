@@ -212,10 +212,16 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
     }
     await sleep(1000);
     const expected = (MESSAGES - WARMUP) * SUBSCRIBERS;
-    if (wsRec.latencies.length !== expected)
-      console.warn(`ws: ${wsRec.latencies.length}/${expected} deliveries`);
-    if (dbRec.latencies.length !== expected)
-      console.warn(`db: ${dbRec.latencies.length}/${expected} deliveries`);
+    if (wsRec.latencies.length !== expected) {
+      // A lost or duplicated delivery is a failure, not a number (bench/run.ts convention).
+      console.error(`ws: ${wsRec.latencies.length}/${expected} deliveries`);
+      process.exitCode = 1;
+    }
+    if (dbRec.latencies.length !== expected) {
+      // A lost or duplicated delivery is a failure, not a number (bench/run.ts convention).
+      console.error(`db: ${dbRec.latencies.length}/${expected} deliveries`);
+      process.exitCode = 1;
+    }
     return { ws: stats(wsRec.latencies), db: stats(dbRec.latencies) };
   } finally {
     for (const s of sockets) s.terminate();

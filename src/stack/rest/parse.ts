@@ -149,10 +149,10 @@ export function parseField(text: string, context = text): FieldRef {
   let name: string;
   let rest: string;
   if (input.startsWith('"')) {
-    const end = input.indexOf('"', 1);
-    if (end < 0) throw parseError(`failed to parse field (${context})`, "unterminated quoted name");
-    name = input.slice(1, end);
-    rest = input.slice(end + 1);
+    const m = /^"((?:[^"\\]|\\.)*)"/.exec(input);
+    if (!m) throw parseError(`failed to parse field (${context})`, "unterminated quoted name");
+    name = m[1]!.replace(/\\(.)/g, "$1");
+    rest = input.slice(m[0].length);
   } else {
     const arrow = input.indexOf("->");
     name = arrow < 0 ? input : input.slice(0, arrow);

@@ -6,11 +6,13 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import { DEFAULT_API_PORT, type RunningStack, StackStartError, startStack } from "./index.ts";
+import type { RunningStack } from "./index.ts";
 import { loadOrCreateKeys, type StackKeys } from "./keys.ts";
 import { applyMigrations, applyPlatform, ROOT } from "./migrate.ts";
 import { type PostgresServer, startEmbeddedPostgres } from "./postgres.ts";
 
+/** The Supabase CLI's API port (`[api] port`); the same as `DEFAULT_API_PORT` in index.ts. */
+const DEFAULT_API_PORT = 54321;
 /** The Supabase CLI's database port (`[db] port`). */
 export const DEFAULT_DB_PORT = 54322;
 const HOST = "127.0.0.1";
@@ -97,6 +99,14 @@ function oneLine(error: unknown): string {
     .map((l) => l.trim())
     .filter(Boolean);
   return lines.length <= 1 ? (lines[0] ?? "unknown error") : `${lines[0]} (${lines.slice(1).join(" | ")})`;
+}
+
+/** A start-up failure whose message is the one line the CLI prints. */
+class StackStartError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StackStartError";
+  }
 }
 
 /** How long stopping may wait for the surfaces, then for Postgres, before giving up on each. */
@@ -231,6 +241,13 @@ async function start(values: { port?: string; "db-port"?: string }): Promise<voi
     });
   }
 
+  // The stack's modules load while Postgres starts (a second or more of a warm start otherwise).
+  const stackModule = import("./index.ts");
+  stackModule.catch(() => {});
+  const t0 = performance.now();
+  const phase = (name: string) => {
+    if (verbose) console.log(`[roomkit] ${name} at ${Math.round(performance.now() - t0)} ms`);
+  };
   try {
     let dbUrl: string;
     if (externalDb) {
@@ -246,6 +263,7 @@ async function start(values: { port?: string; "db-port"?: string }): Promise<voi
         throw new StackStartError(`Postgres did not start: ${oneLine(error)}`, { cause: error });
       }
       dbUrl = pg.url;
+      phase("postgres ready");
     }
     try {
       await applyPlatform(dbUrl);
@@ -256,8 +274,12 @@ async function start(values: { port?: string; "db-port"?: string }): Promise<voi
     } catch (error) {
       throw new StackStartError(`database preparation failed: ${oneLine(error)}`, { cause: error });
     }
+    phase("database prepared");
     const keys = await loadOrCreateKeys(join(dir, "keys.json"));
-    stack = await startStack({ dbUrl, keys, port: apiPort, host: HOST });
+    const { startStack } = await stackModule;
+    phase("stack modules loaded");
+    stack = await startStack({ dbUrl, keys, port: apiPort, host: HOST, waitForFunctions: false });
+    phase("stack serving");
     const status: StatusFile = {
       pid: process.pid,
       startedAt: new Date().toISOString(),

@@ -5,12 +5,15 @@ import { header, sendJson } from "./http.ts";
 import type { StackKeys } from "./keys.ts";
 import type { Surface } from "./surface.ts";
 
-/** The four surfaces behind the gateway; `functions` is absent when the stack runs without Deno. */
+/**
+ * The four surfaces behind the gateway; `functions` is absent when the stack runs without Deno,
+ * and may still be starting (a promise) when the stack does not wait for its worker.
+ */
 export interface GatewaySurfaces {
   auth: Surface;
   rest: Surface;
   realtime: Surface;
-  functions?: Surface;
+  functions?: Surface | Promise<Surface | undefined>;
 }
 
 type Route = keyof GatewaySurfaces;
@@ -215,8 +218,8 @@ export function createGatewayHandler(options: {
     applyAuthorization(req, check.mapped);
     options
       .surfaces()
-      .then((surfaces) => {
-        const surface = surfaces[target.name];
+      .then(async (surfaces) => {
+        const surface = await surfaces[target.name];
         if (!surface) {
           sendJson(res, 404, NO_ROUTE);
           return;

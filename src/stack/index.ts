@@ -32,6 +32,12 @@ export interface StackOptions {
   presenceRateLimit?: { calls: number; windowMs: number };
   /** Start the Deno functions worker. Default true. */
   functions?: boolean;
+  /**
+   * Resolve only once the functions worker is up. Default true. `npm start` passes false: the
+   * gateway serves auth, REST and realtime at once and holds functions requests until the
+   * worker has booted (about a second of Deno start-up off the ready time).
+   */
+  waitForFunctions?: boolean;
   /** Extra environment for functions (secrets), on top of the file `supabase/functions/.env`. */
   functionsEnv?: Record<string, string>;
   /** Log sink; default writes prefixed lines to stdout. */
@@ -57,6 +63,10 @@ export class StackStartError extends Error {
     super(message, options);
     this.name = "StackStartError";
   }
+}
+
+function oneLineOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 }
 
 function defaultLog(source: string, line: string): void {
@@ -139,21 +149,27 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     created.push(surface);
     return surface;
   };
+  const functionsStarting =
+    options.functions === false ? Promise.resolve(undefined) : create(createFunctionsSurface);
   try {
-    const [auth, rest, realtime, functions] = await Promise.all([
+    const [auth, rest, realtime] = await Promise.all([
       create(createAuthSurface),
       create(createRestSurface),
       create(createRealtimeSurface),
-      options.functions === false ? Promise.resolve(undefined) : create(createFunctionsSurface),
     ]);
-    resolveSurfaces(functions ? { auth, rest, realtime, functions } : { auth, rest, realtime });
+    resolveSurfaces({ auth, rest, realtime, functions: functionsStarting });
+    if (options.waitForFunctions !== false) await functionsStarting;
   } catch (error) {
     rejectSurfaces(error);
+    await functionsStarting.catch(() => {});
     await Promise.allSettled(created.map((s) => s.close()));
     await closeServer();
     if (error instanceof StackStartError) throw error;
     throw new StackStartError(`a surface failed to start: ${(error as Error).message}`, { cause: error });
   }
+  functionsStarting.catch((error: unknown) =>
+    log("stack", `functions worker failed to start: ${oneLineOf(error)}`),
+  );
 
   // With functions, AI jobs are pushed to `ai-reply` as a Database Webhook would (see ai-dispatch.ts).
   const aiDispatcher =
@@ -174,6 +190,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     close() {
       closing ??= (async () => {
         await aiDispatcher?.close();
+        await functionsStarting.catch(() => {});
         // Surfaces first, so Realtime can say goodbye on its sockets before they are cut.
         const results = await Promise.allSettled(created.map((s) => s.close()));
         for (const r of results) if (r.status === "rejected") log("stack", `close: ${String(r.reason)}`);

@@ -328,6 +328,12 @@ export async function* streamChat(
     }
 
     const reader = res.body.getReader();
+    // Not every fetch errors a body that is being read when its signal aborts: race the abort too.
+    const aborted = new Promise<never>((_, reject) => {
+      if (controller.signal.aborted) reject(controller.signal.reason);
+      controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+    });
+    aborted.catch(() => {});
     const decoder = new TextDecoder();
     const parser = new SseParser();
     let done = false;
@@ -335,7 +341,7 @@ export async function* streamChat(
       while (!done) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
-          chunk = await reader.read();
+          chunk = await Promise.race([reader.read(), aborted]);
         } catch (error) {
           throw timedOut ?? abortReason(options.signal) ?? networkError(error);
         }

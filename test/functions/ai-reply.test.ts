@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { into, type Received, realtimeClient, subscribe, until } from "../stack/realtime-support.ts";
@@ -454,6 +455,40 @@ describe("ai-reply", () => {
       const [{ most } = { most: 0 }] = await fx.sql<{ most: number }[]>`
         select count(*)::int as most from private.ai_jobs where room_id = ${roomId} and status = 'running'`;
       expect(most).toBe(0);
+    } finally {
+      await client.removeAllChannels();
+    }
+  });
+
+  it("when a worker dies holding a job, then after its lease expires the job is retried and answered once, and the dead worker can no longer write", async () => {
+    const { name, roomId, client, user } = await aiRoom(fx, "mention", "Orphan room");
+    try {
+      const asked = llm.script(name, () => streamOf(["Recovered"]));
+      const staleLease = randomUUID();
+      // The job as a worker that crashed right after claiming it would leave it.
+      await fx.sql.begin(async (tx) => {
+        await tx`insert into public.room_messages (room_id, sender_id, kind, body)
+                 values (${roomId}, ${user.id}, 'text', '@ai are you still there?')`;
+        await tx`update private.ai_jobs
+                 set status = 'running', attempts = 1, lease_id = ${staleLease}, lease_expires_at = now() + interval '1 second'
+                 where room_id = ${roomId}`;
+      });
+
+      const [reply] = await eventually(
+        () => messages(fx, roomId, "ai"),
+        (r) => r.length === 1,
+        "the retried reply",
+      );
+      expect(reply!.body).toBe("Recovered");
+      const [job] = await fx.sql<{ id: string; status: string; attempts: number }[]>`
+        select id::text, status, attempts from private.ai_jobs where room_id = ${roomId}`;
+      expect(job).toMatchObject({ status: "done", attempts: 2 });
+      const [late] = await fx.sql<{ id: string | null; outcome: string }[]>`
+        select private.complete_ai_job(${job!.id}::bigint, ${staleLease}::uuid, 'zombie reply') as id,
+               private.fail_ai_job(${job!.id}::bigint, ${staleLease}::uuid, 'zombie error') as outcome`;
+      expect(late).toEqual({ id: null, outcome: "lost" });
+      expect(await messages(fx, roomId, "ai")).toHaveLength(1);
+      expect(asked.requests).toHaveLength(1);
     } finally {
       await client.removeAllChannels();
     }

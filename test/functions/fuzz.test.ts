@@ -1,0 +1,201 @@
+import { createHash } from "node:crypto";
+import fc from "fast-check";
+import { AccessToken } from "livekit-server-sdk";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import {
+  type FunctionsStack,
+  privateRoom,
+  rowCounts,
+  startFakeLivekit,
+  startFunctionsStack,
+  type TestUser,
+} from "./support.ts";
+
+// Property-based: whatever the body, path segment or method, a function never answers 5xx, and a
+// refused request (4xx) writes nothing. LiveKit is faked at its HTTP edge (Twirp on loopback).
+let f: FunctionsStack;
+let livekit: Awaited<ReturnType<typeof startFakeLivekit>>;
+let ada: TestUser;
+let bob: TestUser;
+let privateId: string;
+let coworkingId: string;
+
+beforeAll(async () => {
+  livekit = await startFakeLivekit();
+  f = await startFunctionsStack({
+    functionsEnv: {
+      LIVEKIT_URL: livekit.url,
+      LIVEKIT_API_KEY: livekit.apiKey,
+      LIVEKIT_API_SECRET: livekit.apiSecret,
+    },
+  });
+  ada = await f.user("Ada");
+  bob = await f.user("Bob");
+  privateId = await privateRoom(f.sql, ada);
+  const [room] = await f.sql<{ id: string }[]>`
+    insert into public.rooms (kind, name, capacity) values ('coworking', 'Fuzz room', 3) returning id`;
+  coworkingId = room!.id;
+});
+afterAll(async () => {
+  await f?.stop();
+  await livekit?.close();
+});
+
+const RUNS = 40;
+
+/** Ids that exist mixed with junk, so some inputs get past validation into the SQL functions. */
+const idLike = () =>
+  fc.oneof(
+    fc
+      .constantFrom(
+        () => privateId,
+        () => coworkingId,
+        () => ada.id,
+        () => bob.id,
+      )
+      .map((get) => get()),
+    fc.uuid(),
+    fc.string({ maxLength: 40 }),
+    fc.constantFrom(
+      "",
+      " ",
+      "null",
+      "00000000-0000-0000-0000-000000000000",
+      "'; drop table rooms; --",
+      "%",
+      "..",
+      "🙂",
+    ),
+  );
+
+/** Any JSON value, with Roomkit's field names more likely. */
+const jsonBody = () =>
+  fc.oneof(
+    fc.jsonValue(),
+    fc.record(
+      {
+        room_id: fc.oneof(idLike(), fc.jsonValue()),
+        invitee_id: fc.oneof(idLike(), fc.jsonValue()),
+        invitee_email: fc.oneof(fc.emailAddress(), fc.string(), fc.constant(bob.email)),
+        enabled: fc.oneof(fc.boolean(), fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+
+const bodyText = () =>
+  fc.oneof(
+    jsonBody().map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 200 }),
+    fc.constantFrom("{", "[1,", "\u0000", "null", '{"room_id":'),
+  );
+
+async function expectNoServerErrorAndNoWriteOnRefusal(
+  path: string,
+  method: string,
+  raw: string | undefined,
+  token: string,
+) {
+  const before = await rowCounts(f.sql);
+  // fetch refuses a body on GET; the route must then cope with its absence instead.
+  const sendBody = raw !== undefined && method !== "GET";
+  const res = await f.call(path, { method, token, ...(sendBody ? { body: raw } : {}) });
+  const text = await res.text();
+  expect(res.status, `${method} ${path} ${raw} → ${res.status} ${text}`).toBeLessThan(500);
+  if (res.status >= 400) {
+    expect(await rowCounts(f.sql), `${method} ${path} ${raw} wrote rows on ${res.status}`).toEqual(before);
+    if (res.status !== 401 || !text.startsWith('{"msg"'))
+      expect(JSON.parse(text).error.code).toEqual(expect.any(String));
+  }
+}
+
+const seg = () => idLike().map((s) => encodeURIComponent(s) || "x");
+
+test("when invites get arbitrary bodies and ids, then never a 5xx and nothing written on 4xx", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.record({ path: fc.constant("invites"), method: fc.constant("POST"), raw: bodyText() }),
+        fc.record({
+          path: fc
+            .tuple(seg(), fc.constantFrom("accept", "decline", "revoke"))
+            .map(([id, a]) => `invites/${id}/${a}`),
+          method: fc.constantFrom("POST", "GET", "PUT", "DELETE"),
+          raw: fc.option(bodyText(), { nil: undefined }),
+        }),
+        fc.record({
+          path: fc
+            .record({ status: fc.string({ maxLength: 12 }), room_id: idLike() }, { requiredKeys: [] })
+            .map((q) => `invites?${new URLSearchParams(q as Record<string, string>)}`),
+          method: fc.constant("GET"),
+          raw: fc.constant(undefined),
+        }),
+      ),
+      fc.constantFrom(
+        () => ada.token,
+        () => bob.token,
+      ),
+      async ({ path, method, raw }, token) =>
+        expectNoServerErrorAndNoWriteOnRefusal(path, method, raw, token()),
+    ),
+    { numRuns: RUNS },
+  );
+});
+
+test("when coworking and livekit-token get arbitrary bodies, ids and methods, then never a 5xx and nothing written on 4xx", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.record({
+          path: fc
+            .tuple(seg(), fc.constantFrom("join", "leave", "mic"))
+            .map(([id, a]) => `coworking/rooms/${id}/${a}`),
+          method: fc.constantFrom("POST", "PUT", "GET", "PATCH"),
+          raw: fc.option(bodyText(), { nil: undefined }),
+        }),
+        fc.record({
+          path: fc.tuple(seg(), seg()).map(([r, u]) => `coworking/rooms/${r}/participants/${u}`),
+          method: fc.constantFrom("DELETE", "POST"),
+          raw: fc.constant(undefined),
+        }),
+        fc.record({ path: fc.constant("livekit-token"), method: fc.constant("POST"), raw: bodyText() }),
+        fc.record({
+          path: fc.array(seg(), { maxLength: 4 }).map((parts) => `coworking/${parts.join("/")}`),
+          method: fc.constantFrom("GET", "POST", "DELETE"),
+          raw: fc.constant(undefined),
+        }),
+      ),
+      fc.constantFrom(
+        () => ada.token,
+        () => bob.token,
+      ),
+      async ({ path, method, raw }, token) =>
+        expectNoServerErrorAndNoWriteOnRefusal(path, method, raw, token()),
+    ),
+    { numRuns: RUNS * 2 },
+  );
+});
+
+test("when the webhook gets arbitrary bodies, signed or not, then never a 5xx and unsigned ones write nothing", async () => {
+  await fc.assert(
+    fc.asyncProperty(bodyText(), fc.boolean(), async (raw, signIt) => {
+      let authorization = "junk";
+      if (signIt) {
+        const at = new AccessToken(livekit.apiKey, livekit.apiSecret);
+        at.sha256 = createHash("sha256").update(raw).digest("base64");
+        authorization = await at.toJwt();
+      }
+      const before = await rowCounts(f.sql);
+      const res = await f.call("livekit-webhook", {
+        method: "POST",
+        token: null,
+        body: raw,
+        headers: { authorization },
+      });
+      expect(res.status, `${raw} → ${res.status} ${await res.clone().text()}`).toBeLessThan(500);
+      if (!signIt) expect(res.status).toBe(401);
+      if (res.status >= 400) expect(await rowCounts(f.sql)).toEqual(before);
+    }),
+    { numRuns: RUNS },
+  );
+});

@@ -1,6 +1,17 @@
 -- Roomkit tables. Every table has RLS enabled here; policies are in the policies migration.
 -- Grants are explicit so the schema works with `auto_expose_new_tables = false` too.
 
+/**
+ * The text without leading and trailing whitespace of any kind (btrim only strips ' ': a name of
+ * tabs, newlines or no-break spaces would otherwise pass as non-empty). Used by checks and triggers.
+ */
+create function private.trim_whitespace(value text) returns text
+language sql immutable parallel safe set search_path = '' as $$
+  select regexp_replace(trim_whitespace.value, '^[[:space:]\u00a0\u200b\u2060\ufeff]+|[[:space:]\u00a0\u200b\u2060\ufeff]+$', '', 'g')
+$$;
+-- Check constraints run it with the writer's rights.
+grant execute on function private.trim_whitespace(text) to anon, authenticated, service_role;
+
 /** A user's public face: created for every auth user by a trigger; one row is the AI participant. */
 create table public.profiles (
   id uuid primary key references auth.users (id) on delete cascade,
@@ -76,9 +87,11 @@ create table public.room_messages (
   constraint room_messages_body_check check (
     case
       when deleted_at is not null then body is null
-      when kind = 'text' then char_length(body) between 1 and 4000 and btrim(body) <> ''
-      when kind = 'emoji' then char_length(body) between 1 and 32 and btrim(body) <> ''
-      else char_length(body) between 1 and 16000
+      when kind = 'text' then body is not null and char_length(body) between 1 and 4000
+                              and private.trim_whitespace(body) <> ''
+      when kind = 'emoji' then body is not null and char_length(body) between 1 and 32
+                               and private.trim_whitespace(body) <> ''
+      else body is not null and char_length(body) between 1 and 16000
     end),
   constraint room_messages_system_has_no_sender check (kind <> 'system' or sender_id is null)
 );
@@ -90,7 +103,7 @@ create index room_messages_sender_idx on public.room_messages (sender_id);
 create table public.message_reactions (
   message_id uuid not null references public.room_messages (id) on delete cascade,
   user_id uuid not null references public.profiles (id) on delete cascade,
-  emoji text not null check (char_length(emoji) between 1 and 32 and btrim(emoji) <> ''),
+  emoji text not null check (char_length(emoji) between 1 and 32 and private.trim_whitespace(emoji) <> ''),
   room_id uuid not null references public.rooms (id) on delete cascade,
   created_at timestamptz not null default now(),
   primary key (message_id, user_id, emoji)
@@ -127,8 +140,8 @@ grant insert (message_id, user_id, emoji) on public.message_reactions to authent
 /** Trims names, defaults the AI mode of private rooms, keeps updated_at. */
 create function private.normalize_room() returns trigger language plpgsql set search_path = '' as $$
 begin
-  new.name := btrim(new.name);
-  new.description := nullif(btrim(new.description), '');
+  new.name := private.trim_whitespace(new.name);
+  new.description := nullif(private.trim_whitespace(new.description), '');
   if new.kind = 'private' and new.ai_mode is null then
     new.ai_mode := 'mention';
   end if;
@@ -151,7 +164,7 @@ create trigger message_reactions_fill_room before insert on public.message_react
 
 create function private.touch_profile() returns trigger language plpgsql set search_path = '' as $$
 begin
-  new.display_name := btrim(new.display_name);
+  new.display_name := private.trim_whitespace(new.display_name);
   new.updated_at := now();
   return new;
 end;
@@ -165,9 +178,9 @@ language plpgsql security definer set search_path = '' as $$
 declare
   meta jsonb := coalesce(new.raw_user_meta_data, '{}'::jsonb);
   name text := coalesce(
-    nullif(btrim(meta ->> 'display_name'), ''),
-    nullif(btrim(meta ->> 'full_name'), ''),
-    nullif(btrim(meta ->> 'name'), ''),
+    nullif(private.trim_whitespace(meta ->> 'display_name'), ''),
+    nullif(private.trim_whitespace(meta ->> 'full_name'), ''),
+    nullif(private.trim_whitespace(meta ->> 'name'), ''),
     nullif(split_part(coalesce(new.email, ''), '@', 1), ''),
     'Guest');
 begin

@@ -29,10 +29,10 @@ declare
   uid uuid := private.require_user();
   room public.rooms;
 begin
-  if create_private_room.name is null or char_length(btrim(create_private_room.name)) not between 1 and 100 then
+  if create_private_room.name is null or char_length(private.trim_whitespace(create_private_room.name)) not between 1 and 100 then
     perform private.invalid_input('Room name must be 1 to 100 characters');
   end if;
-  if char_length(btrim(create_private_room.description)) > 500 then
+  if char_length(private.trim_whitespace(create_private_room.description)) > 500 then
     perform private.invalid_input('Room description must be at most 500 characters');
   end if;
   insert into public.rooms (kind, name, description, ai_mode, created_by)
@@ -417,7 +417,7 @@ begin
   if send_message.kind not in ('text', 'emoji') then
     perform private.invalid_input('kind must be text or emoji');
   end if;
-  if send_message.body is null or btrim(send_message.body) = ''
+  if send_message.body is null or private.trim_whitespace(send_message.body) = ''
      or char_length(send_message.body) > (case when send_message.kind = 'text' then 4000 else 32 end) then
     perform private.invalid_input(case when send_message.kind = 'text'
       then 'Message text must be 1 to 4000 characters' else 'An emoji message must be 1 to 32 characters' end);

@@ -305,6 +305,7 @@ describe("profiles for new auth users", () => {
     ["name metadata", "alan@example.test", { name: "Alan" }, "Alan"],
     ["only an email", "linus.t@example.test", {}, "linus.t"],
     ["blank metadata and an email", "ken@example.test", { display_name: "   " }, "ken"],
+    ["a name of tabs and newlines", "tab@example.test", { display_name: "\t\n", full_name: "\u00a0" }, "tab"],
     ["no email and no metadata (phone sign-up)", null, {}, "Guest"],
     ["an overlong name", "long@example.test", { display_name: "x".repeat(80) }, "x".repeat(50)],
   ])(

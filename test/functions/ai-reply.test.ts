@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { SupabaseClient } from "@supabase/supabase-js";
+import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { into, type Received, realtimeClient, subscribe, until } from "../stack/realtime-support.ts";
 import {
@@ -494,7 +495,25 @@ describe("ai-reply", () => {
     }
   });
 
-  it("when anyone but the service role calls ai-reply, then it is refused (401 without a token, 403 for a user) and the service role gets {processed}", async () => {
+  it("when a signed-in user reaches for the queue in SQL, then they can neither read it nor call the worker functions", async () => {
+    const user = await fx.user("Eve");
+    const attempts = [
+      (tx: postgres.TransactionSql) => tx`select * from private.ai_jobs`,
+      (tx: postgres.TransactionSql) => tx`select * from private.ai_usage`,
+      (tx: postgres.TransactionSql) => tx`select private.claim_ai_job()`,
+      (tx: postgres.TransactionSql) => tx`select private.complete_ai_job(1, gen_random_uuid(), 'forged')`,
+      (tx: postgres.TransactionSql) => tx`select private.skip_ai_job(1, gen_random_uuid(), 'x', 'x', 'x')`,
+    ];
+    for (const attempt of attempts) {
+      const error = await asUserSql(fx.sql, user.id, attempt).then(
+        () => null,
+        (e: { code?: string }) => e,
+      );
+      expect(error?.code).toBe("42501");
+    }
+  });
+
+  it("when anyone but the service role calls ai-reply, then it is refused (401 without a token, 403 for a user); the service role gets {processed}, or 202 for a background drain", async () => {
     const user: TestUser = await fx.user("Mallory");
     const anon = await fx.call("ai-reply", { method: "POST", token: null, body: {} });
     expect(anon.status).toBe(401);
@@ -504,6 +523,14 @@ describe("ai-reply", () => {
     const service = await fx.call("ai-reply", { method: "POST", token: fx.stack.serviceRoleKey, body: {} });
     expect(service.status).toBe(200);
     expect(await service.json()).toEqual({ processed: expect.any(Number) });
+    // For callers with short timeouts (pg_net): answer at once, drain in EdgeRuntime.waitUntil.
+    const background = await fx.call("ai-reply?background=true", {
+      method: "POST",
+      token: fx.stack.serviceRoleKey,
+      body: { type: "INSERT", table: "ai_jobs", schema: "private", record: {} },
+    });
+    expect(background.status).toBe(202);
+    expect(await background.json()).toEqual({ accepted: true });
   });
 });
 

@@ -116,6 +116,9 @@ describe("request context", () => {
       claims: { role: "authenticated" },
       method: "POST",
     });
+    const es256 = await signJwt({ sub: crypto.randomUUID(), role: "authenticated" }, keys, "ES256");
+    const hosted = await call("/rpc/whoami", { headers: { Authorization: `Bearer ${es256}` } });
+    expect(hosted.json).toMatchObject({ user: "authenticated" });
     // The pooled connection must not keep the previous request's role or claims.
     const after = await call("/rpc/whoami");
     expect(after.json).toMatchObject({ user: "anon", claims: { role: "anon" } });

@@ -422,13 +422,23 @@ export function createRest(options: {
     if (prefs.timezone) settings.push(["timezone", prefs.timezone]);
     const setSql = `select ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ")}`;
     const mode = `isolation level read committed ${readOnly ? "read only" : "read write"}`;
-    return (await sql.begin(mode, async (tx) => {
-      await tx.unsafe(setSql, settings.flat(), { prepare: true });
-      return work(
-        async (text, params) =>
-          (await tx.unsafe(text, params as never[], { prepare: true })) as unknown as StatementRow[],
-      );
-    })) as T;
+    const attempt = async (prepare: boolean) =>
+      (await sql.begin(mode, async (tx) => {
+        await tx.unsafe(setSql, settings.flat(), { prepare });
+        return work(
+          async (text, params) =>
+            (await tx.unsafe(text, params as never[], { prepare })) as unknown as StatementRow[],
+        );
+      })) as T;
+    try {
+      return await attempt(true);
+    } catch (error) {
+      // A migration changed a relation under a prepared statement; the request itself is fine.
+      if (isPgError(error) && error.code === "0A000" && /cached plan must not change/.test(error.message)) {
+        return attempt(false);
+      }
+      throw error;
+    }
   }
 
   async function handleTable(

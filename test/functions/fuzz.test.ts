@@ -104,8 +104,9 @@ async function expectNoServerErrorAndNoWriteOnRefusal(
   expect(res.status, `${method} ${path} ${raw} → ${res.status} ${text}`).toBeLessThan(500);
   if (res.status >= 400) {
     expect(await rowCounts(f.sql), `${method} ${path} ${raw} wrote rows on ${res.status}`).toEqual(before);
-    if (res.status !== 401 || !text.startsWith('{"msg"'))
-      expect(JSON.parse(text).error.code).toEqual(expect.any(String));
+    // Paths like `coworking/..` normalise away from the function: then the runtime or gateway answers in its own shape.
+    const fromPlatform = text === "Function not found" || /^\{"(msg|message)"/.test(text);
+    if (!fromPlatform) expect(JSON.parse(text).error.code).toEqual(expect.any(String));
   }
 }
 

@@ -33,8 +33,10 @@ declare const EdgeRuntime: { waitUntil(promise: Promise<unknown>): void } | unde
 
 /** Replies streamed at once by one invocation (different rooms; one room is always one at a time). */
 const CONCURRENCY = 4;
-/** Stop claiming after this long: hosted functions answer 504 after 150 s without a response (reference §3.7). */
-const DRAIN_BUDGET_MS = 100_000;
+/** Every reply must be over by then: hosted functions answer 504 after 150 s without a response (reference §3.7). */
+const INVOCATION_BUDGET_MS = 140_000;
+/** Claiming continues at least this long even with a long provider timeout. */
+const MIN_CLAIM_WINDOW_MS = 10_000;
 /** A retry due within this long is waited for in the same invocation rather than left to the next sweep. */
 const RETRY_WAIT_MAX_MS = 15_000;
 const DEFAULT_MAX_JOBS = 50;
@@ -168,8 +170,11 @@ async function processJob(job: ClaimedJob, ai: AiConfigResult): Promise<void> {
  * for a retry that is due soon. Returns how many jobs were handled.
  */
 async function drain(maxJobs: number): Promise<number> {
-  const deadline = Date.now() + DRAIN_BUDGET_MS;
   const ai = loadAiConfig();
+  // A job claimed before this can still finish (its provider call times out) within the budget.
+  const deadline =
+    Date.now() +
+    Math.max(MIN_CLAIM_WINDOW_MS, INVOCATION_BUDGET_MS - (ai.ok ? ai.config.AI_REQUEST_TIMEOUT_MS : 0));
   let claimed = 0;
   const worker = async (): Promise<number> => {
     let handled = 0;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import type { SupabaseClient } from "@supabase/supabase-js";
 import { expect } from "vitest";
 import { createRoomkitClient, type Result, type RoomkitClient } from "../../src/client/index.ts";
 import type { RoomSession, RoomSessionEvents } from "../../src/client/session.ts";
@@ -49,12 +49,12 @@ export async function eventually<T>(
   check: () => T | Promise<T>,
   timeoutMs = 10_000,
   everyMs = 25,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const value = await check();
-      if (value) return value;
+      if (value) return value as NonNullable<T>;
       if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     } catch (error) {
       if (Date.now() > deadline) throw error;

@@ -195,6 +195,22 @@ describe("reads", () => {
     expect(ordered.data).toEqual([{ id: roomId, room_messages: [{ body: "two" }] }]);
   });
 
+  it("when embedding through a junction table, then many-to-many rows come back; unhinted it is ambiguous", async () => {
+    const ada = await signUpUser(stack, "Ada");
+    const roomId = await privateRoom(ada, "M2M");
+    const { data, error } = await ada.client
+      .from("rooms")
+      .select("id, members:profiles!room_members(display_name)")
+      .eq("id", roomId)
+      .single();
+    expect(error).toBeNull();
+    expect(data).toEqual({ id: roomId, members: [{ display_name: "Ada" }] });
+    const ambiguous = await ada.client.from("rooms").select("id, profiles(display_name)").eq("id", roomId);
+    expect(ambiguous.status).toBe(300);
+    expect(ambiguous.error?.code).toBe("PGRST201");
+    expect(ambiguous.error?.hint).toContain("'profiles!room_members'");
+  });
+
   it("when the embed is ambiguous or unknown, then 300 PGRST201 / 400 PGRST200", async () => {
     const ada = await signUpUser(stack);
     const ambiguous = await ada.client.from("room_invites").select("id, profiles(display_name)");

@@ -51,10 +51,12 @@ interface Relationship {
   target: Table;
   constraint: string;
   toOne: boolean;
-  cardinality: "many-to-one" | "one-to-many" | "one-to-one";
-  /** [parent column, child column] pairs. */
+  cardinality: "many-to-one" | "one-to-many" | "one-to-one" | "many-to-many";
+  /** [parent column, child column] pairs (for many-to-many: [parent column, junction column]). */
   pairs: [string, string][];
   fk: ForeignKey;
+  /** Many-to-many through a junction whose primary key holds both foreign keys (`SchemaCache.hs addM2MRels`). */
+  junction?: { table: Table; targetFk: ForeignKey; targetPairs: [string, string][] };
 }
 
 interface Built {
@@ -97,9 +99,11 @@ function ambiguousRelationship(parent: string, child: string, rels: Relationship
     rels.map((r) => ({
       cardinality: r.cardinality,
       embedding: `${parent} with ${r.target.name}`,
-      relationship: `${r.constraint} using ${r.fk.table}${cols(r.fk.columns)} and ${r.fk.refTable}${cols(r.fk.refColumns)}`,
+      relationship: r.junction
+        ? `${r.junction.table.name} using ${r.fk.name}${cols(r.fk.columns)} and ${r.junction.targetFk.name}${cols(r.junction.targetFk.columns)}`
+        : `${r.constraint} using ${r.fk.table}${cols(r.fk.columns)} and ${r.fk.refTable}${cols(r.fk.refColumns)}`,
     })),
-    `Try changing '${child}' to one of the following: ${rels.map((r) => `'${r.target.name}!${r.constraint}'`).join(", ")}. Find the desired relationship in the 'details' key.`,
+    `Try changing '${child}' to one of the following: ${rels.map((r) => `'${r.target.name}!${r.junction ? r.junction.table.name : r.constraint}'`).join(", ")}. Find the desired relationship in the 'details' key.`,
   );
 }
 
@@ -145,6 +149,33 @@ export function resolveRelationship(
           fk,
         });
       }
+    }
+  }
+  for (const fk of cache.foreignKeys) {
+    if (fk.refSchema !== parent.schema || fk.refTable !== parent.name) continue;
+    const junction = cache.tables.get(`${fk.schema}.${fk.table}`);
+    if (!junction) continue;
+    for (const targetFk of cache.foreignKeys) {
+      if (targetFk === fk || targetFk.schema !== fk.schema || targetFk.table !== fk.table) continue;
+      if (name !== targetFk.refTable) continue;
+      const target = cache.tables.get(`${targetFk.refSchema}.${targetFk.refTable}`);
+      const inPk = [...fk.columns, ...targetFk.columns].every((c) => junction.primaryKey.includes(c));
+      if (!target || !inPk) continue;
+      if (hint !== undefined && hint !== junction.name && hint !== fk.name && hint !== targetFk.name)
+        continue;
+      candidates.push({
+        target,
+        constraint: targetFk.name,
+        toOne: false,
+        cardinality: "many-to-many",
+        pairs: fk.refColumns.map((c, i) => [c, fk.columns[i]!]),
+        fk,
+        junction: {
+          table: junction,
+          targetFk,
+          targetPairs: targetFk.refColumns.map((c, i) => [c, targetFk.columns[i]!]),
+        },
+      });
     }
   }
   if (candidates.length === 1) return candidates[0]!;
@@ -364,8 +395,17 @@ export class ReadBuilder {
         ? child.columns.join(", ")
         : "";
     let inner = `select ${columns} from ${ident(rel.target.schema)}.${ident(rel.target.name)} as ${ident(childAlias)}`;
+    let conditions = join;
+    if (rel.junction) {
+      const jn = this.next("pgrst_jn");
+      const on = rel.junction.targetPairs.map(
+        ([t, j]) => `${ident(jn)}.${ident(j)} = ${ident(childAlias)}.${ident(t)}`,
+      );
+      inner += ` join ${ident(rel.junction.table.schema)}.${ident(rel.junction.table.name)} as ${ident(jn)} on ${on.join(" and ")}`;
+      conditions = rel.pairs.map(([p, j]) => `${ident(jn)}.${ident(j)} = ${ident(parentAlias)}.${ident(p)}`);
+    }
     if (child.joins.length > 0) inner += ` ${child.joins.join(" ")}`;
-    inner += ` where ${[...join, ...child.where].join(" and ")}`;
+    inner += ` where ${[...conditions, ...child.where].join(" and ")}`;
     if (!isCount) {
       if (child.orderBy.length > 0) inner += ` order by ${child.orderBy.join(", ")}`;
       if (child.limit !== undefined) inner += ` limit ${this.params.add(String(child.limit))}::bigint`;

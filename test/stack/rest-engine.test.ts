@@ -52,6 +52,10 @@ const FIXTURES = `
   create function public.add(a int, b int default 10) returns int language sql immutable as $$ select a + b $$;
   create function public.numbers(n int) returns setof int language sql immutable as $$ select generate_series(1, n) $$;
   create function public.write_in_get() returns void language sql volatile as $$ insert into public.gadgets (name) values ('sneaky') $$;
+  -- The migrations revoke the default EXECUTE grant in public; grant the fixtures explicitly.
+  grant execute on function public.whoami(), public.teapot(), public.fail_plain(), public.fail_custom(),
+    public.echo(jsonb), public.whole(json), public.add(int, int), public.numbers(int), public.write_in_get()
+    to anon, authenticated;
 `;
 
 beforeAll(async () => {

@@ -16,5 +16,9 @@ revoke all on schema private from public;
 grant usage on schema private to anon, authenticated, service_role;
 
 -- Functions are not callable by the API roles unless granted right under their definition.
+-- Postgres gives EXECUTE to PUBLIC on every new function by a built-in, global default, and a
+-- per-schema REVOKE cannot take a global default away: only a global one can (ALTER DEFAULT
+-- PRIVILEGES docs). The per-schema lines undo the API roles' per-schema grants Supabase sets up.
+alter default privileges revoke execute on functions from public;
 alter default privileges in schema public revoke execute on functions from public, anon, authenticated;
 alter default privileges in schema private revoke execute on functions from public, anon, authenticated;

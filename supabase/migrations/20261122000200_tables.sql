@@ -55,7 +55,8 @@ create table public.room_members (
   primary key (room_id, user_id)
 );
 comment on table public.room_members is 'Membership with history. Written only by SQL functions; members may update their own mic and read marker.';
-create index room_members_user_active_idx on public.room_members (user_id, room_id) where left_at is null;
+-- Not partial: "my rooms" filters on left_at afterwards, and deleting a user cascades through user_id.
+create index room_members_user_idx on public.room_members (user_id, room_id);
 create index room_members_room_active_idx on public.room_members (room_id) where left_at is null;
 
 /** Invitations into private rooms. At most one pending invite per room and invitee. */
@@ -71,6 +72,7 @@ create table public.room_invites (
 );
 comment on table public.room_invites is 'Invites; written only by SQL functions. Visible to the invitee, the inviter and room members.';
 create unique index room_invites_one_pending_idx on public.room_invites (room_id, invitee_id) where status = 'pending';
+create index room_invites_room_idx on public.room_invites (room_id, status);
 create index room_invites_invitee_idx on public.room_invites (invitee_id, status);
 create index room_invites_inviter_idx on public.room_invites (inviter_id);
 

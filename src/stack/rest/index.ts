@@ -311,7 +311,13 @@ function negotiate(accept: string | undefined): { single: boolean; stripNulls: b
   throw new RestError(406, "PGRST107", `None of these media types are available: ${types.join(", ")}`);
 }
 
-/** Builds the REST surface over the stack database. */
+/**
+ * Builds the REST surface over the stack database (the stack mounts it at `/rest/v1`).
+ *
+ * @example
+ * const rest = createRest({ dbUrl, keys, log: console.log });
+ * server.on("request", (req, res) => rest.handle(req, res, req.url ?? "/"));
+ */
 export function createRest(options: {
   dbUrl: string;
   keys: StackKeys;

@@ -16,7 +16,12 @@ import {
 } from "./parse.ts";
 import { closest, type ForeignKey, type RoutineInfo, type SchemaCache, type Table } from "./schema-cache.ts";
 
-/** Quotes an identifier for Postgres (doubling embedded quotes). */
+/**
+ * Quotes an identifier for Postgres (doubling embedded quotes).
+ *
+ * @example
+ * ident('my "col"') // '"my ""col"""'
+ */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
@@ -109,7 +114,11 @@ function ambiguousRelationship(parent: string, child: string, rels: Relationship
 
 /**
  * Finds the foreign-key relationship an embed `name!hint(...)` means, from `parent`'s point of view.
- * Many-to-many through junction tables and view relationships are not inferred.
+ * Many-to-many goes through a table whose primary key holds both foreign keys; relationships of
+ * views are not inferred.
+ *
+ * @example
+ * resolveRelationship(cache, rooms, "profiles", "created_by") // many-to-one via rooms_created_by_fkey
  */
 export function resolveRelationship(
   cache: SchemaCache,
@@ -487,6 +496,12 @@ export interface ReadOptions {
 /**
  * The read/return statement: one row with `body` (JSON text), `page_total`, `total`, and the
  * `response.status`/`response.headers` GUCs read after everything ran (as PostgREST does).
+ *
+ * @example
+ * const { sql, params } = buildReadStatement(cache, nodeParams, {
+ *   fromSql: '"public"."rooms"', source: { name: "rooms", table, columns: [] },
+ *   select: parseSelect("id,name"), rootConditions: true, limit: 1000, exactCount: false,
+ * });
  */
 export function buildReadStatement(
   cache: SchemaCache,
@@ -559,6 +574,9 @@ export function checkColumns(table: Table, columns: string[]): void {
 /**
  * The `pgrst_source` CTE of an insert/upsert. Rows are converted by `json_populate_recordset`,
  * so JSON values take the column types exactly as Postgres casts them.
+ *
+ * @example
+ * const cte = buildInsertCte({ table, rows: [{ name: "x" }], columns: ["name"], missingDefault: false, returning: "count" }, params);
  */
 export function buildInsertCte(spec: InsertSpec, params: Params): string {
   const t = tableSql(spec.table);

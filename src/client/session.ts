@@ -10,7 +10,7 @@ import { Emitter } from "./emitter.ts";
 import { RoomkitError, RoomkitRealtimeError } from "./errors.ts";
 import { MessageLog } from "./message-log.ts";
 import type { MessagesClient } from "./messages.ts";
-import { encodeCursor, orderKey } from "./order.ts";
+import { compareKeys, encodeCursor, orderKey } from "./order.ts";
 import {
   joinChannel,
   NO_LONGER_PERMITTED,
@@ -203,6 +203,8 @@ export class RoomSession {
   private lastSystemError: string | undefined;
   private backfilling: Promise<void> | undefined;
   private backfillAgain = false;
+  private heldBack: Message[] | undefined;
+  private resyncAdded = 0;
   private resubscribing = false;
   private authSubscription: { unsubscribe(): void } | undefined;
 
@@ -724,14 +726,31 @@ export class RoomSession {
 
   private acceptMessage(row: Message, update: boolean): void {
     const outcome = this.log.ingest(row, { update });
-    if (outcome === "added") {
-      if (row.sender_id) this.typers.delete(row.sender_id);
-      this.emitter.emit("message", row);
-      this.settleAiReply(row);
-      this.settleExit(row);
-    } else if (outcome === "updated") {
-      this.emitter.emit("message_updated", row);
+    if (outcome === "added") this.announce(row);
+    else if (outcome === "updated") this.emitter.emit("message_updated", row);
+  }
+
+  /**
+   * Reports a message new to this session. While a backfill runs, live messages are held back:
+   * the ones it is looking for are older, and the caller must see them first.
+   */
+  private announce(row: Message): void {
+    if (this.heldBack) {
+      this.heldBack.push(row);
+      return;
     }
+    if (row.sender_id) this.typers.delete(row.sender_id);
+    this.emitter.emit("message", row);
+    this.settleAiReply(row);
+    this.settleExit(row);
+  }
+
+  /** Ends a hold-back: everything held and found, in the server's order. */
+  private releaseHeldBack(): void {
+    const held = this.heldBack ?? [];
+    this.heldBack = undefined;
+    held.sort((a, b) => compareKeys(orderKey(a), orderKey(b)));
+    for (const row of held) if (!this.closedReason) this.announce(row);
   }
 
   /** The persisted AI message replaces the growing reply that announced it. */
@@ -829,6 +848,7 @@ export class RoomSession {
       this.backfillAgain = true;
       return this.backfilling;
     }
+    this.heldBack ??= [];
     this.backfilling = (async () => {
       try {
         do {
@@ -837,6 +857,10 @@ export class RoomSession {
         } while (this.backfillAgain && !this.closedReason);
       } finally {
         this.backfilling = undefined;
+        this.releaseHeldBack();
+        const added = this.resyncAdded;
+        this.resyncAdded = 0;
+        if (!this.closedReason) this.emitter.emit("resynced", { added });
       }
     })();
     return this.backfilling;
@@ -868,17 +892,14 @@ export class RoomSession {
       for (const row of page.data) {
         if (this.log.ingest(row) === "added") {
           added++;
-          if (row.sender_id) this.typers.delete(row.sender_id);
-          this.emitter.emit("message", row);
-          this.settleAiReply(row);
-          this.settleExit(row);
+          this.announce(row);
         }
       }
       const last = page.data[page.data.length - 1];
       if (page.data.length < BACKFILL_PAGE || !last) break;
       from = { after: orderKey(last) };
     }
-    this.emitter.emit("resynced", { added });
+    this.resyncAdded += added;
     return undefined;
   }
 

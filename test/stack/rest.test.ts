@@ -179,6 +179,18 @@ describe("reads", () => {
       .eq("room_messages.body", "nope")
       .eq("id", roomId);
     expect(innerNone.data).toEqual([]);
+    const withMessages = await ada.client
+      .from("rooms")
+      .select("id, room_messages()")
+      .not("room_messages", "is", null)
+      .eq("id", roomId);
+    expect(withMessages.data).toEqual([{ id: roomId }]);
+    const withoutMessages = await ada.client
+      .from("rooms")
+      .select("id, room_messages()")
+      .is("room_messages", null)
+      .eq("id", roomId);
+    expect(withoutMessages.data).toEqual([]);
     const leftNone = await ada.client
       .from("rooms")
       .select("id, room_messages(body)")
@@ -400,6 +412,31 @@ describe("writes", () => {
       .update({ display_name: "Ada" }, { count: "exact" })
       .eq("id", ada.id);
     expect(counted.count).toBe(1);
+  });
+
+  it("when maxAffected is exceeded, then 400 PGRST124 and nothing changes", async () => {
+    const ada = await signUpUser(stack, "Ada");
+    const roomId = await privateRoom(ada);
+    const { data: msg } = await ada.client.rpc("send_message", { room_id: roomId, body: "m" });
+    const messageId = (msg as { id: string }).id;
+    for (const emoji of ["👍", "🎉"]) {
+      await ada.client
+        .from("message_reactions")
+        .insert({ message_id: messageId, user_id: ada.id, emoji } as never);
+    }
+    // What postgrest-js' maxAffected(1) sends (typed only for PostgREST 13+ schemas).
+    const res = await restFetch(stack, `/message_reactions?message_id=eq.${messageId}`, {
+      method: "DELETE",
+      token: ada.token,
+      headers: { Prefer: "handling=strict, max-affected=1" },
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).code).toBe("PGRST124");
+    const left = await ada.client
+      .from("message_reactions")
+      .select("emoji", { count: "exact" })
+      .eq("message_id", messageId);
+    expect(left.count).toBe(2);
   });
 
   it("when update or delete has no filter, then 400 21000", async () => {

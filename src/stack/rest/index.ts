@@ -606,6 +606,9 @@ export function createRest(options: {
     if (prefs.return) applied.push(`return=${prefs.return}`);
     if (prefs.count) applied.push(`count=${prefs.count}`);
     if (prefs.missing && method !== "DELETE") applied.push(`missing=${prefs.missing}`);
+    if (prefs.handling) applied.push(`handling=${prefs.handling}`);
+    if (prefs.maxAffected !== undefined && method !== "POST")
+      applied.push(`max-affected=${prefs.maxAffected}`);
 
     let statementSql: string;
     let statementParams: (string | null)[];
@@ -640,6 +643,20 @@ export function createRest(options: {
       const [row] = await run(statementSql, statementParams);
       const pageTotal = Number(row?.page_total ?? 0);
       if (media.single && pageTotal !== 1) throw singularityError(pageTotal);
+      if (
+        prefs.handling === "strict" &&
+        prefs.maxAffected !== undefined &&
+        method !== "POST" &&
+        pageTotal > prefs.maxAffected
+      ) {
+        // Thrown inside the transaction, so the write is rolled back (`MainTx.hs`).
+        throw new RestError(
+          400,
+          "PGRST124",
+          "Query result exceeds max-affected preference constraint",
+          `The query affects ${pageTotal} rows`,
+        );
+      }
       const total = prefs.count ? pageTotal : null;
       const headers: Record<string, string> = {};
       let status: number;

@@ -402,7 +402,8 @@ export class ReadBuilder {
       ? `count(*) as ${ident(first.alias ?? "count")}`
       : child.columns.length > 0
         ? child.columns.join(", ")
-        : "";
+        : // `rel()`: embedded only to filter on; a placeholder column keeps the body non-null when rows exist.
+          "1 as pgrst_exists";
     let inner = `select ${columns} from ${ident(rel.target.schema)}.${ident(rel.target.name)} as ${ident(childAlias)}`;
     let conditions = join;
     if (rel.junction) {
@@ -445,7 +446,7 @@ export class ReadBuilder {
           out.columns.push(`${ident(lateral)}."body"->${this.params.add(n)}::text as ${ident(n)}`);
         }
       }
-    } else {
+    } else if (item.select.length > 0) {
       out.columns.push(
         toOne
           ? `${ident(lateral)}."body" as ${ident(name)}`

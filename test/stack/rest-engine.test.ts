@@ -283,10 +283,19 @@ describe("tables", () => {
     expect(status).toBe(200);
   });
 
+  it("when CSV is asked for, then a header and one record per row come back", async () => {
+    await db.sql`insert into public.gadgets (name, price) values ('csv a', 1.5), ('csv,b', null)`;
+    const res = await fetch(`${base}/gadgets?select=name,price&name=like.csv*&order=name`, {
+      headers: { Accept: "text/csv" },
+    });
+    expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(await res.text()).toBe('name,price\n"csv a",1.5\n"csv,b",');
+  });
+
   it("when the Accept type is not served, then 406 PGRST107; a deeper path is 404 PGRST125", async () => {
-    const csv = await call("/gadgets", { headers: { Accept: "text/csv" } });
-    expect(csv.status).toBe(406);
-    expect(csv.json.code).toBe("PGRST107");
+    const xml = await call("/gadgets", { headers: { Accept: "application/xml" } });
+    expect(xml.status).toBe(406);
+    expect(xml.json.code).toBe("PGRST107");
     const deep = await call("/gadgets/1");
     expect(deep.status).toBe(404);
     expect(deep.json.code).toBe("PGRST125");

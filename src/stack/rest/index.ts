@@ -110,6 +110,7 @@ interface StatementRow {
   page_total: string | number;
   total: string | number | null;
   inserted?: string | number | null;
+  csv_rows?: string | null;
   response_headers: string | null;
   response_status: string | null;
 }
@@ -290,7 +291,7 @@ function applyGucs(outcome: Outcome, row: StatementRow | undefined): Outcome {
 }
 
 /** Media type negotiation for the few types postgrest-js asks for. */
-function negotiate(accept: string | undefined): { single: boolean; stripNulls: boolean } {
+function negotiate(accept: string | undefined): { single: boolean; stripNulls: boolean; csv?: boolean } {
   if (!accept) return { single: false, stripNulls: false };
   const types = accept.split(",").map((t) => t.trim().toLowerCase());
   for (const type of types) {
@@ -299,6 +300,7 @@ function negotiate(accept: string | undefined): { single: boolean; stripNulls: b
     if (base === "application/vnd.pgrst.object+json" || base === "application/vnd.pgrst.object") {
       return { single: true, stripNulls };
     }
+    if (base === "text/csv") return { single: false, stripNulls: false, csv: true };
     if (
       base === "application/json" ||
       base === "application/vnd.pgrst.array+json" ||
@@ -503,6 +505,7 @@ export function createRest(options: {
         offset,
         exactCount: prefs.count === "exact" || prefs.count === "estimated",
         firstRowOnly: false,
+        csv: media.csv === true,
       };
       const statement = buildReadStatement(sc, q.nodeParams, readOptions);
       checkUnusedPaths(q.nodeParams, statement.usedPaths);
@@ -536,6 +539,12 @@ export function createRest(options: {
         let body = row?.body ?? "[]";
         if (media.single) body = body.slice(1, -1).trim();
         if (media.stripNulls) body = stripNulls(body);
+        if (media.csv) {
+          // Header from the first row's keys, then one record per line, as PostgREST's `asCsvF`.
+          const first = (JSON.parse(body) as Record<string, unknown>[])[0];
+          body = `${first ? Object.keys(first).join(",") : ""}\n${row?.csv_rows ?? ""}`;
+          headers["Content-Type"] = "text/csv; charset=utf-8";
+        }
         return applyGucs({ status, headers, body: method === "HEAD" ? null : body }, row);
       });
     }

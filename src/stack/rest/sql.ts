@@ -492,6 +492,8 @@ export interface ReadOptions {
   exactCount: boolean;
   /** Body is the JSON value of the first row (`null` if none) instead of an array. */
   firstRowOnly?: boolean;
+  /** Also return `csv_rows`: each row's record text without its parentheses (`SqlFragment.hs asCsvF`). */
+  csv?: boolean;
 }
 
 /**
@@ -528,7 +530,8 @@ export function buildReadStatement(
     : `coalesce(json_agg("pgrst_t"), '[]')::text`;
   const sql =
     `${options.withSql ? `with ${options.withSql} ` : ""}select ${body} as body, count("pgrst_t") as page_total, ` +
-    `${total} as total, nullif(current_setting('response.headers', true), '') as response_headers, ` +
+    `${total} as total, ${options.csv ? `coalesce(string_agg(substring("pgrst_t"::text, 2, length("pgrst_t"::text) - 2), E'\\n'), '') as csv_rows, ` : ""}` +
+    `nullif(current_setting('response.headers', true), '') as response_headers, ` +
     `nullif(current_setting('response.status', true), '') as response_status from (${inner}) as "pgrst_t"`;
   return { sql, params: params.values, usedPaths: builder.usedPaths };
 }

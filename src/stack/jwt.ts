@@ -1,4 +1,12 @@
-import { createLocalJWKSet, decodeProtectedHeader, errors, importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  errors,
+  importJWK,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from "jose";
 import type { StackKeys } from "./keys.ts";
 
 /** Claims of a Supabase access token or API key. */
@@ -39,7 +47,9 @@ export async function verifyJwt(token: string, keys: StackKeys): Promise<Claims>
   }
   try {
     if (alg === "HS256") {
-      const { payload } = await jwtVerify(token, new TextEncoder().encode(keys.jwtSecret), { algorithms: ["HS256"] });
+      const { payload } = await jwtVerify(token, new TextEncoder().encode(keys.jwtSecret), {
+        algorithms: ["HS256"],
+      });
       return payload as Claims;
     }
     if (alg === "ES256") {
@@ -57,7 +67,11 @@ export async function verifyJwt(token: string, keys: StackKeys): Promise<Claims>
 }
 
 /** Signs claims as Auth does for user access tokens: ES256 with the stack's key, or HS256 with the secret. */
-export async function signJwt(claims: Claims, keys: StackKeys, alg: "HS256" | "ES256" = "HS256"): Promise<string> {
+export async function signJwt(
+  claims: Claims,
+  keys: StackKeys,
+  alg: "HS256" | "ES256" = "HS256",
+): Promise<string> {
   const jwt = new SignJWT(claims);
   if (alg === "HS256") {
     return jwt.setProtectedHeader({ alg, typ: "JWT" }).sign(new TextEncoder().encode(keys.jwtSecret));

@@ -50,7 +50,11 @@ export async function applyMigrations(dbUrl: string, options: { seed?: boolean }
   } catch (error) {
     const e = error as { stderr?: string; stdout?: string; message: string };
     const output = (e.stderr || e.stdout || e.message).trim().split("\n");
-    const detail = output.filter((l) => /ERROR|error|failed/.test(l)).slice(0, 3).join(" | ") || output.slice(-5).join("\n");
+    const detail =
+      output
+        .filter((l) => /ERROR|error|failed/.test(l))
+        .slice(0, 3)
+        .join(" | ") || output.slice(-5).join("\n");
     throw new Error(`supabase db push failed: ${detail}`);
   }
 }

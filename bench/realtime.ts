@@ -84,7 +84,7 @@ function seqOf(data: Buffer, isBinary: boolean): number | undefined {
   }
   const msg = JSON.parse(data.toString("utf8")) as unknown[];
   if (msg[3] !== "broadcast") return undefined;
-  return ((msg[4] as { payload?: { seq?: number } })?.payload ?? {}).seq;
+  return (msg[4] as { payload?: { seq?: number } } | undefined)?.payload?.seq;
 }
 
 /** realtime-js's kind-3 "user broadcast push" frame. */

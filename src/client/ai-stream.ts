@@ -18,20 +18,34 @@ export interface AiReply {
   reply_id: string;
   /** `typing` before the first delta; `streaming` while deltas arrive; then `done` or `error`. */
   status: "typing" | "streaming" | "done" | "error";
-  /** The text so far (contiguous deltas from seq 0, or from the lowest seq seen). */
+  /** The text so far (contiguous deltas from the lowest seq seen); the stored body once done. */
   text: string;
-  /** The persisted `ai` message that replaces this reply, once `ai.done` named it. */
+  /** The persisted `ai` message that replaces this reply, once known. */
   message_id: string | null;
   /** Error message from `ai.error`. */
   error: string | null;
+  /** After `ai.error`: whether the server will try again (a new `ai.typing` restarts the reply). */
+  retrying: boolean;
 }
 
 interface ReplyState extends AiReply {
   chunks: Map<number, string>;
+  attempt: number | undefined;
+}
+
+/** Finished replies are remembered (to ignore late duplicates) up to this many. */
+const MAX_REMEMBERED = 50;
+
+/** The stored AI message, as far as matching it to a reply needs. */
+interface AiMessageLike {
+  id: string;
+  body: string | null;
 }
 
 /**
- * Accumulates AI broadcasts into replies.
+ * Accumulates AI broadcasts into replies. The stored message and `ai.done` race (the message's
+ * own broadcast comes from the database, `ai.done` from the function), so either may finish a
+ * reply; the other is then ignored.
  *
  * @example
  * const replies = new AiReplies();
@@ -41,19 +55,29 @@ interface ReplyState extends AiReply {
 export class AiReplies {
   private readonly replies = new Map<string, ReplyState>();
 
-  /** Applies one AI broadcast; returns the reply it changed, or undefined for malformed payloads. */
+  /** Applies one AI broadcast; returns the reply it changed, or undefined when nothing changed. */
   handle(event: string, payload: unknown): AiReply | undefined {
     if (typeof payload !== "object" || payload === null) return undefined;
     const p = payload as Record<string, unknown>;
     const replyId = typeof p.reply_id === "string" ? p.reply_id : undefined;
     if (!replyId) return undefined;
-    const state = this.state(replyId);
+    let state = this.replies.get(replyId);
+    if (state?.status === "done") return undefined;
+    if (event === AI_EVENTS.typing) {
+      const attempt = typeof p.attempt === "number" ? p.attempt : undefined;
+      // A retry after ai.error starts the reply over.
+      if (!state || state.status === "error" || (attempt !== undefined && attempt !== state.attempt)) {
+        state = this.start(replyId, attempt);
+        return snapshot(state);
+      }
+      return undefined;
+    }
+    state ??= this.start(replyId, undefined);
     switch (event) {
-      case AI_EVENTS.typing:
-        break;
       case AI_EVENTS.delta: {
-        if (typeof p.seq !== "number" || typeof p.text !== "string") return undefined;
-        if (state.status === "done" || state.status === "error") return undefined;
+        if (typeof p.seq !== "number" || typeof p.text !== "string" || state.status === "error")
+          return undefined;
+        if (state.chunks.has(p.seq)) return undefined;
         state.chunks.set(p.seq, p.text);
         state.status = "streaming";
         state.text = assemble(state.chunks);
@@ -65,6 +89,7 @@ export class AiReplies {
         break;
       case AI_EVENTS.error:
         state.status = "error";
+        state.retrying = p.retrying === true;
         state.error =
           typeof p.message === "string"
             ? p.message
@@ -78,15 +103,25 @@ export class AiReplies {
     return snapshot(state);
   }
 
-  /** The reply whose persisted message is `messageId`, if `ai.done` named it. */
-  byMessageId(messageId: string): AiReply | undefined {
-    for (const state of this.replies.values()) if (state.message_id === messageId) return snapshot(state);
-    return undefined;
-  }
-
-  /** Forgets a reply (its persisted message has replaced it). */
-  delete(replyId: string): void {
-    this.replies.delete(replyId);
+  /**
+   * The stored AI message arrived: finishes the reply it belongs to (named by `ai.done`, else the
+   * reply whose text it continues; the server writes one reply per room at a time). Returns the
+   * finished reply, or undefined when it was already finished or never seen.
+   */
+  complete(message: AiMessageLike): AiReply | undefined {
+    const states = [...this.replies.values()];
+    const named = states.find((r) => r.message_id === message.id);
+    if (named) return undefined;
+    const body = message.body ?? "";
+    const active = states.filter((r) => r.status === "typing" || r.status === "streaming");
+    const match =
+      active.filter((r) => body.startsWith(r.text)).sort((a, b) => b.text.length - a.text.length)[0] ??
+      (active.length === 1 ? active[0] : undefined);
+    if (!match) return undefined;
+    match.status = "done";
+    match.message_id = message.id;
+    match.text = body;
+    return snapshot(match);
   }
 
   /** Replies still growing (typing or streaming). */
@@ -96,18 +131,24 @@ export class AiReplies {
       .map(snapshot);
   }
 
-  private state(replyId: string): ReplyState {
-    let state = this.replies.get(replyId);
-    if (!state) {
-      state = {
-        reply_id: replyId,
-        status: "typing",
-        text: "",
-        message_id: null,
-        error: null,
-        chunks: new Map(),
-      };
-      this.replies.set(replyId, state);
+  private start(replyId: string, attempt: number | undefined): ReplyState {
+    const state: ReplyState = {
+      reply_id: replyId,
+      status: "typing",
+      text: "",
+      message_id: null,
+      error: null,
+      retrying: false,
+      chunks: new Map(),
+      attempt,
+    };
+    this.replies.delete(replyId);
+    this.replies.set(replyId, state);
+    if (this.replies.size > MAX_REMEMBERED) {
+      for (const [id, r] of this.replies) {
+        if (this.replies.size <= MAX_REMEMBERED) break;
+        if (r.status === "done" || r.status === "error") this.replies.delete(id);
+      }
     }
     return state;
   }
@@ -127,6 +168,6 @@ function assemble(chunks: Map<number, string>): string {
 }
 
 function snapshot(state: ReplyState): AiReply {
-  const { chunks: _chunks, ...reply } = state;
+  const { chunks: _chunks, attempt: _attempt, ...reply } = state;
   return reply;
 }

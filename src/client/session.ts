@@ -141,6 +141,12 @@ const BACKFILL_PAGE = 100;
 const BACKFILL_RETRIES = [500, 1000, 2000, 5000];
 const RESUBSCRIBE_DELAYS = [500, 1000, 2000, 5000, 10_000];
 /**
+ * At most one token-refresh backfill per this many ms. auth-js refreshes inside `getSession()`
+ * whenever the token is near expiry, and a backfill calls `getSession()`: with tokens shorter-lived
+ * than auth-js's expiry margin, refresh → backfill → refresh would never stop.
+ */
+const REFRESH_BACKFILL_INTERVAL_MS = 10_000;
+/**
  * When my membership row says I am gone, the system message that follows in the same
  * transaction says whether I left or was removed; this is how long to wait for it.
  */
@@ -205,6 +211,7 @@ export class RoomSession {
   private backfillAgain = false;
   private heldBack: Message[] | undefined;
   private resyncAdded = 0;
+  private lastRefreshBackfill = Number.NEGATIVE_INFINITY;
   private resubscribing = false;
   private authSubscription: { unsubscribe(): void } | undefined;
 
@@ -645,7 +652,12 @@ export class RoomSession {
       // supabase-js itself forwards new tokens to Realtime (SupabaseClient._handleTokenChanged ->
       // realtime.setAuth, which pushes `access_token` to joined channels). We only catch up, outside
       // the auth callback (auth-js holds its lock while calling it).
-      if (event === "TOKEN_REFRESHED") setTimeout(() => void this.backfill(), 0);
+      if (event === "TOKEN_REFRESHED") {
+        const now = Date.now();
+        if (now - this.lastRefreshBackfill < REFRESH_BACKFILL_INTERVAL_MS) return;
+        this.lastRefreshBackfill = now;
+        setTimeout(() => void this.backfill(), 0);
+      }
       if (event === "SIGNED_OUT") {
         setTimeout(
           () => void this.end("unauthorized", new RoomkitRealtimeError("unauthorized", "Signed out")),
@@ -705,10 +717,7 @@ export class RoomSession {
     const p = payload as Record<string, unknown>;
     if (event.startsWith("ai.")) {
       const reply = this.ai.handle(event, payload);
-      if (!reply) return;
-      this.emitter.emit("ai_reply", reply);
-      if (reply.status === "done" && reply.message_id && this.log.has(reply.message_id))
-        this.ai.delete(reply.reply_id);
+      if (reply) this.emitter.emit("ai_reply", reply);
       return;
     }
     const from = typeof p.user_id === "string" ? p.user_id : undefined;
@@ -753,13 +762,11 @@ export class RoomSession {
     for (const row of held) if (!this.closedReason) this.announce(row);
   }
 
-  /** The persisted AI message replaces the growing reply that announced it. */
+  /** The persisted AI message replaces the growing reply (when it beat `ai.done` here). */
   private settleAiReply(row: Message): void {
     if (row.kind !== "ai") return;
-    const reply = this.ai.byMessageId(row.id);
-    const metaReply = (row.metadata as { reply_id?: unknown } | null)?.reply_id;
-    if (reply) this.ai.delete(reply.reply_id);
-    else if (typeof metaReply === "string") this.ai.delete(metaReply);
+    const reply = this.ai.complete(row);
+    if (reply) this.emitter.emit("ai_reply", reply);
   }
 
   private acceptMember(row: Member | undefined, old: Member | undefined): void {

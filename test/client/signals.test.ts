@@ -69,8 +69,39 @@ describe("AI replies", () => {
     expect(last).toMatchObject({ status: "streaming", text: "Hello world" });
     const done = replies.handle("ai.done", { reply_id: "r", message_id: "m1" });
     expect(done).toMatchObject({ status: "done", message_id: "m1", text: "Hello world" });
-    expect(replies.byMessageId("m1")?.reply_id).toBe("r");
+    expect(replies.complete({ id: "m1", body: "Hello world" })).toBeUndefined();
+    expect(replies.handle("ai.done", { reply_id: "r", message_id: "m1" })).toBeUndefined();
     expect(replies.active).toEqual([]);
+  });
+
+  it("when the stored message arrives before ai.done, then it finishes the reply and the late done is ignored", () => {
+    const replies = new AiReplies();
+    replies.handle("ai.typing", { reply_id: "r", attempt: 1 });
+    replies.handle("ai.delta", { reply_id: "r", seq: 0, text: "Try Pira" });
+    expect(replies.complete({ id: "m9", body: "Try Piranesi." })).toMatchObject({
+      status: "done",
+      message_id: "m9",
+      text: "Try Piranesi.",
+    });
+    expect(replies.handle("ai.done", { reply_id: "r", message_id: "m9" })).toBeUndefined();
+    expect(replies.handle("ai.delta", { reply_id: "r", seq: 1, text: "nesi." })).toBeUndefined();
+  });
+
+  it("when a reply fails and is retried, then the new attempt starts from empty text", () => {
+    const replies = new AiReplies();
+    replies.handle("ai.typing", { reply_id: "r", attempt: 1 });
+    replies.handle("ai.delta", { reply_id: "r", seq: 0, text: "Half an ans" });
+    expect(
+      replies.handle("ai.error", { reply_id: "r", message: "stream broke", retrying: true }),
+    ).toMatchObject({
+      status: "error",
+      retrying: true,
+    });
+    expect(replies.handle("ai.typing", { reply_id: "r", attempt: 2 })).toMatchObject({
+      status: "typing",
+      text: "",
+    });
+    expect(replies.handle("ai.delta", { reply_id: "r", seq: 0, text: "Whole" })?.text).toBe("Whole");
   });
 
   it("when a payload is malformed, then it is ignored", () => {

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestStack } from "../support/stack.ts";
+import { eventually, must, type Person, record, signUpAll, startE2EStack } from "./support.ts";
+
+/**
+ * How a room session follows the user's auth session: short-lived access tokens (4 s here) so
+ * expiry and refresh happen within the test. The test clients do not refresh on their own
+ * (autoRefreshToken: false), so each test decides whether a refresh happens.
+ */
+
+const TOKEN_TTL_SECONDS = 4;
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startE2EStack({ accessTokenTtlSeconds: TOKEN_TTL_SECONDS });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function sharedRoom(owner: Person, guest: Person): Promise<string> {
+  const room = must(await owner.roomkit.rooms.create({ name: "Lifecycle", ai_mode: "off" }));
+  const invite = must(await owner.roomkit.invites.send(room.id, { invitee_id: guest.id }));
+  must(await guest.roomkit.invites.accept(invite.id));
+  return room.id;
+}
+
+describe("room session and auth session", () => {
+  it("when the access token expires without a refresh, then the session ends with token_expired", async () => {
+    const [alice, bob] = await signUpAll(stack, "Alice", "Bob");
+    const roomId = await sharedRoom(alice, bob);
+    const session = must(await bob.roomkit.openRoom(roomId));
+    const saw = record(session);
+    await eventually(() => saw.closed.length === 1, (TOKEN_TTL_SECONDS + 4) * 1000);
+    expect(saw.closed[0]?.reason).toBe("token_expired");
+    expect(session.closeReason).toBe("token_expired");
+  });
+
+  it("when the token is refreshed before it expires, then the session stays open, catches up, and keeps receiving past the old expiry", async () => {
+    const [alice, bob] = await signUpAll(stack, "Alice", "Bob");
+    const roomId = await sharedRoom(alice, bob);
+    const session = must(await bob.roomkit.openRoom(roomId));
+    const saw = record(session);
+
+    await new Promise((r) => setTimeout(r, (TOKEN_TTL_SECONDS * 1000) / 2));
+    const { error } = await bob.supabase.auth.refreshSession();
+    expect(error).toBeNull();
+    await eventually(() => saw.resynced.length >= 1);
+
+    // Past the first token's expiry: still open, still live.
+    await new Promise((r) => setTimeout(r, (TOKEN_TTL_SECONDS * 1000) / 2 + 1000));
+    expect((await alice.supabase.auth.refreshSession()).error).toBeNull();
+    const late = must(await alice.roomkit.messages.send(roomId, "still with us?"));
+    await eventually(() => saw.message.some((m) => m.id === late.id));
+    expect(saw.closed).toEqual([]);
+    await session.close();
+  });
+
+  it("when the user signs out, then the session ends with unauthorized", async () => {
+    const [alice, bob] = await signUpAll(stack, "Alice", "Bob");
+    const roomId = await sharedRoom(alice, bob);
+    const session = must(await bob.roomkit.openRoom(roomId));
+    const saw = record(session);
+    await bob.supabase.auth.signOut();
+    await eventually(() => saw.closed.length === 1);
+    expect(saw.closed[0]?.reason).toBe("unauthorized");
+  });
+});

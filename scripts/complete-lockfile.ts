@@ -26,4 +26,6 @@ lock.packages = Object.fromEntries(
   Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))),
 );
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
-console.log(added.length ? `added ${added.length} lock entries: ${added.join(", ")}` : "lock file already complete");
+console.log(
+  added.length ? `added ${added.length} lock entries: ${added.join(", ")}` : "lock file already complete",
+);

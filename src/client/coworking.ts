@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { livekitTokenResponse, removeParticipantResponse } from "./contract.ts";
+import { livekitTokenResponse, removeParticipantResponse } from "../../functions/_shared/schemas.ts";
 import { joinChannel, type Subscription, subscriptionOf } from "./realtime.ts";
 import {
   type CoworkingRoom,

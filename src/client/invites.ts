@@ -1,4 +1,9 @@
-import { acceptInviteResponse, createInviteResponse, inviteResponse, listInvitesQuery } from "./contract.ts";
+import {
+  acceptInviteResponse,
+  createInviteResponse,
+  inviteResponse,
+  listInvitesQuery,
+} from "../../functions/_shared/schemas.ts";
 import { joinChannel, recordOf, type Subscription, subscriptionOf } from "./realtime.ts";
 import {
   createInviteRequest,

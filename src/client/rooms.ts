@@ -1,4 +1,4 @@
-import type { Database } from "./database.types.ts";
+import type { Database } from "../database.types.ts";
 import { RoomkitError } from "./errors.ts";
 import {
   AI_USER_ID,

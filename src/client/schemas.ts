@@ -1,12 +1,12 @@
 /**
  * Client-side input schemas and row types. Shapes shared with the edge functions come from
- * `functions/_shared/schemas.ts` (reached through `./contract.ts`, a symlink, so the published
- * build carries its own copy); what only the client validates lives here. Limits mirror the
+ * `functions/_shared/schemas.ts` (imported directly; the build compiles it alongside the client);
+ * what only the client validates lives here. Limits mirror the
  * table checks in supabase/migrations/*_tables.sql so bad input fails before a round trip.
  */
 import { z } from "zod";
-import { id } from "./contract.ts";
-import type { Database } from "./database.types.ts";
+import { id } from "../../functions/_shared/schemas.ts";
+import type { Database } from "../database.types.ts";
 
 export {
   type CoworkingRoom,
@@ -25,7 +25,7 @@ export {
   setMicResponse,
   type VoiceCredentials,
   voiceCredentials,
-} from "./contract.ts";
+} from "../../functions/_shared/schemas.ts";
 
 type Tables = Database["public"]["Tables"];
 type Enums = Database["public"]["Enums"];

@@ -5,7 +5,7 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { FunctionsFetchError, FunctionsHttpError, FunctionsRelayError } from "@supabase/supabase-js";
 import type { z } from "zod";
-import type { Database } from "./database.types.ts";
+import type { Database } from "../database.types.ts";
 import {
   fromFunctionResponse,
   fromPostgrestError,

@@ -1,1 +1,0 @@
-../../functions/_shared/schemas.ts

@@ -1,1 +1,0 @@
-../database.types.ts

@@ -303,6 +303,7 @@ grant execute on function public.leave_room(uuid) to authenticated, service_role
  * Removes a member from a private room, or a participant from a coworking room.
  * Who: private rooms — the owner (anyone but themselves) or an admin (plain members only);
  * coworking rooms — the service role only (moderation through the edge function).
+ * The removed member's pending invites to the room are revoked with them.
  * Errors: 42501 forbidden; PT404 not_member (target not in the room).
  */
 create function public.remove_member(room_id uuid, user_id uuid) returns void
@@ -335,6 +336,9 @@ begin
   end if;
   update public.room_members m set left_at = now(), mic_enabled = false, voice_connected = false
   where m.room_id = room.id and m.user_id = target.user_id;
+  -- A removed member's invites would otherwise still let their guests (or their own second account) in.
+  update public.room_invites i set status = 'revoked', responded_at = now()
+  where i.room_id = room.id and i.inviter_id = target.user_id and i.status = 'pending';
   perform private.post_system_message(room.id, private.display_name(target.user_id) || ' was removed', 'removed',
                                       target.user_id);
 end;

@@ -345,6 +345,22 @@ describe("revoking", () => {
     expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_accepted" } });
   });
 
+  it("when a member is removed, then the invites they sent are revoked and cannot bring anyone in", async () => {
+    const { owner, guest, roomId } = await roomWithGuest();
+    const removed = await addMember(owner, roomId);
+    const theirs = await invite(removed, roomId, guest);
+    const other = await createUser(db.sql);
+    const owners = await invite(owner, roomId, other);
+    await rpcOk(db.sql, owner, "remove_member", { room_id: roomId, user_id: removed.id });
+    expect(await statusOf(theirs.id)).toBe("revoked");
+    const r = await rpc(db.sql, guest, "accept_invite", { invite_id: theirs.id });
+    expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_revoked" } });
+    const seen = await as(db.sql, guest, (tx) => tx`select id from public.rooms where id = ${roomId}`);
+    expect(seen).toHaveLength(0);
+    // Invites sent by others stay valid.
+    expect(await statusOf(owners.id)).toBe("pending");
+  });
+
   it("when an invite is revoked, then the invitee can no longer see the room", async () => {
     const { owner, guest, roomId } = await roomWithGuest();
     const inv = await invite(owner, roomId, guest);

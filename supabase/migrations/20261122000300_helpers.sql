@@ -48,6 +48,15 @@ language sql immutable set search_path = '' as $$
   end
 $$;
 
+/** The room id in a `room:<uuid>:live` topic (members' own signals and presence), or null for any other topic (never an error). */
+create function private.room_id_from_live_topic(topic text) returns uuid
+language sql immutable set search_path = '' as $$
+  select case
+    when room_id_from_live_topic.topic ~ '^room:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:live$'
+    then substr(room_id_from_live_topic.topic, 6, 36)::uuid
+  end
+$$;
+
 /** The caller's display name, for system messages. */
 create function private.display_name(user_id uuid) returns text
 language sql stable security definer set search_path = '' as $$
@@ -69,6 +78,6 @@ $$;
 
 grant execute on function private.is_room_member(uuid), private.has_room_role(uuid, public.member_role[]),
   private.has_pending_invite(uuid), private.is_coworking_room(uuid), private.room_id_from_topic(text),
-  private.ai_user_id()
+  private.room_id_from_live_topic(text), private.ai_user_id()
   to anon, authenticated, service_role;
 grant execute on function private.display_name(uuid), private.require_user() to authenticated, service_role;

@@ -1,6 +1,15 @@
 -- Realtime: database changes broadcast to private topics, and who may use which topic.
--- Topics: `room:<room_id>` (messages, reactions, members, room changes, invites' outcomes) and
--- `user:<user_id>` (that user's incoming invites); `coworking:lobby` (public: live participant counts).
+-- Topics:
+--   `room:<room_id>`       database and server events only (messages, reactions, members, room
+--                          changes, invites' outcomes, `ai.*` from the AI function); members may
+--                          receive, nobody may send (triggers run as the owner, the AI function as
+--                          the service role, both bypass RLS);
+--   `room:<room_id>:live`  members' own signals (typing, speaking, emoji bursts) and presence;
+--                          members may receive and send;
+--   `user:<user_id>`       that user's incoming invites (receive only);
+--   `coworking:lobby`      live participant counts (private; anyone may receive, nobody may send).
+-- Realtime authorizes a send per topic and extension, never per event: a topic clients may write
+-- to can carry any event name, so server events live on topics no client can write.
 -- Event names are `<entity>.<op>` (message.insert, reaction.delete, member.update, invite.insert …);
 -- payloads have the realtime.broadcast_changes shape {operation, table, schema, record, old_record}.
 
@@ -55,7 +64,10 @@ $$;
 create trigger room_invites_broadcast after insert or update on public.room_invites
   for each row execute function private.broadcast_invite();
 
-/** Live lobby counts: after any membership change in a coworking room, its new count goes to `coworking:lobby`. */
+/**
+ * Live lobby counts: after any membership change in a coworking room, its new count goes to the
+ * private topic `coworking:lobby` (private so that only this trigger can send there).
+ */
 create function private.broadcast_coworking_count() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -65,7 +77,7 @@ begin
     perform realtime.send(
       jsonb_build_object('room_id', row_room, 'participant_count',
         (select count(*) from public.room_members m where m.room_id = row_room and m.left_at is null)),
-      'room.count', 'coworking:lobby', false);
+      'room.count', 'coworking:lobby', true);
   end if;
   return null;
 end;
@@ -73,19 +85,30 @@ $$;
 create trigger room_members_lobby_count after insert or update on public.room_members
   for each row execute function private.broadcast_coworking_count();
 
--- Who may receive (select) and send (insert) on private channels.
-create policy "Room members can receive broadcasts and presence of their room" on realtime.messages
+-- Who may receive (select) and send (insert) on private channels. No insert policy names
+-- `room:<id>`, `user:<id>` or `coworking:lobby`: only the database (and the service role) sends there.
+create policy "Room members can receive database events of their room" on realtime.messages
+  for select to authenticated
+  using (
+    realtime.messages.extension = 'broadcast'
+    and private.is_room_member(private.room_id_from_topic((select realtime.topic()))));
+create policy "Room members can receive signals and presence of their room" on realtime.messages
   for select to authenticated
   using (
     realtime.messages.extension in ('broadcast', 'presence')
-    and private.is_room_member(private.room_id_from_topic((select realtime.topic()))));
+    and private.is_room_member(private.room_id_from_live_topic((select realtime.topic()))));
+create policy "Room members can send signals and presence to their room" on realtime.messages
+  for insert to authenticated
+  with check (
+    realtime.messages.extension in ('broadcast', 'presence')
+    and private.is_room_member(private.room_id_from_live_topic((select realtime.topic()))));
 create policy "Users can receive their own notifications" on realtime.messages
   for select to authenticated
   using (
     realtime.messages.extension = 'broadcast'
     and (select realtime.topic()) = 'user:' || (select auth.uid())::text);
-create policy "Room members can send broadcasts and presence to their room" on realtime.messages
-  for insert to authenticated
-  with check (
-    realtime.messages.extension in ('broadcast', 'presence')
-    and private.is_room_member(private.room_id_from_topic((select realtime.topic()))));
+create policy "Anyone can receive coworking lobby counts" on realtime.messages
+  for select to anon, authenticated
+  using (
+    realtime.messages.extension = 'broadcast'
+    and (select realtime.topic()) = 'coworking:lobby');

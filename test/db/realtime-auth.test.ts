@@ -111,7 +111,8 @@ const NONE: Access = {
   broadcastWrite: false,
   presenceWrite: false,
 };
-const NOTIFICATIONS_ONLY: Access = { ...NONE, broadcastRead: true };
+/** Receive broadcasts, send nothing: `user:<id>`, `room:<id>` (database events), `coworking:lobby`. */
+const RECEIVE_ONLY: Access = { ...NONE, broadcastRead: true };
 
 type ActorName = "anon" | "outsider" | "invitee" | "member" | "admin" | "owner" | "former" | "service";
 
@@ -131,15 +132,16 @@ beforeAll(async () => {
 });
 afterAll(() => db?.drop());
 
-describe("room:<id> topics", () => {
-  // Service role: BYPASSRLS, as on Supabase (the service_role key can use any private channel).
+describe("room:<id> topics (database events: receive only)", () => {
+  // Service role: BYPASSRLS, as on Supabase (the service_role key can use any private channel;
+  // the AI function sends `ai.*` here with it).
   it.each<[ActorName, Access]>([
     ["anon", NONE],
     ["outsider", NONE],
     ["invitee", NONE],
-    ["member", ALL],
-    ["admin", ALL],
-    ["owner", ALL],
+    ["member", RECEIVE_ONLY],
+    ["admin", RECEIVE_ONLY],
+    ["owner", RECEIVE_ONLY],
     ["former", NONE],
     ["service", ALL],
   ])("when %s joins a private room's channel, then access is %o", async (name, expected) => {
@@ -149,7 +151,7 @@ describe("room:<id> topics", () => {
   it.each<[string, Access]>([
     ["anon", NONE],
     ["outsider", NONE],
-    ["member", ALL],
+    ["member", RECEIVE_ONLY],
     ["former", NONE],
     ["service", ALL],
   ])("when %s joins a coworking room's channel, then access is %o", async (name, expected) => {
@@ -162,20 +164,74 @@ describe("room:<id> topics", () => {
     expect(await access(db.sql, c.member, `room:${p.roomId}`)).toEqual(NONE);
   });
 
-  it("when a member leaves, then the next join check denies them", async () => {
+  it("when the room id is written in upper case, then it is the same room", async () => {
+    expect(await access(db.sql, p.member, `room:${p.roomId.toUpperCase()}`)).toEqual(RECEIVE_ONLY);
+  });
+});
+
+describe("room:<id>:live topics (members' signals and presence)", () => {
+  it.each<[ActorName, Access]>([
+    ["anon", NONE],
+    ["outsider", NONE],
+    ["invitee", NONE],
+    ["member", ALL],
+    ["admin", ALL],
+    ["owner", ALL],
+    ["former", NONE],
+    ["service", ALL],
+  ])("when %s joins a private room's live channel, then access is %o", async (name, expected) => {
+    expect(await access(db.sql, privateActor(name), `room:${p.roomId}:live`)).toEqual(expected);
+  });
+
+  it.each<[string, Access]>([
+    ["anon", NONE],
+    ["outsider", NONE],
+    ["member", ALL],
+    ["former", NONE],
+    ["service", ALL],
+  ])("when %s joins a coworking room's live channel, then access is %o", async (name, expected) => {
+    const actor =
+      name === "anon" ? ANON : name === "service" ? SERVICE : c[name as "outsider" | "member" | "former"];
+    expect(await access(db.sql, actor, `room:${c.roomId}:live`)).toEqual(expected);
+  });
+
+  it("when a member of one room asks for another room's live channel, then access is denied", async () => {
+    expect(await access(db.sql, c.member, `room:${p.roomId}:live`)).toEqual(NONE);
+  });
+
+  it("when the room id is written in upper case, then it is the same room", async () => {
+    expect(await access(db.sql, p.member, `room:${p.roomId.toUpperCase()}:live`)).toEqual(ALL);
+  });
+});
+
+describe("membership changes", () => {
+  it("when a member leaves, then the next join check denies them on both room topics", async () => {
     const u = await createUser(db.sql, { name: "Leaver" });
     const invite = await rpcOk<{ id: string }>(db.sql, p.owner, "send_invite", {
       room_id: p.roomId,
       invitee_id: u.id,
     });
     await rpcOk(db.sql, u, "accept_invite", { invite_id: invite.id });
-    expect(await access(db.sql, u, `room:${p.roomId}`)).toEqual(ALL);
+    expect(await access(db.sql, u, `room:${p.roomId}`)).toEqual(RECEIVE_ONLY);
+    expect(await access(db.sql, u, `room:${p.roomId}:live`)).toEqual(ALL);
     await rpcOk(db.sql, u, "leave_room", { room_id: p.roomId });
     expect(await access(db.sql, u, `room:${p.roomId}`)).toEqual(NONE);
+    expect(await access(db.sql, u, `room:${p.roomId}:live`)).toEqual(NONE);
   });
+});
 
-  it("when the room id is written in upper case, then it is the same room", async () => {
-    expect(await access(db.sql, p.member, `room:${p.roomId.toUpperCase()}`)).toEqual(ALL);
+describe("coworking:lobby topic", () => {
+  // Lobby counts come from a trigger only; anyone (signed out too) watches them.
+  it.each<[ActorName | "coworker", Access]>([
+    ["anon", RECEIVE_ONLY],
+    ["outsider", RECEIVE_ONLY],
+    ["member", RECEIVE_ONLY],
+    ["owner", RECEIVE_ONLY],
+    ["coworker", RECEIVE_ONLY],
+    ["service", ALL],
+  ])("when %s joins the lobby, then access is %o", async (name, expected) => {
+    const actor = name === "coworker" ? c.member : privateActor(name);
+    expect(await access(db.sql, actor, "coworking:lobby")).toEqual(expected);
   });
 });
 
@@ -184,7 +240,7 @@ describe("user:<id> topics", () => {
     "when %s joins their own user channel, then they may receive broadcasts only",
     async (name) => {
       const u = p[name as Exclude<ActorName, "anon" | "service">] as User;
-      expect(await access(db.sql, u, `user:${u.id}`)).toEqual(NOTIFICATIONS_ONLY);
+      expect(await access(db.sql, u, `user:${u.id}`)).toEqual(RECEIVE_ONLY);
     },
   );
 
@@ -210,8 +266,20 @@ describe("junk topics", () => {
     `room:${p.roomId.replaceAll("-", "")}`,
     "user:not-a-uuid",
     `user:${p.member.id}x`,
-    "coworking:lobby",
+    "coworking:lobby:x",
+    "Coworking:lobby",
+    "realtime:coworking:lobby",
     "realtime:room:x",
+    `room:${p.roomId}:live:x`,
+    `room:${p.roomId}:live `,
+    `room:${p.roomId}:Live`,
+    `room:${p.roomId}:livex`,
+    `room:${p.roomId}live`,
+    `room:${p.roomId}::live`,
+    "room:not-a-uuid:live",
+    "room::live",
+    ":live",
+    `room:${p.roomId}:live' or '1'='1`,
     "x".repeat(2000),
   ];
 

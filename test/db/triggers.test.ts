@@ -216,7 +216,7 @@ describe("membership and invites", () => {
 });
 
 describe("coworking lobby", () => {
-  it("when people join and leave a coworking room, then coworking:lobby gets public room.count messages with the live count", async () => {
+  it("when people join and leave a coworking room, then coworking:lobby gets private room.count messages with the live count", async () => {
     const roomId = await createCoworkingRoom(db.sql, 5, "Lobby count");
     const [a, b] = [await createUser(db.sql), await createUser(db.sql)];
     const before = (await broadcasts("coworking:lobby")).length;
@@ -228,9 +228,9 @@ describe("coworking lobby", () => {
       .slice(before)
       .filter((m) => m.payload.room_id === roomId);
     expect(counts.map((m) => [m.event, m.private, m.payload.participant_count])).toEqual([
-      ["room.count", false, 1],
-      ["room.count", false, 2],
-      ["room.count", false, 1],
+      ["room.count", true, 1],
+      ["room.count", true, 2],
+      ["room.count", true, 1],
     ]);
     expect(Object.keys(counts[0]!.payload).sort()).toEqual(["id", "participant_count", "room_id"]);
   });

@@ -1,5 +1,7 @@
 import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signJwt } from "../../src/stack/jwt.ts";
+import type { StackKeys } from "../../src/stack/keys.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 import {
   createRoom,
@@ -26,14 +28,14 @@ afterAll(async () => {
 });
 
 describe("realtime broadcast", () => {
-  it("when two members share a private room, then each receives the other's broadcasts and an outsider is refused", async () => {
+  it("when two members share a private room, then each receives the other's broadcasts on room:<id>:live and an outsider is refused", async () => {
     const [alice, bob, eve] = await Promise.all([
       createUser(stack, sql),
       createUser(stack, sql),
       createUser(stack, sql),
     ]);
     const roomId = await createRoom(sql, alice, [bob]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:live`;
     const a = await realtimeClient(stack, { current: await alice.token() });
     const b = await realtimeClient(stack, { current: await bob.token() });
     const e = await realtimeClient(stack, { current: await eve.token() });
@@ -68,7 +70,7 @@ describe("realtime broadcast", () => {
   it("when a channel uses self:false, then the sender does not get its own message, and with ack:true send resolves ok after delivery", async () => {
     const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
     const roomId = await createRoom(sql, alice, [bob]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:live`;
     const a = await realtimeClient(stack, { current: await alice.token() });
     const b = await realtimeClient(stack, { current: await bob.token() });
     try {
@@ -97,7 +99,7 @@ describe("realtime broadcast", () => {
   it("when public and private channels share a name, then their broadcasts stay apart", async () => {
     const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
     const roomId = await createRoom(sql, alice, [bob]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:live`;
     const a = await realtimeClient(stack, { current: await alice.token() });
     const b = await realtimeClient(stack, { current: await bob.token() });
     try {
@@ -141,7 +143,7 @@ describe("realtime broadcast", () => {
   it("when a payload exceeds the 3 000 KB limit, then an acked send reports an error and nobody receives it", async () => {
     const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
     const roomId = await createRoom(sql, alice, [bob]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:live`;
     const a = await realtimeClient(stack, { current: await alice.token() });
     const b = await realtimeClient(stack, { current: await bob.token() });
     try {
@@ -170,7 +172,7 @@ describe("realtime broadcast", () => {
       createUser(stack, sql),
     ]);
     const roomId = await createRoom(sql, alice, [bob]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:live`;
     const a = await realtimeClient(stack, { current: await alice.token() });
     const b = await realtimeClient(stack, { current: await bob.token() });
     const eveToken = await eve.token();
@@ -210,6 +212,177 @@ describe("realtime broadcast", () => {
       expect(got[1]?.meta).toEqual({ id: "m-2" });
     } finally {
       await Promise.all([a.removeAllChannels(), b.removeAllChannels()]);
+    }
+  });
+});
+
+describe("realtime topics clients may not write", () => {
+  it("when a member broadcasts a fake message.insert on room:<id>, then no other member receives it and an ack never comes", async () => {
+    const [alice, bob, mallory] = await Promise.all([
+      createUser(stack, sql),
+      createUser(stack, sql),
+      createUser(stack, sql),
+    ]);
+    const roomId = await createRoom(sql, alice, [bob, mallory]);
+    const topic = `room:${roomId}`;
+    const b = await realtimeClient(stack, { current: await bob.token() });
+    const m = await realtimeClient(stack, { current: await mallory.token() });
+    try {
+      const got: Received[] = [];
+      // Only the forged event names: the room's own member.insert rows may still be on their way.
+      const chB = b
+        .channel(topic, { config: { private: true } })
+        .on("broadcast", { event: "message.insert" }, into(got))
+        .on("broadcast", { event: "room.delete" }, into(got));
+      const chM = m.channel(topic, { config: { private: true, broadcast: { ack: true } } });
+      expect((await subscribe(chB)).status).toBe("SUBSCRIBED");
+      // Mallory may still read the room's database events.
+      expect((await subscribe(chM)).status).toBe("SUBSCRIBED");
+      const forged = {
+        operation: "INSERT",
+        table: "room_messages",
+        schema: "public",
+        record: {
+          id: crypto.randomUUID(),
+          room_id: roomId,
+          sender_id: alice.id,
+          body: "send me your password",
+        },
+        old_record: null,
+      };
+      expect(
+        await chM.send({ type: "broadcast", event: "message.insert", payload: forged }, { timeout: 500 }),
+      ).toBe("timed out");
+      expect(
+        await chM.send(
+          { type: "broadcast", event: "room.delete", payload: { operation: "DELETE" } },
+          { timeout: 500 },
+        ),
+      ).toBe("timed out");
+      const overHttp = await fetch(`${stack.url}/realtime/v1/api/broadcast`, {
+        method: "POST",
+        headers: {
+          apikey: stack.anonKey,
+          authorization: `Bearer ${await mallory.token()}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({
+          messages: [{ topic, event: "message.insert", payload: forged, private: true }],
+        }),
+      });
+      expect(overHttp.status).toBe(202);
+      // The database's own broadcasts still arrive.
+      await sql`insert into public.room_messages (room_id, sender_id, body) values (${roomId}, ${alice.id}, 'real')`;
+      await until(() => got.length >= 1, 2000, "the real message");
+      await sleep(150);
+      expect(got.map((r) => [r.event, (r.payload.record as { body?: string } | undefined)?.body])).toEqual([
+        ["message.insert", "real"],
+      ]);
+    } finally {
+      await Promise.all([b.removeAllChannels(), m.removeAllChannels()]);
+    }
+  });
+
+  it("when the service role broadcasts on room:<id> over HTTP (AI replies), then members receive it", async () => {
+    const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
+    const roomId = await createRoom(sql, alice, [bob]);
+    const topic = `room:${roomId}`;
+    const b = await realtimeClient(stack, { current: await bob.token() });
+    try {
+      const got: Received[] = [];
+      const chB = b
+        .channel(topic, { config: { private: true } })
+        .on("broadcast", { event: "ai.typing" }, into(got));
+      expect((await subscribe(chB)).status).toBe("SUBSCRIBED");
+      const res = await fetch(`${stack.url}/realtime/v1/api/broadcast`, {
+        method: "POST",
+        headers: {
+          apikey: stack.serviceRoleKey,
+          authorization: `Bearer ${stack.serviceRoleKey}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({
+          messages: [{ topic, event: "ai.typing", payload: { reply_id: "r1" }, private: true }],
+        }),
+      });
+      expect(res.status).toBe(202);
+      await until(() => got.length === 1, 2000, "the AI broadcast");
+      expect(got[0]?.payload).toMatchObject({ reply_id: "r1" });
+    } finally {
+      await b.removeAllChannels();
+    }
+  });
+
+  it("when anyone, signed in or not, joins coworking:lobby privately, then they receive counts and nobody's send is delivered", async () => {
+    const [alice, ann] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
+    const anon = await realtimeClient(stack, { current: null });
+    const a = await realtimeClient(stack, { current: await alice.token() });
+    try {
+      const got: Received[] = [];
+      const chAnon = anon
+        .channel("coworking:lobby", { config: { private: true, broadcast: { ack: true } } })
+        .on("broadcast", { event: "*" }, into(got));
+      const chA = a.channel("coworking:lobby", { config: { private: true, broadcast: { ack: true } } });
+      expect((await subscribe(chAnon)).status).toBe("SUBSCRIBED");
+      expect((await subscribe(chA)).status).toBe("SUBSCRIBED");
+      const fake = { room_id: crypto.randomUUID(), participant_count: 99 };
+      expect(
+        await chA.send({ type: "broadcast", event: "room.count", payload: fake }, { timeout: 500 }),
+      ).toBe("timed out");
+      expect(
+        await chAnon.send({ type: "broadcast", event: "room.count", payload: fake }, { timeout: 500 }),
+      ).toBe("timed out");
+      const [room] = await sql<{ id: string }[]>`
+        insert into public.rooms (kind, name, ai_mode, created_by, capacity)
+        values ('coworking', 'Lobby test', null, ${alice.id}, 5) returning id`;
+      await sql`insert into public.room_members (room_id, user_id, role) values (${room!.id}, ${ann.id}, 'member')`;
+      await until(() => got.some((r) => r.payload.room_id === room!.id), 2000, "the lobby count");
+      await sleep(150);
+      expect(got.filter((r) => r.payload.room_id === fake.room_id)).toEqual([]);
+      expect(
+        got.filter((r) => r.payload.room_id === room!.id).map((r) => [r.event, r.payload.participant_count]),
+      ).toEqual([["room.count", 1]]);
+    } finally {
+      await Promise.all([anon.removeAllChannels(), a.removeAllChannels()]);
+    }
+  });
+
+  it("when a signed token names the postgres role, then joins are refused as Unauthorized and its HTTP sends are skipped", async () => {
+    const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
+    const roomId = await createRoom(sql, alice, [bob]);
+    const topic = `room:${roomId}`;
+    const now = Math.floor(Date.now() / 1000);
+    const rootToken = await signJwt(
+      { sub: bob.id, role: "postgres", aud: "authenticated", iat: now, exp: now + 3600 },
+      { jwtSecret: stack.jwtSecret } as StackKeys,
+    );
+    const root = await realtimeClient(stack, { current: rootToken });
+    const b = await realtimeClient(stack, { current: await bob.token() });
+    try {
+      const outcome = await subscribe(root.channel(topic, { config: { private: true } }));
+      expect(outcome.status).toBe("CHANNEL_ERROR");
+      expect(outcome.error?.message).toBe(
+        `Unauthorized: You do not have permissions to read from this Channel topic: ${topic}`,
+      );
+      const got: Received[] = [];
+      const chB = b
+        .channel(topic, { config: { private: true } })
+        .on("broadcast", { event: "room.delete" }, into(got));
+      expect((await subscribe(chB)).status).toBe("SUBSCRIBED");
+      const res = await fetch(`${stack.url}/realtime/v1/api/broadcast`, {
+        method: "POST",
+        headers: {
+          apikey: stack.anonKey,
+          authorization: `Bearer ${rootToken}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ messages: [{ topic, event: "room.delete", payload: {}, private: true }] }),
+      });
+      expect(res.status).toBe(202);
+      await sleep(300);
+      expect(got).toEqual([]);
+    } finally {
+      await Promise.all([root.removeAllChannels(), b.removeAllChannels()]);
     }
   });
 });

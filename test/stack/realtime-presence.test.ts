@@ -34,7 +34,7 @@ describe("realtime presence", () => {
     const users = await Promise.all([createUser(stack, sql), createUser(stack, sql), createUser(stack, sql)]);
     const [alice, bob, carol] = users as [(typeof users)[0], (typeof users)[0], (typeof users)[0]];
     const roomId = await createRoom(sql, alice, [bob, carol]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:live`;
     const clients = await Promise.all(
       users.map(async (u) => realtimeClient(stack, { current: await u.token() })),
     );
@@ -89,7 +89,7 @@ describe("realtime presence", () => {
   it("when a member joins after others tracked, then the first presence_state already lists them", async () => {
     const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
     const roomId = await createRoom(sql, alice, [bob]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:live`;
     const a = await realtimeClient(stack, { current: await alice.token() });
     const b = await realtimeClient(stack, { current: await bob.token() });
     try {
@@ -117,7 +117,7 @@ describe("realtime presence", () => {
     try {
       const system: { status?: string; message?: string }[] = [];
       const statuses: string[] = [];
-      const ch = a.channel(`room:${roomId}`, { config: { private: true, presence: { key: alice.id } } });
+      const ch = a.channel(`room:${roomId}:live`, { config: { private: true, presence: { key: alice.id } } });
       ch.on("system", {}, (p) => system.push(p));
       await new Promise<void>((resolve) =>
         ch.subscribe((s) => {

@@ -9,6 +9,8 @@ import type { Claims } from "../jwt.ts";
  *   transaction-local `set_config`, select the probes back (visible = allowed), roll back;
  * - write: as the caller, insert a row per extension inside a savepoint; RLS violation
  *   (`42501`) = denied; roll back. Nothing is ever committed.
+ * The switch goes through the authenticator (see {@link AUTHENTICATOR_ROLE}), so a token naming a
+ * role the API may not use (postgres …) fails with an error, which callers treat as denied.
  */
 
 /** Who is asking and for which topic (`Authorization` struct). */
@@ -34,8 +36,17 @@ export interface WritePolicies {
 
 /** Postgres `insufficient_privilege`: what an INSERT refused by RLS raises. */
 const INSUFFICIENT_PRIVILEGE = "42501";
+/**
+ * The API roles' login role (granted anon, authenticated and service_role only). Our pool user is
+ * a superuser, which may `SET ROLE` to anything; switching the session to the authenticator first
+ * makes `set_config('role', …)` fail (42501) for any other role a signed token names, as the same
+ * switch does in the REST surface (src/stack/rest/index.ts).
+ */
+const AUTHENTICATOR_ROLE = "authenticator";
 
-async function setConfig(tx: postgres.ReservedSql, ctx: AuthContext): Promise<void> {
+/** Becomes the caller: authenticator session, then the token's role, topic, claims and headers (transaction-local). */
+async function becomeCaller(tx: postgres.ReservedSql, ctx: AuthContext): Promise<void> {
+  await tx.unsafe(`set local session authorization ${AUTHENTICATOR_ROLE}`);
   await tx`select set_config('role', ${ctx.role}, true),
                   set_config('realtime.topic', ${ctx.topic}, true),
                   set_config('request.jwt.claims', ${JSON.stringify(ctx.claims)}, true),
@@ -44,7 +55,8 @@ async function setConfig(tx: postgres.ReservedSql, ctx: AuthContext): Promise<vo
 
 /**
  * Evaluates the SELECT policies for broadcast (and presence) on a topic. Throws on a policy
- * error (bad SQL, unknown role): callers map that to Unauthorized, as Supabase does.
+ * error (bad SQL, unknown role, a role the authenticator cannot become): callers map that to
+ * Unauthorized, as Supabase does.
  *
  * @example
  * const { broadcastRead } = await readPolicies(sql, { topic: "room:1", role: "authenticated", claims, headers: {} });
@@ -61,7 +73,7 @@ export async function readPolicies(
     const presenceId = randomUUID();
     await tx`insert into realtime.messages (id, topic, extension)
              values (${broadcastId}, ${ctx.topic}, 'broadcast'), (${presenceId}, ${ctx.topic}, 'presence')`;
-    await setConfig(tx, ctx);
+    await becomeCaller(tx, ctx);
     const rows = await tx<{ id: string }[]>`
       select id from realtime.messages
       where topic = ${ctx.topic}
@@ -75,7 +87,8 @@ export async function readPolicies(
 }
 
 /**
- * Evaluates the INSERT policies for broadcast and presence on a topic.
+ * Evaluates the INSERT policies for broadcast and presence on a topic. Throws like
+ * {@link readPolicies}; callers treat that as no write permission.
  *
  * @example
  * const { broadcastWrite } = await writePolicies(sql, ctx);
@@ -84,7 +97,7 @@ export async function writePolicies(sql: postgres.Sql, ctx: AuthContext): Promis
   const tx = await sql.reserve();
   try {
     await tx`begin`;
-    await setConfig(tx, ctx);
+    await becomeCaller(tx, ctx);
     const canInsert = async (extension: "broadcast" | "presence"): Promise<boolean> => {
       await tx`savepoint probe`;
       try {

@@ -13,7 +13,10 @@ import {
 } from "./schemas.ts";
 import { type Db, invoke, ok, query, type Result, validate } from "./transport.ts";
 
-/** Public topic with live lobby counts (`realtime.send(…, 'room.count', 'coworking:lobby', false)`). */
+/**
+ * Private topic with live lobby counts (`realtime.send(…, 'room.count', 'coworking:lobby', true)`).
+ * Private so that only the database can send there; anyone, signed in or not, may receive.
+ */
 export const LOBBY_TOPIC = "coworking:lobby";
 const LOBBY_COUNT_EVENT = "room.count";
 
@@ -66,7 +69,7 @@ export class CoworkingClient {
   async watchLobby(callback: (count: LobbyCount) => void): Promise<Result<Subscription>> {
     if (typeof callback !== "function")
       throw new TypeError("watchLobby(callback): callback must be a function");
-    const joined = await joinChannel(this.db, LOBBY_TOPIC, { config: { private: false } }, (channel) => {
+    const joined = await joinChannel(this.db, LOBBY_TOPIC, { config: { private: true } }, (channel) => {
       channel.on("broadcast", { event: LOBBY_COUNT_EVENT }, (m) => {
         const p = m.payload as Partial<LobbyCount> | undefined;
         if (p && typeof p.room_id === "string" && p.participant_count !== undefined) {

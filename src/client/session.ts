@@ -1,7 +1,7 @@
 /**
  * A live room: messages delivered exactly once in server order (with backfill after every
- * reconnect), membership changes, presence, typing, speaking, emoji bursts and AI replies on the
- * private topic `room:<id>`.
+ * reconnect), membership changes and AI replies from the receive-only private topic `room:<id>`;
+ * presence, typing, speaking and emoji bursts on the members' private topic `room:<id>:live`.
  */
 import type { RealtimeChannel } from "@supabase/supabase-js";
 import { AiReplies, type AiReply } from "./ai-stream.ts";
@@ -120,7 +120,11 @@ export interface RoomSessionOptions {
   backfillOverlapMs?: number;
 }
 
-/** Broadcast events the database triggers send to `room:<id>` (realtime migration). */
+/**
+ * Broadcast events the database triggers send to `room:<id>` (realtime migration). Only that
+ * topic's handler reads them: members may send on `room:<id>:live`, so anything arriving there is
+ * a claim by some member, never a database event.
+ */
 const DB_EVENTS = {
   messageInsert: "message.insert",
   messageUpdate: "message.update",
@@ -132,7 +136,7 @@ const DB_EVENTS = {
   roomDelete: "room.delete",
   inviteUpdate: "invite.update",
 } as const;
-/** Client-to-client broadcast events (never stored). */
+/** Client-to-client broadcast events on `room:<id>:live` (never stored). */
 export const SIGNAL_EVENTS = { typing: "typing", speaking: "speaking", burst: "emoji_burst" } as const;
 
 const DEFAULT_HISTORY = 50;
@@ -162,6 +166,13 @@ export interface SessionDeps {
 }
 
 type PresenceMeta = Omit<OnlineUser, never>;
+
+/**
+ * The session's two channels: `events` = `room:<id>` (database and AI events; members may only
+ * receive), `live` = `room:<id>:live` (members' signals and presence). Realtime authorizes sends per
+ * topic, not per event, so events anyone in the room could forge must not share a topic with them.
+ */
+type ChannelKind = "events" | "live";
 
 /**
  * A live room. Open one with `roomkit.openRoom(roomId)`; listen with `on(event, cb)`; end it with
@@ -197,7 +208,7 @@ export class RoomSession {
   private readonly typingOut: Throttle;
   private readonly presenceOut: PresenceScheduler<PresenceMeta>;
   private readonly overlapMicros: number;
-  private channel: RealtimeChannel | undefined;
+  private readonly channels: Partial<Record<ChannelKind, RealtimeChannel>> = {};
   private roomRow: Room | undefined;
   private presenceMeta: PresenceMeta;
   private online: OnlineUser[] = [];
@@ -206,13 +217,13 @@ export class RoomSession {
   private intent: "leaving" | undefined;
   private exitTimer: ReturnType<typeof setTimeout> | undefined;
   private speakingTimer: ReturnType<typeof setInterval> | undefined;
-  private lastSystemError: string | undefined;
+  private readonly lastSystemError: Partial<Record<ChannelKind, string>> = {};
   private backfilling: Promise<void> | undefined;
   private backfillAgain = false;
   private heldBack: Message[] | undefined;
   private resyncAdded = 0;
   private lastRefreshBackfill = Number.NEGATIVE_INFINITY;
-  private resubscribing = false;
+  private readonly resubscribing = new Set<ChannelKind>();
   private authSubscription: { unsubscribe(): void } | undefined;
 
   /** @internal use `roomkit.openRoom` */
@@ -238,7 +249,7 @@ export class RoomSession {
     };
   }
 
-  /** @internal Joins the channel, loads the newest page and my profile, starts presence. */
+  /** @internal Joins both channels, loads the newest page and my profile, starts presence. */
   static async open(
     roomId: string,
     deps: SessionDeps,
@@ -544,39 +555,74 @@ export class RoomSession {
     this.intent = "leaving";
   }
 
-  private async connect(): Promise<Result<RealtimeChannel>> {
+  /** Joins `room:<id>` and `room:<id>:live`; neither stays joined unless both are. */
+  private async connect(): Promise<Result<null>> {
+    const [events, live] = await Promise.all([this.join("events"), this.join("live")]);
+    const failed = events.error ? events : live.error ? live : undefined;
+    if (!failed) return ok(null);
+    for (const kind of ["events", "live"] as const) {
+      const channel = this.channels[kind];
+      this.channels[kind] = undefined;
+      if (channel) await this.db.removeChannel(channel);
+    }
+    return failed;
+  }
+
+  private async join(kind: ChannelKind): Promise<Result<RealtimeChannel>> {
     const joined = await joinChannel(
       this.db,
-      `room:${this.roomId}`,
-      // Presence key = user id, so several tabs of one user are one online user.
-      { config: { private: true, broadcast: { self: false }, presence: { key: this.userId } } },
-      (channel) => this.bind(channel),
-      { onStatus: (status, error, channel) => this.onStatus(channel, status, error) },
+      kind === "events" ? `room:${this.roomId}` : `room:${this.roomId}:live`,
+      kind === "events"
+        ? { config: { private: true } }
+        : // Presence key = user id, so several tabs of one user are one online user.
+          { config: { private: true, broadcast: { self: false }, presence: { key: this.userId } } },
+      (channel) => this.bind(kind, channel),
+      { onStatus: (status, error, channel) => this.onStatus(kind, channel, status, error) },
     );
     if (joined.error) return joined;
-    this.channel = joined.data;
+    if (this.closedReason) {
+      await this.db.removeChannel(joined.data);
+      return fail(new RoomkitRealtimeError("channel_error", "Session closed"));
+    }
+    this.channels[kind] = joined.data;
     return joined;
   }
 
-  private bind(channel: RealtimeChannel): void {
-    channel.on("broadcast", { event: "*" }, (m) => this.route(m.event, m.payload));
-    channel.on("presence", { event: "sync" }, () => this.syncPresence(channel));
+  private bind(kind: ChannelKind, channel: RealtimeChannel): void {
+    if (kind === "events") {
+      channel.on("broadcast", { event: "*" }, (m) => this.routeEvent(m.event, m.payload));
+    } else {
+      channel.on("broadcast", { event: "*" }, (m) => this.routeSignal(m.event, m.payload));
+      channel.on("presence", { event: "sync" }, () => this.syncPresence(channel));
+    }
     channel.on("system", {}, (p: { status?: string; message?: string }) => {
-      if (p.status === "error" && typeof p.message === "string") this.lastSystemError = p.message;
+      if (p.status === "error" && typeof p.message === "string") this.lastSystemError[kind] = p.message;
     });
   }
 
-  private onStatus(channel: RealtimeChannel | undefined, status: string, error?: Error): void {
-    if (this.closedReason || (channel && channel !== this.channel)) return;
+  /**
+   * Channel status after the first join. Only `room:<id>` drives `status` and backfill (it carries
+   * what must not be missed); a rejoined `room:<id>:live` re-publishes my presence.
+   */
+  private onStatus(
+    kind: ChannelKind,
+    channel: RealtimeChannel | undefined,
+    status: string,
+    error?: Error,
+  ): void {
+    if (this.closedReason || (channel && channel !== this.channels[kind])) return;
     if (status === "SUBSCRIBED") {
+      if (kind === "live") {
+        this.presenceOut.update(this.presenceMeta);
+        return;
+      }
       this.emitter.emit("status", "live");
-      this.presenceOut.update(this.presenceMeta);
       void this.backfill();
       return;
     }
     if (status === "CLOSED") {
-      const reason = this.lastSystemError ?? "";
-      this.lastSystemError = undefined;
+      const reason = this.lastSystemError[kind] ?? "";
+      this.lastSystemError[kind] = undefined;
       if (NO_LONGER_PERMITTED.test(reason)) {
         void this.end(this.intent === "leaving" ? "left" : "removed", realtimeErrorFor(reason));
         return;
@@ -587,8 +633,8 @@ export class RoomSession {
         return;
       }
       // Closed for another reason (rate limit, server asked us to go): realtime-js will not rejoin.
-      this.emitter.emit("status", "reconnecting");
-      void this.resubscribe();
+      if (kind === "events") this.emitter.emit("status", "reconnecting");
+      void this.resubscribe(kind);
       return;
     }
     // CHANNEL_ERROR / TIMED_OUT: realtime-js rejoins by itself unless the server refuses us.
@@ -598,21 +644,21 @@ export class RoomSession {
       void this.end(refusal.code === "token_expired" ? "token_expired" : "unauthorized", refusal);
       return;
     }
-    this.emitter.emit("status", "reconnecting");
+    if (kind === "events") this.emitter.emit("status", "reconnecting");
   }
 
-  /** After the server closed the channel: a new channel, with backoff, until joined or refused. */
-  private async resubscribe(): Promise<void> {
-    if (this.resubscribing) return;
-    this.resubscribing = true;
-    const old = this.channel;
-    this.channel = undefined;
+  /** After the server closed a channel: a new one, with backoff, until joined or refused. */
+  private async resubscribe(kind: ChannelKind): Promise<void> {
+    if (this.resubscribing.has(kind)) return;
+    this.resubscribing.add(kind);
+    const old = this.channels[kind];
+    this.channels[kind] = undefined;
     if (old) await this.db.removeChannel(old);
     try {
       for (let attempt = 0; !this.closedReason; attempt++) {
-        const joined = await this.connect();
+        const joined = await this.join(kind);
         if (!joined.error) {
-          this.onStatus(this.channel, "SUBSCRIBED");
+          this.onStatus(kind, this.channels[kind], "SUBSCRIBED");
           return;
         }
         if (joined.error.code === "unauthorized" || joined.error.code === "token_expired") {
@@ -625,7 +671,7 @@ export class RoomSession {
         await delay(RESUBSCRIBE_DELAYS[Math.min(attempt, RESUBSCRIBE_DELAYS.length - 1)]!);
       }
     } finally {
-      this.resubscribing = false;
+      this.resubscribing.delete(kind);
     }
   }
 
@@ -668,7 +714,8 @@ export class RoomSession {
     this.authSubscription = data.subscription;
   }
 
-  private route(event: string, payload: unknown): void {
+  /** Events of `room:<id>`: database changes and AI replies (no client can send there). */
+  private routeEvent(event: string, payload: unknown): void {
     if (this.closedReason) return;
     switch (event) {
       case DB_EVENTS.messageInsert:
@@ -708,18 +755,20 @@ export class RoomSession {
         return;
       }
       default:
-        this.routeSignal(event, payload);
+        if (event.startsWith("ai.")) {
+          const reply = this.ai.handle(event, payload);
+          if (reply) this.emitter.emit("ai_reply", reply);
+        }
     }
   }
 
+  /**
+   * Events of `room:<id>:live`: typing, speaking and emoji bursts only. Database and AI event
+   * names arriving here are forgeries (any member may send on this topic) and are ignored.
+   */
   private routeSignal(event: string, payload: unknown): void {
-    if (typeof payload !== "object" || payload === null) return;
+    if (this.closedReason || typeof payload !== "object" || payload === null) return;
     const p = payload as Record<string, unknown>;
-    if (event.startsWith("ai.")) {
-      const reply = this.ai.handle(event, payload);
-      if (reply) this.emitter.emit("ai_reply", reply);
-      return;
-    }
     const from = typeof p.user_id === "string" ? p.user_id : undefined;
     if (!from || from === this.userId) return;
     if (event === SIGNAL_EVENTS.typing) {
@@ -802,7 +851,7 @@ export class RoomSession {
   }
 
   private syncPresence(channel: RealtimeChannel): void {
-    if (channel !== this.channel) return;
+    if (channel !== this.channels.live) return;
     const state = channel.presenceState<PresenceMeta>();
     const online: OnlineUser[] = [];
     for (const [key, metas] of Object.entries(state)) {
@@ -824,7 +873,7 @@ export class RoomSession {
   }
 
   private track(meta: PresenceMeta): void {
-    const channel = this.channel;
+    const channel = this.channels.live;
     if (channel?.state !== "joined") return;
     void channel.track(meta).then((status) => {
       if (status !== "ok" && !this.closedReason) {
@@ -835,7 +884,7 @@ export class RoomSession {
 
   /** Ephemeral broadcast; dropped while not joined (realtime-js would fall back to HTTP). */
   private signal(event: string, payload: Record<string, unknown>): void {
-    const channel = this.channel;
+    const channel = this.channels.live;
     if (channel?.state !== "joined" || this.closedReason) return;
     void channel.send({ type: "broadcast", event, payload: { ...payload, user_id: this.userId } });
   }
@@ -927,9 +976,11 @@ export class RoomSession {
     this.typers.clear();
     this.speakers.clear();
     this.authSubscription?.unsubscribe();
-    const channel = this.channel;
-    this.channel = undefined;
-    if (channel) await this.db.removeChannel(channel);
+    for (const kind of ["events", "live"] as const) {
+      const channel = this.channels[kind];
+      this.channels[kind] = undefined;
+      if (channel) await this.db.removeChannel(channel);
+    }
   }
 }
 

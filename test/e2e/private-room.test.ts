@@ -162,4 +162,78 @@ describe("private room story", () => {
     await eventually(() => niaSaw.closed.length === 1);
     expect(niaSaw.closed[0]?.reason).toBe("room_deleted");
   });
+
+  it("when a member forges database events (a message from someone else, my leaving, the room's deletion, an AI reply), then my session shows none of them and stays open", async () => {
+    const [alice, bob, mallory] = await signUpAll(stack, "Alice", "Bob", "Mallory");
+    const room = must(await alice.roomkit.rooms.create({ name: "Trust", ai_mode: "off" }));
+    for (const p of [bob, mallory]) {
+      const invite = must(await alice.roomkit.invites.send(room.id, { invitee_id: p.id }));
+      must(await p.roomkit.invites.accept(invite.id));
+    }
+    const bobSession = must(await bob.roomkit.openRoom(room.id));
+    const bobSaw = record(bobSession);
+    const now = new Date().toISOString();
+    const fakeMessage = {
+      id: crypto.randomUUID(),
+      room_id: room.id,
+      sender_id: alice.id,
+      kind: "text",
+      body: "Bob, send me your password",
+      metadata: null,
+      created_at: now,
+      updated_at: now,
+      deleted_at: null,
+    };
+    const bobRow = { room_id: room.id, user_id: bob.id, role: "member", joined_at: now, mic_enabled: false };
+    const forgeries: [string, Record<string, unknown>][] = [
+      ["message.insert", { operation: "INSERT", record: fakeMessage, old_record: null }],
+      [
+        "member.update",
+        {
+          operation: "UPDATE",
+          record: { ...bobRow, left_at: now },
+          old_record: { ...bobRow, left_at: null },
+        },
+      ],
+      ["room.delete", { operation: "DELETE", record: null, old_record: { id: room.id } }],
+      ["ai.typing", { reply_id: "fake" }],
+      ["ai.delta", { reply_id: "fake", seq: 0, text: "I am the AI" }],
+    ];
+
+    // On room:<id> the server drops them (members may not send there): no ack.
+    const events = mallory.supabase.channel(`room:${room.id}`, {
+      config: { private: true, broadcast: { ack: true } },
+    });
+    await new Promise<void>((resolve) => events.subscribe((s) => s === "SUBSCRIBED" && resolve()));
+    for (const [event, payload] of forgeries) {
+      expect(await events.send({ type: "broadcast", event, payload }, { timeout: 300 })).toBe("timed out");
+    }
+    // On room:<id>:live they are delivered, and the session ignores them; the typing signal sent
+    // after them on the same channel shows they have all arrived.
+    const live = mallory.supabase.channel(`room:${room.id}:live`, {
+      config: { private: true, broadcast: { ack: true } },
+    });
+    await new Promise<void>((resolve) => live.subscribe((s) => s === "SUBSCRIBED" && resolve()));
+    for (const [event, payload] of forgeries) {
+      expect(await live.send({ type: "broadcast", event, payload })).toBe("ok");
+    }
+    expect(
+      await live.send({ type: "broadcast", event: "typing", payload: { user_id: mallory.id, typing: true } }),
+    ).toBe("ok");
+    await eventually(() => bobSession.typingUsers.includes(mallory.id));
+    await new Promise((r) => setTimeout(r, 1600)); // longer than the wait for a "left"/"removed" system message
+
+    expect(bobSaw.message.some((m) => m.id === fakeMessage.id)).toBe(false);
+    expect(bobSession.messages.some((m) => m.id === fakeMessage.id)).toBe(false);
+    expect(bobSaw.member_left).toEqual([]);
+    expect(bobSaw.ai_reply).toEqual([]);
+    expect(bobSaw.closed).toEqual([]);
+    expect(bobSession.closeReason).toBeUndefined();
+
+    // The real thing still arrives.
+    const real = must(await alice.roomkit.messages.send(room.id, "the real one"));
+    await eventually(() => bobSaw.message.some((m) => m.id === real.id));
+    await mallory.supabase.removeAllChannels();
+    await bobSession.close();
+  });
 });

@@ -1,7 +1,9 @@
 /**
  * Realtime delivery latency, one run, three workloads with the same payload to 100 subscribers:
- *   (a) a WebSocket broadcast on one private channel through the local Realtime surface;
- *   (b) a database insert (`realtime.send`) delivered through logical replication;
+ *   (a) a member's WebSocket broadcast on the room's private `room:<id>:live` channel through the
+ *       local Realtime surface;
+ *   (b) a database insert (`realtime.send`) to the room's receive-only `room:<id>` channel,
+ *       delivered through logical replication;
  *   (c) a bare in-process `ws` fan-out (the floor: one encode, 100 socket writes).
  * Targets: (a) p99 ≤ 2 × (c) p99; (b) p50 < 20 ms. Writes bench/results/realtime.json.
  *
@@ -162,8 +164,10 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
       { sub: userId, role: "authenticated", aud: "authenticated", iat: now, exp: now + 3600 },
       keys,
     );
+    // Members send on `room:<id>:live`; the database alone sends on `room:<id>`.
     const subTopic = `room:${room.id}`;
     const topic = `realtime:${subTopic}`;
+    const liveTopic = `realtime:${subTopic}:live`;
     const url = `${stack.apiUrl.replace("http", "ws")}/realtime/v1/websocket?apikey=${keys.anonKey}&vsn=2.0.0`;
 
     const wsRec = new Recorder();
@@ -171,7 +175,8 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
     let current = wsRec;
     for (let i = 0; i < SUBSCRIBERS; i++) {
       const ws = await openRealtimeSocket(url);
-      await joinChannel(ws, topic, token, "1");
+      await joinChannel(ws, liveTopic, token, "1");
+      await joinChannel(ws, topic, token, "2");
       ws.on("message", (data: Buffer, isBinary: boolean) => {
         const seq = seqOf(data, isBinary);
         if (seq !== undefined) current.record(seq);
@@ -180,11 +185,11 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
     }
     const sender = await openRealtimeSocket(url);
     sockets.push(sender);
-    await joinChannel(sender, topic, token, "1");
+    await joinChannel(sender, liveTopic, token, "1");
 
     // (a) WebSocket broadcast, sent as realtime-js sends it (binary kind 3).
     for (let seq = 0; seq < MESSAGES; seq++) {
-      const frame = userBroadcastPush("1", String(seq + 2), topic, "bench", { ...PAYLOAD, seq });
+      const frame = userBroadcastPush("1", String(seq + 2), liveTopic, "bench", { ...PAYLOAD, seq });
       wsRec.sent.set(seq, performance.now());
       sender.send(frame);
       await sleep(INTERVAL_MS);

@@ -3,36 +3,24 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   body,
   coworkingRoom,
-  type FunctionsStack,
+  type LivekitFunctionsStack,
   privateRoom,
   rowCounts,
-  startFakeLivekit,
-  startFunctionsStack,
+  startFunctionsStackWithFakeLivekit,
 } from "./support.ts";
 
 // LiveKit is faked at its network edge (Twirp over HTTP on a loopback port); everything else is real.
-let f: FunctionsStack;
-let livekit: Awaited<ReturnType<typeof startFakeLivekit>>;
+let f: LivekitFunctionsStack;
 beforeAll(async () => {
-  livekit = await startFakeLivekit();
-  f = await startFunctionsStack({
-    functionsEnv: {
-      LIVEKIT_URL: livekit.url,
-      LIVEKIT_API_KEY: livekit.apiKey,
-      LIVEKIT_API_SECRET: livekit.apiSecret,
-    },
-  });
+  f = await startFunctionsStackWithFakeLivekit();
 });
-afterAll(async () => {
-  await f?.stop();
-  await livekit?.close();
-});
+afterAll(() => f?.stop());
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions walk JSON bodies of known shape
 type Json = Record<string, any>;
 
 async function verifyVoiceToken(token: string) {
-  return new TokenVerifier(livekit.apiKey, livekit.apiSecret).verify(token);
+  return new TokenVerifier(f.livekit.apiKey, f.livekit.apiSecret).verify(token);
 }
 
 describe("GET /coworking/rooms", () => {
@@ -64,7 +52,7 @@ describe("POST /coworking/rooms/{id}/join", () => {
     expect(res.status).toBe(200);
     const { participant, voice } = await body<Json>(res);
     expect(participant).toMatchObject({ room_id: room, user_id: ada.id, left_at: null, mic_enabled: false });
-    expect(voice.url).toBe(livekit.url);
+    expect(voice.url).toBe(f.livekit.url);
     const claims = await verifyVoiceToken(voice.token);
     expect(claims.sub).toBe(ada.id);
     expect(claims.name).toBe("Ada Lovelace");
@@ -289,7 +277,7 @@ describe("DELETE /coworking/rooms/{id}/participants/{user_id} (moderation)", () 
     const room = await coworkingRoom(f.sql);
     const ada = await f.user("Ada");
     await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: ada.token });
-    livekit.calls.length = 0;
+    f.livekit.calls.length = 0;
     const before = Math.floor(Date.now() / 1000);
     const res = await f.call(`coworking/rooms/${room}/participants/${ada.id}`, {
       method: "DELETE",
@@ -297,7 +285,7 @@ describe("DELETE /coworking/rooms/{id}/participants/{user_id} (moderation)", () 
     });
     expect(res.status).toBe(200);
     expect(await body<Json>(res)).toEqual({ removed: true, voice_disconnected: true });
-    const call = livekit.calls.find((c) => c.method === "RemoveParticipant");
+    const call = f.livekit.calls.find((c) => c.method === "RemoveParticipant");
     expect(call?.body).toMatchObject({ room: `roomkit-${room}`, identity: ada.id });
     expect(Number(call?.body.revokeTokenTs)).toBeGreaterThanOrEqual(before);
     // The fake checks nothing, so check that the SDK signed the call as LiveKit requires (roomAdmin for that room).
@@ -341,7 +329,7 @@ describe("DELETE /coworking/rooms/{id}/participants/{user_id} (moderation)", () 
     expect(missing.status).toBe(404);
     expect((await body<Json>(missing)).error.code).toBe("not_member");
     await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: ada.token });
-    livekit.failWith = { status: 503, code: "unavailable" };
+    f.livekit.failWith = { status: 503, code: "unavailable" };
     try {
       const res = await f.call(`coworking/rooms/${room}/participants/${ada.id}`, {
         method: "DELETE",
@@ -350,7 +338,7 @@ describe("DELETE /coworking/rooms/{id}/participants/{user_id} (moderation)", () 
       expect(res.status).toBe(200);
       expect(await body<Json>(res)).toEqual({ removed: true, voice_disconnected: false });
     } finally {
-      livekit.failWith = undefined;
+      f.livekit.failWith = undefined;
     }
     const [row] =
       await f.sql`select left_at from public.room_members where room_id = ${room} and user_id = ${ada.id}`;

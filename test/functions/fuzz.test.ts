@@ -3,32 +3,23 @@ import fc from "fast-check";
 import { AccessToken } from "livekit-server-sdk";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import {
-  type FunctionsStack,
+  type LivekitFunctionsStack,
   privateRoom,
   rowCounts,
-  startFakeLivekit,
-  startFunctionsStack,
+  startFunctionsStackWithFakeLivekit,
   type TestUser,
 } from "./support.ts";
 
 // Property-based: whatever the body, path segment or method, a function never answers 5xx, and a
 // refused request (4xx) writes nothing. LiveKit is faked at its HTTP edge (Twirp on loopback).
-let f: FunctionsStack;
-let livekit: Awaited<ReturnType<typeof startFakeLivekit>>;
+let f: LivekitFunctionsStack;
 let ada: TestUser;
 let bob: TestUser;
 let privateId: string;
 let coworkingId: string;
 
 beforeAll(async () => {
-  livekit = await startFakeLivekit();
-  f = await startFunctionsStack({
-    functionsEnv: {
-      LIVEKIT_URL: livekit.url,
-      LIVEKIT_API_KEY: livekit.apiKey,
-      LIVEKIT_API_SECRET: livekit.apiSecret,
-    },
-  });
+  f = await startFunctionsStackWithFakeLivekit();
   ada = await f.user("Ada");
   bob = await f.user("Bob");
   privateId = await privateRoom(f.sql, ada);
@@ -36,10 +27,7 @@ beforeAll(async () => {
     insert into public.rooms (kind, name, capacity) values ('coworking', 'Fuzz room', 3) returning id`;
   coworkingId = room!.id;
 });
-afterAll(async () => {
-  await f?.stop();
-  await livekit?.close();
-});
+afterAll(() => f?.stop());
 
 const RUNS = 40;
 
@@ -110,6 +98,19 @@ async function expectNoServerErrorAndNoWriteOnRefusal(
   }
 }
 
+/** Ada's or Bob's token (read when the property runs, after beforeAll signed them in). */
+const eitherUsersToken = () =>
+  fc.constantFrom(
+    () => ada.token,
+    () => bob.token,
+  );
+
+/** A generated request sent as one of the users, checked as above. */
+const sendAndCheck = async (
+  { path, method, raw }: { path: string; method: string; raw: string | undefined },
+  token: () => string,
+) => expectNoServerErrorAndNoWriteOnRefusal(path, method, raw, token());
+
 const seg = () => idLike().map((s) => encodeURIComponent(s) || "x");
 
 test("when invites get arbitrary bodies and ids, then never a 5xx and nothing written on 4xx", async () => {
@@ -132,12 +133,8 @@ test("when invites get arbitrary bodies and ids, then never a 5xx and nothing wr
           raw: fc.constant(undefined),
         }),
       ),
-      fc.constantFrom(
-        () => ada.token,
-        () => bob.token,
-      ),
-      async ({ path, method, raw }, token) =>
-        expectNoServerErrorAndNoWriteOnRefusal(path, method, raw, token()),
+      eitherUsersToken(),
+      sendAndCheck,
     ),
     { numRuns: RUNS },
   );
@@ -166,12 +163,8 @@ test("when coworking and livekit-token get arbitrary bodies, ids and methods, th
           raw: fc.constant(undefined),
         }),
       ),
-      fc.constantFrom(
-        () => ada.token,
-        () => bob.token,
-      ),
-      async ({ path, method, raw }, token) =>
-        expectNoServerErrorAndNoWriteOnRefusal(path, method, raw, token()),
+      eitherUsersToken(),
+      sendAndCheck,
     ),
     { numRuns: RUNS * 2 },
   );
@@ -182,7 +175,7 @@ test("when the webhook gets arbitrary bodies, signed or not, then never a 5xx an
     fc.asyncProperty(bodyText(), fc.boolean(), async (raw, signIt) => {
       let authorization = "junk";
       if (signIt) {
-        const at = new AccessToken(livekit.apiKey, livekit.apiSecret);
+        const at = new AccessToken(f.livekit.apiKey, f.livekit.apiSecret);
         at.sha256 = createHash("sha256").update(raw).digest("base64");
         authorization = await at.toJwt();
       }

@@ -45,6 +45,20 @@ function event(kind: string, roomId: string, participant?: Record<string, unknow
   };
 }
 
+/** LiveKit's participant_left for `user`'s connection `sid`, with its disconnect reason when given. */
+function leftEvent(
+  roomId: string,
+  user: TestUser,
+  sid: string,
+  disconnectReason?: string,
+): Record<string, unknown> {
+  return event("participant_left", roomId, {
+    sid,
+    identity: user.id,
+    ...(disconnectReason ? { disconnectReason } : {}),
+  });
+}
+
 async function deliver(payload: unknown, options: { raw?: string; auth?: string | null } = {}) {
   const raw = options.raw ?? JSON.stringify(payload);
   const auth = options.auth === undefined ? await sign(raw) : options.auth;
@@ -82,13 +96,7 @@ describe("livekit-webhook", () => {
     expect(joined.status).toBe(200);
     expect(await body(joined)).toEqual({ received: true, applied: true });
     expect(await voiceConnected(room, ada)).toBe(true);
-    await deliver(
-      event("participant_left", room, {
-        sid: "PA_1",
-        identity: ada.id,
-        disconnectReason: "CLIENT_INITIATED",
-      }),
-    );
+    await deliver(leftEvent(room, ada, "PA_1", "CLIENT_INITIATED"));
     expect(await voiceConnected(room, ada)).toBe(false);
   });
 
@@ -97,7 +105,7 @@ describe("livekit-webhook", () => {
     const ada = await joinedUser(room);
     const join = event("participant_joined", room, { sid: "PA_1", identity: ada.id });
     await deliver(join);
-    await deliver(event("participant_left", room, { sid: "PA_1", identity: ada.id }));
+    await deliver(leftEvent(room, ada, "PA_1"));
     const again = await deliver(join);
     expect(again.status).toBe(200);
     expect(await body(again)).toEqual({ received: true, applied: false });
@@ -109,25 +117,19 @@ describe("livekit-webhook", () => {
     const ada = await joinedUser(room);
     await deliver(event("participant_joined", room, { sid: "PA_old", identity: ada.id }));
     await deliver(event("participant_joined", room, { sid: "PA_new", identity: ada.id }));
-    await deliver(
-      event("participant_left", room, {
-        sid: "PA_old",
-        identity: ada.id,
-        disconnectReason: "DUPLICATE_IDENTITY",
-      }),
-    );
+    await deliver(leftEvent(room, ada, "PA_old", "DUPLICATE_IDENTITY"));
     expect(await voiceConnected(room, ada)).toBe(true);
     // Even without the reason, a leave of a replaced connection is stale.
-    await deliver(event("participant_left", room, { sid: "PA_old", identity: ada.id }));
+    await deliver(leftEvent(room, ada, "PA_old"));
     expect(await voiceConnected(room, ada)).toBe(true);
-    await deliver(event("participant_left", room, { sid: "PA_new", identity: ada.id }));
+    await deliver(leftEvent(room, ada, "PA_new"));
     expect(await voiceConnected(room, ada)).toBe(false);
   });
 
   test("when a leave arrives without a join, then it is accepted and nothing breaks", async () => {
     const room = await coworkingRoom(f.sql);
     const ada = await joinedUser(room);
-    const res = await deliver(event("participant_left", room, { sid: "PA_x", identity: ada.id }));
+    const res = await deliver(leftEvent(room, ada, "PA_x"));
     expect(res.status).toBe(200);
     expect(await voiceConnected(room, ada)).toBe(false);
   });

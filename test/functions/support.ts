@@ -77,6 +77,37 @@ export async function startFunctionsStack(options: TestStackOptions = {}): Promi
   };
 }
 
+/** The local stack with functions whose LiveKit is the fake below; `stop` also closes the fake. */
+export interface LivekitFunctionsStack extends FunctionsStack {
+  livekit: FakeLivekit;
+}
+
+/** Starts a fake LiveKit (see `startFakeLivekit`) and the functions stack pointed at it. */
+export async function startFunctionsStackWithFakeLivekit(): Promise<LivekitFunctionsStack> {
+  const livekit = await startFakeLivekit();
+  let f: FunctionsStack;
+  try {
+    f = await startFunctionsStack({
+      functionsEnv: {
+        LIVEKIT_URL: livekit.url,
+        LIVEKIT_API_KEY: livekit.apiKey,
+        LIVEKIT_API_SECRET: livekit.apiSecret,
+      },
+    });
+  } catch (error) {
+    await livekit.close();
+    throw error;
+  }
+  return {
+    ...f,
+    livekit,
+    async stop() {
+      await f.stop();
+      await livekit.close();
+    },
+  };
+}
+
 /** The JSON body of a response, typed loosely for assertions. */
 export async function body<T = Record<string, unknown>>(res: Response): Promise<T> {
   const text = await res.text();
@@ -139,18 +170,20 @@ export interface LivekitCall {
   authorization: string | undefined;
 }
 
-/**
- * A FAKE LiveKit server: only its Twirp HTTP edge (`POST /twirp/livekit.RoomService/<Method>`), on a
- * free loopback port. It records calls and answers `{}` (or a Twirp error when told to fail).
- */
-export async function startFakeLivekit(): Promise<{
+export interface FakeLivekit {
   url: string;
   apiKey: string;
   apiSecret: string;
   calls: LivekitCall[];
   failWith: { status: number; code: string } | undefined;
   close(): Promise<void>;
-}> {
+}
+
+/**
+ * A FAKE LiveKit server: only its Twirp HTTP edge (`POST /twirp/livekit.RoomService/<Method>`), on a
+ * free loopback port. It records calls and answers `{}` (or a Twirp error when told to fail).
+ */
+export async function startFakeLivekit(): Promise<FakeLivekit> {
   const { createServer } = await import("node:http");
   const state = {
     url: "",

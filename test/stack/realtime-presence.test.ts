@@ -1,20 +1,8 @@
 import type { RealtimeChannel, SupabaseClient } from "@supabase/supabase-js";
-import type postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestStack, type TestStack } from "../support/stack.ts";
-import { createRoom, createUser, realtimeClient, subscribe, superuser, until } from "./realtime-support.ts";
+import { describe, expect, it } from "vitest";
+import { createRoom, subscribe, until, useRealtimeStack, watch } from "./realtime-support.ts";
 
-let stack: TestStack;
-let sql: postgres.Sql;
-
-beforeAll(async () => {
-  stack = await startTestStack({ functions: false });
-  sql = superuser(stack);
-});
-afterAll(async () => {
-  await sql?.end();
-  await stack?.stop();
-});
+const rt = useRealtimeStack();
 
 /** Keys currently present on a channel, sorted. */
 function online(channel: RealtimeChannel): string[] {
@@ -31,108 +19,91 @@ function dropSocket(client: SupabaseClient): void {
 
 describe("realtime presence", () => {
   it("when three members track, update and leave, then everyone sees sync, join and leave, including for a dropped socket", async () => {
-    const users = await Promise.all([createUser(stack, sql), createUser(stack, sql), createUser(stack, sql)]);
-    const [alice, bob, carol] = users as [(typeof users)[0], (typeof users)[0], (typeof users)[0]];
-    const roomId = await createRoom(sql, alice, [bob, carol]);
+    const users = await rt.users(3);
+    const [alice, bob, carol] = users;
+    const roomId = await createRoom(rt.sql, alice, [bob, carol]);
     const topic = `room:${roomId}:live`;
-    const clients = await Promise.all(
-      users.map(async (u) => realtimeClient(stack, { current: await u.token() })),
+    const clients = await Promise.all(users.map((u) => rt.connect(u)));
+    const [, , c] = clients as [SupabaseClient, SupabaseClient, SupabaseClient];
+    const joinsSeenByA: string[] = [];
+    const leavesSeenByA: string[] = [];
+    const channels = clients.map((client, i) =>
+      client.channel(topic, { config: { private: true, presence: { key: users[i]?.id ?? "" } } }),
     );
-    const [a, b, c] = clients as [SupabaseClient, SupabaseClient, SupabaseClient];
-    try {
-      const joinsSeenByA: string[] = [];
-      const leavesSeenByA: string[] = [];
-      const channels = clients.map((client, i) =>
-        client.channel(topic, { config: { private: true, presence: { key: users[i]?.id ?? "" } } }),
-      );
-      const [chA, chB, chC] = channels as [RealtimeChannel, RealtimeChannel, RealtimeChannel];
-      chA
-        .on("presence", { event: "join" }, ({ key }) => joinsSeenByA.push(key))
-        .on("presence", { event: "leave" }, ({ key }) => leavesSeenByA.push(key));
-      chB.on("presence", { event: "sync" }, () => {});
-      chC.on("presence", { event: "sync" }, () => {});
-      for (const ch of channels) expect((await subscribe(ch)).status).toBe("SUBSCRIBED");
+    const [chA, chB, chC] = channels as [RealtimeChannel, RealtimeChannel, RealtimeChannel];
+    chA
+      .on("presence", { event: "join" }, ({ key }) => joinsSeenByA.push(key))
+      .on("presence", { event: "leave" }, ({ key }) => leavesSeenByA.push(key));
+    chB.on("presence", { event: "sync" }, () => {});
+    chC.on("presence", { event: "sync" }, () => {});
+    for (const ch of channels) expect((await subscribe(ch)).status).toBe("SUBSCRIBED");
 
-      expect(await chA.track({ status: "online" })).toBe("ok");
-      expect(await chB.track({ status: "online" })).toBe("ok");
-      expect(await chC.track({ status: "away" })).toBe("ok");
-      const everyone = [alice.id, bob.id, carol.id].sort();
-      await until(
-        () => channels.every((ch) => online(ch).join() === everyone.join()),
-        2000,
-        "all three online",
-      );
-      expect(chB.presenceState()[carol.id]).toEqual([expect.objectContaining({ status: "away" })]);
+    expect(await chA.track({ status: "online" })).toBe("ok");
+    expect(await chB.track({ status: "online" })).toBe("ok");
+    expect(await chC.track({ status: "away" })).toBe("ok");
+    const everyone = [alice.id, bob.id, carol.id].sort();
+    await until(
+      () => channels.every((ch) => online(ch).join() === everyone.join()),
+      2000,
+      "all three online",
+    );
+    expect(chB.presenceState()[carol.id]).toEqual([expect.objectContaining({ status: "away" })]);
 
-      // An update: a leave of the old meta and a join of the new one, for the same key.
-      expect(await chC.track({ status: "online" })).toBe("ok");
-      await until(
-        () => (chA.presenceState()[carol.id]?.[0] as { status?: string })?.status === "online",
-        2000,
-        "update",
-      );
-      expect(chA.presenceState()[carol.id]).toHaveLength(1);
+    // An update: a leave of the old meta and a join of the new one, for the same key.
+    expect(await chC.track({ status: "online" })).toBe("ok");
+    await until(
+      () => (chA.presenceState()[carol.id]?.[0] as { status?: string })?.status === "online",
+      2000,
+      "update",
+    );
+    expect(chA.presenceState()[carol.id]).toHaveLength(1);
 
-      expect(await chB.untrack()).toBe("ok");
-      await until(() => online(chA).join() === [alice.id, carol.id].sort().join(), 2000, "bob untracked");
+    expect(await chB.untrack()).toBe("ok");
+    await until(() => online(chA).join() === [alice.id, carol.id].sort().join(), 2000, "bob untracked");
 
-      dropSocket(c);
-      await until(() => online(chA).join() === alice.id, 3000, "carol's socket dropped");
-      expect(online(chB)).toEqual([alice.id]);
-      expect(leavesSeenByA).toEqual(expect.arrayContaining([bob.id, carol.id]));
-      expect(joinsSeenByA).toEqual(expect.arrayContaining([alice.id, bob.id, carol.id]));
-    } finally {
-      await Promise.all([a.removeAllChannels(), b.removeAllChannels(), c.removeAllChannels()]);
-    }
+    dropSocket(c);
+    await until(() => online(chA).join() === alice.id, 3000, "carol's socket dropped");
+    expect(online(chB)).toEqual([alice.id]);
+    expect(leavesSeenByA).toEqual(expect.arrayContaining([bob.id, carol.id]));
+    expect(joinsSeenByA).toEqual(expect.arrayContaining([alice.id, bob.id, carol.id]));
   });
 
   it("when a member joins after others tracked, then the first presence_state already lists them", async () => {
-    const [alice, bob] = await Promise.all([createUser(stack, sql), createUser(stack, sql)]);
-    const roomId = await createRoom(sql, alice, [bob]);
+    const [alice, bob] = await rt.users(2);
+    const roomId = await createRoom(rt.sql, alice, [bob]);
     const topic = `room:${roomId}:live`;
-    const a = await realtimeClient(stack, { current: await alice.token() });
-    const b = await realtimeClient(stack, { current: await bob.token() });
-    try {
-      const chA = a.channel(topic, { config: { private: true, presence: { key: alice.id } } });
-      chA.on("presence", { event: "sync" }, () => {});
-      await subscribe(chA);
-      await chA.track({ mic: true });
-      let synced = false;
-      const chB = b.channel(topic, { config: { private: true, presence: { key: bob.id } } });
-      chB.on("presence", { event: "sync" }, () => {
-        synced = true;
-      });
-      await subscribe(chB);
-      await until(() => synced, 2000, "bob's first sync");
-      expect(chB.presenceState()[alice.id]).toEqual([expect.objectContaining({ mic: true })]);
-    } finally {
-      await Promise.all([a.removeAllChannels(), b.removeAllChannels()]);
-    }
+    const a = await rt.connect(alice);
+    const b = await rt.connect(bob);
+    const chA = a.channel(topic, { config: { private: true, presence: { key: alice.id } } });
+    chA.on("presence", { event: "sync" }, () => {});
+    await subscribe(chA);
+    await chA.track({ mic: true });
+
+    let synced = false;
+    const chB = b.channel(topic, { config: { private: true, presence: { key: bob.id } } });
+    chB.on("presence", { event: "sync" }, () => {
+      synced = true;
+    });
+    await subscribe(chB);
+    await until(() => synced, 2000, "bob's first sync");
+
+    expect(chB.presenceState()[alice.id]).toEqual([expect.objectContaining({ mic: true })]);
   });
 
   it("when a client makes more than 5 presence calls in 30 seconds, then its channel is closed with the rate-limit message", async () => {
-    const alice = await createUser(stack, sql);
-    const roomId = await createRoom(sql, alice);
-    const a = await realtimeClient(stack, { current: await alice.token() });
-    try {
-      const system: { status?: string; message?: string }[] = [];
-      const statuses: string[] = [];
-      const ch = a.channel(`room:${roomId}:live`, { config: { private: true, presence: { key: alice.id } } });
-      ch.on("system", {}, (p) => system.push(p));
-      await new Promise<void>((resolve) =>
-        ch.subscribe((s) => {
-          statuses.push(s);
-          if (s === "SUBSCRIBED") resolve();
-        }),
-      );
-      for (let i = 1; i <= 5; i++) expect(await ch.track({ typing: i })).toBe("ok");
-      void ch.track({ typing: 6 });
-      await until(() => statuses.includes("CLOSED"), 2000, "channel closed");
-      expect(system).toEqual([
-        expect.objectContaining({ status: "error", message: "Client presence rate limit exceeded" }),
-      ]);
-    } finally {
-      await a.removeAllChannels();
-    }
+    const [alice] = await rt.users(1);
+    const roomId = await createRoom(rt.sql, alice);
+    const a = await rt.connect(alice);
+    const ch = a.channel(`room:${roomId}:live`, { config: { private: true, presence: { key: alice.id } } });
+    const { statuses, system, subscribed } = watch(ch);
+    await subscribed;
+
+    for (let i = 1; i <= 5; i++) expect(await ch.track({ typing: i })).toBe("ok");
+    void ch.track({ typing: 6 });
+    await until(() => statuses.includes("CLOSED"), 2000, "channel closed");
+
+    expect(system).toEqual([
+      expect.objectContaining({ status: "error", message: "Client presence rate limit exceeded" }),
+    ]);
   });
 });

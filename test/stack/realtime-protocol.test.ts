@@ -1,14 +1,12 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { signJwt } from "../../src/stack/jwt.ts";
 import { generateKeys, type StackKeys } from "../../src/stack/keys.ts";
 import { createRealtimeSurface } from "../../src/stack/realtime/index.ts";
 import type { Surface } from "../../src/stack/surface.ts";
-import { startTestStack, type TestStack } from "../support/stack.ts";
-import { createRoom, createUser, superuser } from "./realtime-support.ts";
+import { createRoom, useRealtimeStack } from "./realtime-support.ts";
 
 /**
  * Wire-level behaviour realtime-js relies on but cannot show directly: raw frames through the
@@ -16,21 +14,13 @@ import { createRoom, createUser, superuser } from "./realtime-support.ts";
  * so those are checked against the surface mounted alone).
  */
 
-let stack: TestStack;
-let sql: postgres.Sql;
+const rt = useRealtimeStack();
 
-beforeAll(async () => {
-  stack = await startTestStack({ functions: false });
-  sql = superuser(stack);
-});
-afterAll(async () => {
-  await sql?.end();
-  await stack?.stop();
-});
-
-/** A raw socket that queues decoded text frames. */
-async function rawSocket(url: string) {
-  const ws = new WebSocket(url);
+/** A raw socket to the stack's Realtime with the anon key, speaking protocol `vsn`, that queues decoded text frames. */
+async function rawSocket(vsn: "1.0.0" | "2.0.0") {
+  const ws = new WebSocket(
+    `${rt.stack.url.replace("http", "ws")}/realtime/v1/websocket?apikey=${rt.stack.anonKey}&vsn=${vsn}`,
+  );
   const inbox: unknown[] = [];
   ws.on("message", (data: Buffer, isBinary: boolean) => {
     if (!isBinary) inbox.push(JSON.parse(data.toString()));
@@ -53,12 +43,10 @@ async function rawSocket(url: string) {
 
 describe("realtime wire protocol", () => {
   it("when a v2 client heartbeats, leaves and joins twice, then it gets Phoenix's replies and closes", async () => {
-    const alice = await createUser(stack, sql);
-    const roomId = await createRoom(sql, alice);
+    const [alice] = await rt.users(1);
+    const roomId = await createRoom(rt.sql, alice);
     const topic = `realtime:room:${roomId}`;
-    const s = await rawSocket(
-      `${stack.url.replace("http", "ws")}/realtime/v1/websocket?apikey=${stack.anonKey}&vsn=2.0.0`,
-    );
+    const s = await rawSocket("2.0.0");
     try {
       s.ws.send(JSON.stringify([null, "1", "phoenix", "heartbeat", {}]));
       expect(await s.next((m) => (m as unknown[])[1] === "1")).toEqual([
@@ -132,9 +120,7 @@ describe("realtime wire protocol", () => {
   });
 
   it("when a v1 client joins a public channel and broadcasts to itself, then frames are JSON objects", async () => {
-    const s = await rawSocket(
-      `${stack.url.replace("http", "ws")}/realtime/v1/websocket?apikey=${stack.anonKey}&vsn=1.0.0`,
-    );
+    const s = await rawSocket("1.0.0");
     try {
       const topic = "realtime:lobby-v1";
       s.ws.send(
@@ -183,14 +169,15 @@ describe("realtime connect refusals", () => {
 
   beforeAll(async () => {
     keys = await generateKeys();
-    if (!stack.dbUrl) throw new Error("needs the database");
+    const dbUrl = rt.stack.dbUrl;
+    if (!dbUrl) throw new Error("needs the database");
     surface = await createRealtimeSurface({
-      dbUrl: stack.dbUrl,
+      dbUrl,
       apiUrl: "http://127.0.0.1:0",
       keys,
       userTokenAlg: "HS256",
       log: () => {},
-      options: { dbUrl: stack.dbUrl, keys, realtimeErrorBackoffMs: 0 },
+      options: { dbUrl, keys, realtimeErrorBackoffMs: 0 },
     });
     server = createServer((req, res) => void surface.handle(req, res, req.url ?? "/"));
     server.on("upgrade", (req, socket, head) => surface.upgrade?.(req, socket, head, req.url ?? "/"));

@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import type { RealtimeChannel, SupabaseClient } from "@supabase/supabase-js";
 import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { WebSocket } from "ws";
 import { signJwt } from "../../src/stack/jwt.ts";
 import type { StackKeys } from "../../src/stack/keys.ts";
-import type { TestStack } from "../support/stack.ts";
+import { startTestStack, type TestStack } from "../support/stack.ts";
 
 /**
  * Helpers for the realtime suites: users made directly in auth.users (with their profile, by the
@@ -29,24 +30,25 @@ export async function createUser(stack: TestStack, sql: postgres.Sql): Promise<T
   await sql`insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
             values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${`${id}@example.com`},
                     '{"provider":"email","providers":["email"]}', '{}', now(), now())`;
-  const keys = { jwtSecret: stack.jwtSecret } as StackKeys;
   return {
     id,
-    token: (ttlSeconds = 3600) => {
-      const now = Math.floor(Date.now() / 1000);
-      return signJwt(
-        {
-          sub: id,
-          role: "authenticated",
-          aud: "authenticated",
-          iat: now,
-          exp: now + ttlSeconds,
-          session_id: randomUUID(),
-        },
-        keys,
-      );
-    },
+    token: (ttlSeconds = 3600) =>
+      signToken(
+        stack,
+        { sub: id, role: "authenticated", aud: "authenticated", session_id: randomUUID() },
+        ttlSeconds,
+      ),
   };
+}
+
+/** A token signed with the stack's secret carrying `claims`, issued now and valid `ttlSeconds`. */
+export function signToken(
+  stack: TestStack,
+  claims: Record<string, unknown>,
+  ttlSeconds = 3600,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return signJwt({ ...claims, iat: now, exp: now + ttlSeconds }, { jwtSecret: stack.jwtSecret } as StackKeys);
 }
 
 /** A private room owned by `owner`, with `members` as plain members. */
@@ -121,3 +123,171 @@ export async function until(predicate: () => boolean, ms = 3000, what = "conditi
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Users `N` long, so `const [alice, bob] = await rt.users(2)` needs no checks. */
+type Users<N extends number, Acc extends TestUser[] = []> = Acc["length"] extends N
+  ? Acc
+  : Users<N, [...Acc, TestUser]>;
+
+/**
+ * One local stack (no functions) for a realtime test file, with a superuser connection, and
+ * shorthands for the usual arrangement: users, a room, clients signed in as them. Clients made
+ * through `client`/`connect` lose their channels after each test.
+ */
+export interface RealtimeStack {
+  readonly stack: TestStack;
+  readonly sql: postgres.Sql;
+  /** `count` new users, made at once. */
+  users<N extends number>(count: N): Promise<Users<N>>;
+  /** A supabase-js Realtime client authenticating with `token.current`; cleaned up after the test. */
+  client(token: { current: string | null }): Promise<SupabaseClient>;
+  /** A client signed in as `user` with a fresh token valid `ttlSeconds` (default 1 h). */
+  connect(user: TestUser, ttlSeconds?: number): Promise<SupabaseClient>;
+}
+
+/** Starts the stack before the file's tests and stops it after them (call at the top of the file). */
+export function useRealtimeStack(): RealtimeStack {
+  let stack: TestStack | undefined;
+  let sql: postgres.Sql | undefined;
+  let opened: SupabaseClient[] = [];
+  beforeAll(async () => {
+    stack = await startTestStack({ functions: false });
+    sql = superuser(stack);
+  });
+  afterEach(async () => {
+    const clients = opened;
+    opened = [];
+    await Promise.all(clients.map((c) => c.removeAllChannels()));
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await stack?.stop();
+  });
+  const rt: RealtimeStack = {
+    get stack() {
+      if (!stack) throw new Error("the realtime stack is not started (use it inside a test)");
+      return stack;
+    },
+    get sql() {
+      if (!sql) throw new Error("the realtime stack is not started (use it inside a test)");
+      return sql;
+    },
+    async users<N extends number>(count: N) {
+      return (await Promise.all(
+        Array.from({ length: count }, () => createUser(rt.stack, rt.sql)),
+      )) as Users<N>;
+    },
+    async client(token) {
+      const client = await realtimeClient(rt.stack, token);
+      opened.push(client);
+      return client;
+    },
+    async connect(user, ttlSeconds) {
+      return rt.client({ current: await user.token(ttlSeconds) });
+    },
+  };
+  return rt;
+}
+
+export interface JoinOptions {
+  /** Broadcast events to collect into `got` (default none). */
+  events?: string[];
+  /** Default true. */
+  private?: boolean;
+  broadcast?: { self?: boolean; ack?: boolean };
+}
+
+/**
+ * Opens `topic` on `client` (private unless told otherwise), collects the named broadcast events
+ * into `got`, subscribes and expects SUBSCRIBED.
+ */
+export async function join(
+  client: SupabaseClient,
+  topic: string,
+  options: JoinOptions = {},
+): Promise<{ channel: RealtimeChannel; got: Received[] }> {
+  const got: Received[] = [];
+  const config = {
+    private: options.private ?? true,
+    ...(options.broadcast ? { broadcast: options.broadcast } : {}),
+  };
+  const channel = client.channel(topic, { config });
+  for (const event of options.events ?? []) channel.on("broadcast", { event }, into(got));
+  expect(await subscribe(channel)).toEqual({ status: "SUBSCRIBED" });
+  return { channel, got };
+}
+
+/** Expects a private join of `topic` to be refused for lack of read permission. */
+export async function expectReadRefused(client: SupabaseClient, topic: string): Promise<void> {
+  const outcome = await subscribe(client.channel(topic, { config: { private: true } }));
+  expect(outcome.status).toBe("CHANNEL_ERROR");
+  expect(outcome.error?.message).toBe(
+    `Unauthorized: You do not have permissions to read from this Channel topic: ${topic}`,
+  );
+}
+
+/** One message of Realtime's HTTP broadcast endpoint. */
+export interface HttpMessage {
+  topic: string;
+  event: string;
+  payload: unknown;
+  private?: boolean;
+  id?: string;
+}
+
+/** POSTs `messages` to `/realtime/v1/api/broadcast` with `token` (and the anon key unless `apikey` is given). */
+export function httpBroadcast(
+  stack: TestStack,
+  token: string,
+  messages: HttpMessage[],
+  apikey = stack.anonKey,
+): Promise<Response> {
+  return fetch(`${stack.url}/realtime/v1/api/broadcast`, {
+    method: "POST",
+    headers: { apikey, authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ messages }),
+  });
+}
+
+/** Inserts a room message as `senderId` straight into the table; resolves with its id. */
+export async function insertMessage(
+  sql: postgres.Sql,
+  roomId: string,
+  senderId: string,
+  body: string,
+): Promise<string | undefined> {
+  const [row] = await sql<{ id: string }[]>`
+    insert into public.room_messages (room_id, sender_id, body) values (${roomId}, ${senderId}, ${body})
+    returning id`;
+  return row?.id;
+}
+
+/** A system event realtime sends on a channel (errors, closes). */
+export interface SystemEvent {
+  extension?: string;
+  status?: string;
+  message?: string;
+  channel?: string;
+}
+
+/**
+ * Subscribes and records every status realtime-js reports and every system event;
+ * `subscribed` resolves on the first SUBSCRIBED and rejects on CHANNEL_ERROR before it.
+ */
+export function watch(channel: RealtimeChannel): {
+  statuses: string[];
+  system: SystemEvent[];
+  subscribed: Promise<void>;
+} {
+  const statuses: string[] = [];
+  const system: SystemEvent[] = [];
+  channel.on("system", {}, (p) => system.push(p));
+  const subscribed = new Promise<void>((resolve, reject) =>
+    channel.subscribe((s, err) => {
+      statuses.push(s);
+      if (s === "SUBSCRIBED") resolve();
+      if (s === "CHANNEL_ERROR") reject(err);
+    }),
+  );
+  return { statuses, system, subscribed };
+}

@@ -142,6 +142,7 @@ export type Database = {
           last_read_at: string;
           left_at: string | null;
           mic_enabled: boolean;
+          removed_until: string | null;
           role: Database["public"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
@@ -153,6 +154,7 @@ export type Database = {
           last_read_at?: string;
           left_at?: string | null;
           mic_enabled?: boolean;
+          removed_until?: string | null;
           role?: Database["public"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
@@ -163,6 +165,7 @@ export type Database = {
           last_read_at?: string;
           left_at?: string | null;
           mic_enabled?: boolean;
+          removed_until?: string | null;
           role?: Database["public"]["Enums"]["member_role"];
           room_id?: string;
           user_id?: string;
@@ -294,6 +297,7 @@ export type Database = {
           last_read_at: string;
           left_at: string | null;
           mic_enabled: boolean;
+          removed_until: string | null;
           role: Database["public"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
@@ -373,6 +377,7 @@ export type Database = {
           last_read_at: string;
           left_at: string | null;
           mic_enabled: boolean;
+          removed_until: string | null;
           role: Database["public"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
@@ -470,6 +475,7 @@ export type Database = {
           last_read_at: string;
           left_at: string | null;
           mic_enabled: boolean;
+          removed_until: string | null;
           role: Database["public"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
@@ -489,6 +495,7 @@ export type Database = {
           last_read_at: string;
           left_at: string | null;
           mic_enabled: boolean;
+          removed_until: string | null;
           role: Database["public"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;

@@ -52,6 +52,8 @@ create table public.room_members (
   mic_enabled boolean not null default false,
   voice_connected boolean not null default false,
   last_read_at timestamptz not null default now(),
+  -- Coworking: a participant removed by a moderator cannot rejoin before this.
+  removed_until timestamptz,
   primary key (room_id, user_id)
 );
 comment on table public.room_members is 'Membership with history. Written only by SQL functions; members may update their own mic and read marker.';

@@ -217,7 +217,8 @@ grant execute on function public.revoke_invite(uuid) to authenticated, service_r
 /**
  * Joins a coworking room, never beyond its capacity: the room row is locked, so concurrent joins
  * queue and each sees the count the previous one left. Idempotent for someone already in.
- * Posts "<name> joined". Errors: PT404 room_not_found; PT409 room_inactive / room_full.
+ * Posts "<name> joined". Errors: PT404 room_not_found; PT409 room_inactive / room_full; 42501 forbidden
+ * within 15 minutes of being removed by a moderator.
  */
 create function public.join_coworking_room(room_id uuid) returns public.room_members
 language plpgsql security definer set search_path = '' as $$
@@ -238,6 +239,11 @@ begin
   if found then
     return member;
   end if;
+  if exists (select 1 from public.room_members m
+             where m.room_id = room.id and m.user_id = uid and m.removed_until > now()) then
+    raise exception using errcode = '42501', message = 'You were removed from this room and cannot rejoin yet',
+      hint = 'forbidden';
+  end if;
   if room.status <> 'active' then
     raise exception using errcode = 'PT409', message = 'This room is closed', hint = 'room_inactive';
   end if;
@@ -249,7 +255,8 @@ begin
   insert into public.room_members as m (room_id, user_id, role)
   values (room.id, uid, 'member')
   on conflict on constraint room_members_pkey do update
-    set left_at = null, joined_at = now(), mic_enabled = false, voice_connected = false, last_read_at = now()
+    set left_at = null, joined_at = now(), mic_enabled = false, voice_connected = false, last_read_at = now(),
+        removed_until = null
   returning * into member;
   perform private.post_system_message(room.id, private.display_name(uid) || ' joined', 'joined', uid);
   return member;
@@ -302,7 +309,8 @@ grant execute on function public.leave_room(uuid) to authenticated, service_role
 /**
  * Removes a member from a private room, or a participant from a coworking room.
  * Who: private rooms — the owner (anyone but themselves) or an admin (plain members only);
- * coworking rooms — the service role only (moderation through the edge function).
+ * coworking rooms — the service role only (moderation through the edge function); the removed
+ * participant cannot rejoin for 15 minutes.
  * The removed member's pending invites to the room are revoked with them.
  * Errors: 42501 forbidden; PT404 not_member (target not in the room).
  */
@@ -334,7 +342,10 @@ begin
   if target.user_id is null then
     raise exception using errcode = 'PT404', message = 'That user is not in the room', hint = 'not_member';
   end if;
-  update public.room_members m set left_at = now(), mic_enabled = false, voice_connected = false
+  -- A removed coworking participant could rejoin at once (coworking rooms are open): a cooldown makes
+  -- the removal stick. Private rooms need a new invite anyway.
+  update public.room_members m set left_at = now(), mic_enabled = false, voice_connected = false,
+    removed_until = case when room.kind = 'coworking' then now() + interval '15 minutes' end
   where m.room_id = room.id and m.user_id = target.user_id;
   -- A removed member's invites would otherwise still let their guests (or their own second account) in.
   update public.room_invites i set status = 'revoked', responded_at = now()

@@ -225,6 +225,27 @@ describe("removing members", () => {
     expect(msg?.body).toBe("Bob was removed");
   });
 
+  it("when a moderator removes a coworking participant, then they cannot rejoin for 15 minutes, and can after", async () => {
+    const roomId = await createCoworkingRoom(db.sql, 5);
+    const [kicked, bystander] = [await createUser(db.sql), await createUser(db.sql)];
+    await rpcOk(db.sql, kicked, "join_coworking_room", { room_id: roomId });
+    await rpcOk(db.sql, bystander, "join_coworking_room", { room_id: roomId });
+    await rpcOk(db.sql, SERVICE, "remove_member", { room_id: roomId, user_id: kicked.id });
+    expect(await rpc(db.sql, kicked, "join_coworking_room", { room_id: roomId })).toMatchObject({
+      ok: false,
+      error: { code: "42501", hint: "forbidden" },
+    });
+    await rpcOk(db.sql, bystander, "leave_room", { room_id: roomId });
+    await rpcOk(db.sql, bystander, "join_coworking_room", { room_id: roomId });
+    await db.sql`update public.room_members set removed_until = now() - interval '1 second'
+                 where room_id = ${roomId} and user_id = ${kicked.id}`;
+    await rpcOk(db.sql, kicked, "join_coworking_room", { room_id: roomId });
+    const [row] = await db.sql<{ active: boolean; removed_until: Date | null }[]>`
+      select left_at is null as active, removed_until from public.room_members
+      where room_id = ${roomId} and user_id = ${kicked.id}`;
+    expect(row).toEqual({ active: true, removed_until: null });
+  });
+
   it("when a non-owner changes roles or the owner names a new owner, then it is refused", async () => {
     const { roomId, owner, people } = await room("admin", "member");
     const [admin, member] = people as [User, User];

@@ -9,7 +9,12 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 
-type LockNode = { version?: string; optional?: boolean; optionalDependencies?: Record<string, string> };
+type LockNode = {
+  version?: string;
+  dev?: boolean;
+  optional?: boolean;
+  optionalDependencies?: Record<string, string>;
+};
 const file = new URL("../package-lock.json", import.meta.url);
 const lock = JSON.parse(readFileSync(file, "utf8")) as { packages: Record<string, LockNode> };
 const added: string[] = [];
@@ -18,7 +23,8 @@ for (const [path, node] of Object.entries(lock.packages)) {
     const nested = `${path ? `${path}/` : ""}node_modules/${name}`;
     const top = `node_modules/${name}`;
     if (lock.packages[nested] || lock.packages[top]) continue;
-    lock.packages[top] = { version, optional: true };
+    // Flags as npm itself writes them, so a later `npm install` leaves the file unchanged.
+    lock.packages[top] = { version, ...(node.dev ? { dev: true } : {}), optional: true };
     added.push(`${name}@${version}`);
   }
 }

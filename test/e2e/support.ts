@@ -4,7 +4,7 @@ import { expect } from "vitest";
 import { createRoomkitClient, type Result, type RoomkitClient } from "../../src/client/index.ts";
 import type { RoomSession, RoomSessionEvents } from "../../src/client/session.ts";
 import type { Database } from "../../src/database.types.ts";
-import { startTestStack, type TestStack, type TestStackOptions } from "../support/stack.ts";
+import { localOnly, startTestStack, type TestStack, type TestStackOptions } from "../support/stack.ts";
 
 /** LiveKit credentials the stack's functions sign voice tokens with (no LiveKit server runs). */
 export const LIVEKIT = {
@@ -13,9 +13,16 @@ export const LIVEKIT = {
   LIVEKIT_API_SECRET: "e2e-secret-that-is-long-enough-for-hs256",
 };
 
-/** The local stack (or the real one from env) with LiveKit credentials for the functions. */
+/**
+ * The local stack with LiveKit credentials for the functions, or the real one from env (which
+ * keeps its own LiveKit configuration: tests that check voice tokens against `LIVEKIT` are
+ * guarded with `skipIf(EXTERNAL_STACK)`). Local-only `options` must come through `localOnly`.
+ */
 export function startE2EStack(options: TestStackOptions = {}): Promise<TestStack> {
-  return startTestStack({ ...options, functionsEnv: { ...LIVEKIT, ...options.functionsEnv } });
+  return startTestStack({
+    ...options,
+    ...localOnly({ functionsEnv: { ...LIVEKIT, ...options.functionsEnv } }),
+  });
 }
 
 /** A person using the app: their own supabase-js client (signed up through Auth) and Roomkit client. */

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { AccessToken } from "livekit-server-sdk";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { EXTERNAL_STACK } from "../support/stack.ts";
 import {
   type LivekitFunctionsStack,
   privateRoom,
@@ -170,26 +171,30 @@ test("when coworking and livekit-token get arbitrary bodies, ids and methods, th
   );
 });
 
-test("when the webhook gets arbitrary bodies, signed or not, then never a 5xx and unsigned ones write nothing", async () => {
-  await fc.assert(
-    fc.asyncProperty(bodyText(), fc.boolean(), async (raw, signIt) => {
-      let authorization = "junk";
-      if (signIt) {
-        const at = new AccessToken(f.livekit.apiKey, f.livekit.apiSecret);
-        at.sha256 = createHash("sha256").update(raw).digest("base64");
-        authorization = await at.toJwt();
-      }
-      const before = await rowCounts(f.sql);
-      const res = await f.call("livekit-webhook", {
-        method: "POST",
-        token: null,
-        body: raw,
-        headers: { authorization },
-      });
-      expect(res.status, `${raw} → ${res.status} ${await res.clone().text()}`).toBeLessThan(500);
-      if (!signIt) expect(res.status).toBe(401);
-      if (res.status >= 400) expect(await rowCounts(f.sql)).toEqual(before);
-    }),
-    { numRuns: RUNS },
-  );
-});
+// Signs webhooks with the fake LiveKit's keys the functions are given (functionsEnv): local stack only.
+test.skipIf(EXTERNAL_STACK)(
+  "when the webhook gets arbitrary bodies, signed or not, then never a 5xx and unsigned ones write nothing",
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(bodyText(), fc.boolean(), async (raw, signIt) => {
+        let authorization = "junk";
+        if (signIt) {
+          const at = new AccessToken(f.livekit.apiKey, f.livekit.apiSecret);
+          at.sha256 = createHash("sha256").update(raw).digest("base64");
+          authorization = await at.toJwt();
+        }
+        const before = await rowCounts(f.sql);
+        const res = await f.call("livekit-webhook", {
+          method: "POST",
+          token: null,
+          body: raw,
+          headers: { authorization },
+        });
+        expect(res.status, `${raw} → ${res.status} ${await res.clone().text()}`).toBeLessThan(500);
+        if (!signIt) expect(res.status).toBe(401);
+        if (res.status >= 400) expect(await rowCounts(f.sql)).toEqual(before);
+      }),
+      { numRuns: RUNS },
+    );
+  },
+);

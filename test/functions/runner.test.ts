@@ -13,7 +13,7 @@ import { body, type FunctionsStack, startFunctionsStack } from "./support.ts";
 describe("the functions surface of the local stack", () => {
   let f: FunctionsStack;
   beforeAll(async () => {
-    f = await startFunctionsStack({ functionsEnv: { ROOMKIT_TEST_SECRET: "s3cret" } });
+    f = await startFunctionsStack();
   });
   afterAll(() => f?.stop());
 

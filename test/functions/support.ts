@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import postgres from "postgres";
 import { signJwt } from "../../src/stack/jwt.ts";
 import type { StackKeys } from "../../src/stack/keys.ts";
-import { startTestStack, type TestStack, type TestStackOptions } from "../support/stack.ts";
+import { localOnly, startTestStack, type TestStack, type TestStackOptions } from "../support/stack.ts";
 
 /** A signed-in test user: id, display name and a valid access token. */
 export interface TestUser {
@@ -82,18 +82,23 @@ export interface LivekitFunctionsStack extends FunctionsStack {
   livekit: FakeLivekit;
 }
 
-/** Starts a fake LiveKit (see `startFakeLivekit`) and the functions stack pointed at it. */
+/**
+ * Starts a fake LiveKit (see `startFakeLivekit`) and the functions stack pointed at it. An external
+ * stack keeps its own LiveKit: tests that check the fake's keys or calls use `skipIf(EXTERNAL_STACK)`.
+ */
 export async function startFunctionsStackWithFakeLivekit(): Promise<LivekitFunctionsStack> {
   const livekit = await startFakeLivekit();
   let f: FunctionsStack;
   try {
-    f = await startFunctionsStack({
-      functionsEnv: {
-        LIVEKIT_URL: livekit.url,
-        LIVEKIT_API_KEY: livekit.apiKey,
-        LIVEKIT_API_SECRET: livekit.apiSecret,
-      },
-    });
+    f = await startFunctionsStack(
+      localOnly({
+        functionsEnv: {
+          LIVEKIT_URL: livekit.url,
+          LIVEKIT_API_KEY: livekit.apiKey,
+          LIVEKIT_API_SECRET: livekit.apiSecret,
+        },
+      }),
+    );
   } catch (error) {
     await livekit.close();
     throw error;

@@ -3,7 +3,14 @@ import { AuthApiError, AuthWeakPasswordError } from "@supabase/supabase-js";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestStack, type TestStack } from "../support/stack.ts";
+import {
+  EXTERNAL_STACK,
+  EXTERNAL_WITHOUT_DB,
+  EXTERNAL_WITHOUT_JWT_SECRET,
+  localOnly,
+  startTestStack,
+  type TestStack,
+} from "../support/stack.ts";
 
 /** Refresh tokens may be reused this long after rotation (short, so the test can outwait it). */
 const REUSE_INTERVAL_SECONDS = 1;
@@ -15,9 +22,9 @@ let db: postgres.Sql;
 beforeAll(async () => {
   stack = await startTestStack({
     functions: false,
-    refreshTokenReuseIntervalSeconds: REUSE_INTERVAL_SECONDS,
+    ...localOnly({ refreshTokenReuseIntervalSeconds: REUSE_INTERVAL_SECONDS }),
   });
-  db = postgres(stack.dbUrl!, { max: 2, onnotice: () => {} });
+  if (stack.dbUrl) db = postgres(stack.dbUrl, { max: 2, onnotice: () => {} });
 });
 afterAll(async () => {
   await db?.end();
@@ -41,27 +48,36 @@ async function signedUp(data: Record<string, unknown> = {}) {
 }
 
 describe("sign-up", () => {
-  it("when a user signs up with email and password, then they get a session and an auth.users row with a bcrypt hash", async () => {
-    const { session, user, email: address } = await signedUp({ display_name: "Ada" });
-    expect(session.access_token).toBeTruthy();
-    expect(session.refresh_token).toMatch(/^[A-Za-z0-9]{12}$/);
-    expect(session.expires_in).toBe(3600);
-    expect(user.email).toBe(address);
-    expect(user.user_metadata.display_name).toBe("Ada");
-    expect(user.app_metadata).toMatchObject({ provider: "email", providers: ["email"] });
-    expect(user.identities?.[0]?.provider).toBe("email");
-    expect(user.email_confirmed_at).toBeTruthy();
-    const [row] = await db`select instance_id, aud, encrypted_password from auth.users where id = ${user.id}`;
-    expect(row?.instance_id).toBe("00000000-0000-0000-0000-000000000000");
-    expect(row?.aud).toBe("authenticated");
-    expect(row?.encrypted_password).toMatch(/^\$2[ab]\$10\$/);
-  });
+  // Reads auth.users in SQL: needs SUPABASE_DB_URL against an external stack.
+  it.skipIf(EXTERNAL_WITHOUT_DB)(
+    "when a user signs up with email and password, then they get a session and an auth.users row with a bcrypt hash",
+    async () => {
+      const { session, user, email: address } = await signedUp({ display_name: "Ada" });
+      expect(session.access_token).toBeTruthy();
+      expect(session.refresh_token).toMatch(/^[A-Za-z0-9]{12}$/);
+      expect(session.expires_in).toBe(3600);
+      expect(user.email).toBe(address);
+      expect(user.user_metadata.display_name).toBe("Ada");
+      expect(user.app_metadata).toMatchObject({ provider: "email", providers: ["email"] });
+      expect(user.identities?.[0]?.provider).toBe("email");
+      expect(user.email_confirmed_at).toBeTruthy();
+      const [row] =
+        await db`select instance_id, aud, encrypted_password from auth.users where id = ${user.id}`;
+      expect(row?.instance_id).toBe("00000000-0000-0000-0000-000000000000");
+      expect(row?.aud).toBe("authenticated");
+      expect(row?.encrypted_password).toMatch(/^\$2[ab]\$10\$/);
+    },
+  );
 
-  it("when a user signs up, then the app's trigger gives them a public.profiles row", async () => {
-    const { user } = await signedUp({ display_name: "Grace" });
-    const [profile] = await db`select display_name from public.profiles where id = ${user.id}`;
-    expect(profile).toBeDefined();
-  });
+  // Reads public.profiles in SQL: needs SUPABASE_DB_URL against an external stack.
+  it.skipIf(EXTERNAL_WITHOUT_DB)(
+    "when a user signs up, then the app's trigger gives them a public.profiles row",
+    async () => {
+      const { user } = await signedUp({ display_name: "Grace" });
+      const [profile] = await db`select display_name from public.profiles where id = ${user.id}`;
+      expect(profile).toBeDefined();
+    },
+  );
 
   it("when an email is already registered, then sign-up fails with user_already_exists (422)", async () => {
     const { email: address } = await signedUp();
@@ -124,47 +140,55 @@ describe("password sign-in and tokens", () => {
     expect(unknown.error?.code).toBe("invalid_credentials");
   });
 
-  it("when a session is refreshed, then the refresh token rotates and a token two rotations old is refused after the reuse window", async () => {
-    const { client, session } = await signedUp();
-    const first = session.refresh_token;
-    const r1 = await client.auth.refreshSession({ refresh_token: first });
-    expect(r1.error).toBeNull();
-    const second = r1.data.session!.refresh_token;
-    expect(second).not.toBe(first);
-    // The parent of the active token is handed the active token again (a client that lost the answer).
-    const again = await stack.client().auth.refreshSession({ refresh_token: first });
-    expect(again.data.session?.refresh_token).toBe(second);
-    const r2 = await client.auth.refreshSession({ refresh_token: second });
-    expect(r2.data.session!.refresh_token).not.toBe(second);
-    await new Promise((r) => setTimeout(r, REUSE_INTERVAL_SECONDS * 1000 + 200));
-    const reused = await stack.client().auth.refreshSession({ refresh_token: first });
-    expect(reused.error?.code).toBe("refresh_token_already_used");
-    expect(reused.error?.status).toBe(400);
-  });
+  // Needs a 1 s refresh-token reuse window (refreshTokenReuseIntervalSeconds): local stack only.
+  it.skipIf(EXTERNAL_STACK)(
+    "when a session is refreshed, then the refresh token rotates and a token two rotations old is refused after the reuse window",
+    async () => {
+      const { client, session } = await signedUp();
+      const first = session.refresh_token;
+      const r1 = await client.auth.refreshSession({ refresh_token: first });
+      expect(r1.error).toBeNull();
+      const second = r1.data.session!.refresh_token;
+      expect(second).not.toBe(first);
+      // The parent of the active token is handed the active token again (a client that lost the answer).
+      const again = await stack.client().auth.refreshSession({ refresh_token: first });
+      expect(again.data.session?.refresh_token).toBe(second);
+      const r2 = await client.auth.refreshSession({ refresh_token: second });
+      expect(r2.data.session!.refresh_token).not.toBe(second);
+      await new Promise((r) => setTimeout(r, REUSE_INTERVAL_SECONDS * 1000 + 200));
+      const reused = await stack.client().auth.refreshSession({ refresh_token: first });
+      expect(reused.error?.code).toBe("refresh_token_already_used");
+      expect(reused.error?.status).toBe(400);
+    },
+  );
 
   it("when a refresh token does not exist, then refresh fails with refresh_token_not_found", async () => {
     const { error } = await stack.client().auth.refreshSession({ refresh_token: "AAAAAAAAAAAA" });
     expect(error?.code).toBe("refresh_token_not_found");
   });
 
-  it("when an access token has expired, then /user answers 403 bad_jwt", async () => {
-    const { user } = await signedUp();
-    const past = Math.floor(Date.now() / 1000) - 120;
-    const expired = await new SignJWT({ sub: user.id, role: "authenticated", aud: "authenticated" })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .setIssuedAt(past - 3600)
-      .setExpirationTime(past)
-      .sign(new TextEncoder().encode(stack.jwtSecret!));
-    const res = await fetch(`${stack.url}/auth/v1/user`, {
-      headers: {
-        apikey: stack.anonKey,
-        authorization: `Bearer ${expired}`,
-        "x-supabase-api-version": "2024-01-01",
-      },
-    });
-    expect(res.status).toBe(403);
-    expect((await res.json()).code).toBe("bad_jwt");
-  });
+  // Signs its own expired HS256 token: needs SUPABASE_JWT_SECRET against an external stack.
+  it.skipIf(EXTERNAL_WITHOUT_JWT_SECRET)(
+    "when an access token has expired, then /user answers 403 bad_jwt",
+    async () => {
+      const { user } = await signedUp();
+      const past = Math.floor(Date.now() / 1000) - 120;
+      const expired = await new SignJWT({ sub: user.id, role: "authenticated", aud: "authenticated" })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setIssuedAt(past - 3600)
+        .setExpirationTime(past)
+        .sign(new TextEncoder().encode(stack.jwtSecret!));
+      const res = await fetch(`${stack.url}/auth/v1/user`, {
+        headers: {
+          apikey: stack.anonKey,
+          authorization: `Bearer ${expired}`,
+          "x-supabase-api-version": "2024-01-01",
+        },
+      });
+      expect(res.status).toBe(403);
+      expect((await res.json()).code).toBe("bad_jwt");
+    },
+  );
 });
 
 describe("the current user", () => {
@@ -302,7 +326,8 @@ describe("admin users", () => {
   });
 });
 
-describe("asymmetric tokens and configuration", () => {
+// Needs a second stack signing with ES256 and anonymous sign-ins disabled: local stack only.
+describe.skipIf(EXTERNAL_STACK)("asymmetric tokens and configuration", () => {
   let es: TestStack;
   beforeAll(async () => {
     es = await startTestStack({ functions: false, userTokenAlg: "ES256", anonymousSignIns: false });

@@ -26,6 +26,43 @@ export interface TestStack {
 
 export type TestStackOptions = Omit<Parameters<typeof startStack>[0], "dbUrl" | "keys" | "port">;
 
+const env = process.env;
+
+/**
+ * True when SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY name a stack to test
+ * against (see `startTestStack`). Tests that need configuration only the local stack can be
+ * given (fake AI provider or LiveKit, token TTL, signing algorithm, auth settings, restarting
+ * realtime) use `describe.skipIf(EXTERNAL_STACK)` / `it.skipIf(EXTERNAL_STACK)`.
+ */
+export const EXTERNAL_STACK = Boolean(
+  env.SUPABASE_URL && env.SUPABASE_ANON_KEY && env.SUPABASE_SERVICE_ROLE_KEY,
+);
+
+/** An external stack without SUPABASE_DB_URL: tests that read or arrange rows in SQL cannot run. */
+export const EXTERNAL_WITHOUT_DB = EXTERNAL_STACK && !env.SUPABASE_DB_URL;
+
+/** An external stack without SUPABASE_JWT_SECRET: tests that sign their own HS256 tokens cannot run. */
+export const EXTERNAL_WITHOUT_JWT_SECRET = EXTERNAL_STACK && !env.SUPABASE_JWT_SECRET;
+
+/** Options any stack honours (or that do not change what a test observes). */
+const PORTABLE_OPTIONS: ReadonlySet<string> = new Set<keyof TestStackOptions>([
+  "functions",
+  "waitForFunctions",
+  "log",
+]);
+
+/**
+ * Options that configure the local stack only: returned as given locally, dropped (`{}`) against
+ * an external stack. Use it only where every test that depends on them is guarded with
+ * `skipIf(EXTERNAL_STACK)`; unguarded local-only options make `startTestStack` throw instead.
+ *
+ * @example
+ * stack = await startTestStack({ functions: false, ...localOnly({ accessTokenTtlSeconds: 5 }) });
+ */
+export function localOnly<T extends TestStackOptions>(options: T): T | Record<string, never> {
+  return EXTERNAL_STACK ? {} : options;
+}
+
 const clientOptions = {
   auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   // Node 20 has no global WebSocket; realtime-js refuses to construct without a transport.
@@ -35,15 +72,25 @@ const clientOptions = {
 /**
  * With SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY set, targets that stack
  * (e.g. `supabase start` elsewhere, or a project); otherwise starts the local stack on a free
- * port over a throwaway copy of the template database.
+ * port over a throwaway copy of the template database. Against an external stack every test file
+ * shares its database, and options other than `functions`, `waitForFunctions` and `log` cannot be
+ * applied: passing them throws (see `localOnly` and `EXTERNAL_STACK`).
  *
  * @example
  * const stack = await startTestStack();
  * afterAll(() => stack.stop());
  */
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
-  const env = process.env;
-  if (env.SUPABASE_URL && env.SUPABASE_ANON_KEY && env.SUPABASE_SERVICE_ROLE_KEY) {
+  if (EXTERNAL_STACK && env.SUPABASE_URL && env.SUPABASE_ANON_KEY && env.SUPABASE_SERVICE_ROLE_KEY) {
+    const localOptions = Object.entries(options)
+      .filter(([key, value]) => value !== undefined && !PORTABLE_OPTIONS.has(key))
+      .map(([key]) => key);
+    if (localOptions.length > 0)
+      throw new Error(
+        `startTestStack: ${localOptions.join(", ")} can only configure the local stack, but SUPABASE_URL names an ` +
+          "external one. Guard the tests that need this configuration with skipIf(EXTERNAL_STACK) and pass the " +
+          "options through localOnly(...).",
+      );
     const { SUPABASE_URL: url, SUPABASE_ANON_KEY: anonKey, SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey } = env;
     return {
       url,

@@ -119,7 +119,8 @@ describe("invite errors", () => {
     const owner = await f.user("Olivia");
     const ada = await f.user("Ada");
     const room = await privateRoom(f.sql, owner);
-    const before = await rowCounts(f.sql);
+    const scope = { users: [owner.id, ada.id], rooms: [room] };
+    const before = await rowCounts(f.sql, scope);
     for (const payload of [
       { room_id: room },
       { room_id: room, invitee_id: ada.id, invitee_email: ada.email },
@@ -135,7 +136,7 @@ describe("invite errors", () => {
     }
     const res = await post("invites", owner.token, { room_id: "nope", invitee_id: ada.id });
     expect((await body<Json>(res)).error.details[0].path).toBe("room_id");
-    expect(await rowCounts(f.sql)).toEqual(before);
+    expect(await rowCounts(f.sql, scope)).toEqual(before);
   });
 
   test("when an outsider invites, or the invitee is unknown, already a member or already invited, then 403/404/409", async () => {

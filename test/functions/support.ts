@@ -154,17 +154,32 @@ export async function coworkingRoom(
 }
 
 /** Counts rows of every Roomkit table (to show that a refused request wrote nothing). */
-export async function rowCounts(sql: postgres.Sql): Promise<Record<string, number>> {
+export async function rowCounts(
+  sql: postgres.Sql,
+  scope: { users?: string[]; rooms?: string[] } = {},
+): Promise<Record<string, number>> {
+  // Scoped to the test's own users and rooms when given, so writes by other test files sharing an
+  // external stack's database do not show up; unscoped (the whole database) otherwise.
+  const scoped = scope.users !== undefined || scope.rooms !== undefined;
+  const users = scope.users ?? [];
+  const rooms = scope.rooms ?? [];
   const [row] = await sql<Record<string, number>[]>`
-    select (select count(*)::int from public.rooms) as rooms,
-           (select count(*)::int from public.room_members) as members,
-           (select count(*)::int from public.room_members where left_at is null) as active_members,
-           (select count(*)::int from public.room_members where mic_enabled) as mics_on,
-           (select count(*)::int from public.room_invites) as invites,
-           (select count(*)::int from public.room_invites where status = 'pending') as pending_invites,
-           (select count(*)::int from public.room_messages) as messages,
+    with
+      r as (select * from public.rooms where not ${scoped} or id = any(${rooms}::uuid[]) or created_by = any(${users}::uuid[])),
+      m as (select * from public.room_members where not ${scoped} or room_id = any(${rooms}::uuid[]) or user_id = any(${users}::uuid[])),
+      i as (select * from public.room_invites where not ${scoped} or room_id = any(${rooms}::uuid[])
+              or inviter_id = any(${users}::uuid[]) or invitee_id = any(${users}::uuid[])),
+      msg as (select * from public.room_messages where not ${scoped} or room_id = any(${rooms}::uuid[])
+              or sender_id = any(${users}::uuid[]) or (metadata ->> 'user_id')::uuid = any(${users}::uuid[]))
+    select (select count(*)::int from r) as rooms,
+           (select count(*)::int from m) as members,
+           (select count(*)::int from m where left_at is null) as active_members,
+           (select count(*)::int from m where mic_enabled) as mics_on,
+           (select count(*)::int from i) as invites,
+           (select count(*)::int from i where status = 'pending') as pending_invites,
+           (select count(*)::int from msg) as messages,
            (select count(*)::int from private.livekit_events) as livekit_events,
-           (select count(*)::int from public.room_members where voice_connected) as voice_connected`;
+           (select count(*)::int from m where voice_connected) as voice_connected`;
   return row!;
 }
 

@@ -59,6 +59,12 @@ export type ErrorEnvelope = z.infer<typeof errorEnvelope>;
 const timestamp = z.string();
 
 export const inviteStatus = z.enum(["pending", "accepted", "declined", "revoked", "expired"]);
+/**
+ * Where an invite stands; `pending` invites are the ones still waiting for an answer.
+ *
+ * @example
+ * const { data } = await roomkit.invites.list({ room_id: roomId, status: "pending" });
+ */
 export type InviteStatus = z.infer<typeof inviteStatus>;
 
 /** A row of `room_invites`. */
@@ -72,6 +78,13 @@ export const invite = z.object({
   responded_at: timestamp.nullable(),
   expires_at: timestamp,
 });
+/**
+ * A row of `room_invites`.
+ *
+ * @example
+ * const { data: invite } = await roomkit.invites.send(roomId, { invitee_id: userId });
+ * invite?.expires_at;
+ */
 export type Invite = z.infer<typeof invite>;
 
 /** A row of `room_members`: a member of a private room or a participant of a coworking room. */
@@ -85,6 +98,13 @@ export const membership = z.object({
   voice_connected: z.boolean(),
   last_read_at: timestamp,
 });
+/**
+ * A row of `room_members` (a member of a private room or a participant of a coworking room).
+ *
+ * @example
+ * const { data } = await roomkit.invites.accept(inviteId);
+ * data?.membership.role; // "member"
+ */
 export type Membership = z.infer<typeof membership>;
 
 /** `POST /invites`: exactly one of `invitee_id` and `invitee_email`. */
@@ -119,6 +139,13 @@ export const inviteWithNames = invite.extend({
   inviter: z.object({ id, display_name: z.string() }).nullable(),
   invitee: z.object({ id, display_name: z.string() }),
 });
+/**
+ * An invite with the room's name and the inviter's and invitee's display names.
+ *
+ * @example
+ * const { data: invites } = await roomkit.invites.listPending();
+ * invites?.map((i) => `${i.inviter?.display_name ?? "Someone"} invites you to ${i.room.name}`);
+ */
 export type InviteWithNames = z.infer<typeof inviteWithNames>;
 
 /** `GET /invites` → 200. */
@@ -135,6 +162,13 @@ export const voiceCredentials = z.object({
   token: z.string(),
   expires_at: timestamp,
 });
+/**
+ * Where and how to join a coworking room's LiveKit voice room.
+ *
+ * @example
+ * const { data: voice } = await roomkit.coworking.voiceToken(roomId);
+ * if (voice) await livekitRoom.connect(voice.url, voice.token);
+ */
 export type VoiceCredentials = z.infer<typeof voiceCredentials>;
 
 /** A coworking room in the lobby. */
@@ -146,6 +180,13 @@ export const coworkingRoom = z.object({
   status: z.enum(["active", "inactive"]),
   participant_count: z.number().int(),
 });
+/**
+ * A coworking room in the lobby, with its current participant count.
+ *
+ * @example
+ * const { data: rooms } = await roomkit.coworking.list();
+ * const open = rooms?.filter((r: CoworkingRoom) => r.participant_count < r.capacity);
+ */
 export type CoworkingRoom = z.infer<typeof coworkingRoom>;
 
 /** `GET /coworking/rooms` → 200. */

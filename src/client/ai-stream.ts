@@ -13,7 +13,12 @@ export const AI_EVENTS = {
   error: "ai.error",
 } as const;
 
-/** One AI reply as it grows. */
+/**
+ * One AI reply as it grows.
+ *
+ * @example
+ * session.on("ai_reply", (reply) => showDraft(reply.reply_id, reply.text, reply.status));
+ */
 export interface AiReply {
   reply_id: string;
   /** `typing` before the first delta; `streaming` while deltas arrive; then `done` or `error`. */

@@ -16,11 +16,20 @@ import { type Db, invoke, ok, query, type Result, validate } from "./transport.t
 /**
  * Private topic with live lobby counts (`realtime.send(…, 'room.count', 'coworking:lobby', true)`).
  * Private so that only the database can send there; anyone, signed in or not, may receive.
+ * `watchLobby` subscribes to it; the name is exported for apps that manage channels themselves.
+ *
+ * @example
+ * supabase.channel(LOBBY_TOPIC, { config: { private: true } });
  */
 export const LOBBY_TOPIC = "coworking:lobby";
 const LOBBY_COUNT_EVENT = "room.count";
 
-/** A lobby update: a coworking room's new participant count. */
+/**
+ * A lobby update: a coworking room's new participant count.
+ *
+ * @example
+ * await roomkit.coworking.watchLobby(({ room_id, participant_count }) => counts.set(room_id, participant_count));
+ */
 export interface LobbyCount {
   room_id: string;
   participant_count: number;

@@ -7,6 +7,9 @@
 /**
  * Codes the Roomkit SQL functions and edge functions put in the error HINT / envelope
  * (see supabase/migrations/*_types.sql for the convention).
+ *
+ * @example
+ * SERVER_ERROR_CODES.includes("room_full"); // true
  */
 export const SERVER_ERROR_CODES = [
   "not_authenticated",
@@ -27,12 +30,20 @@ export const SERVER_ERROR_CODES = [
   "room_inactive",
 ] as const;
 
-/** A code from the Roomkit server (SQL hint or function envelope). */
+/**
+ * A code from the Roomkit server (SQL hint or function envelope).
+ *
+ * @example
+ * const messages: Partial<Record<ServerErrorCode, string>> = { room_full: "That room is full" };
+ */
 export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
 
 /**
  * Every code a {@link RoomkitError} can carry. Server codes first, then codes the client derives
  * when the server did not name one. Open-ended (`string & {}`) so new server codes pass through.
+ *
+ * @example
+ * const retryable = (code: RoomkitErrorCode) => code === "network_error" || code === "timeout";
  */
 export type RoomkitErrorCode =
   | ServerErrorCode
@@ -50,7 +61,12 @@ export type RoomkitErrorCode =
 
 const SERVER_CODES = new Set<string>(SERVER_ERROR_CODES);
 
-/** Is `code` one of the codes Roomkit's server sends? */
+/**
+ * Is `code` one of the codes Roomkit's server sends?
+ *
+ * @example
+ * if (error && isServerErrorCode(error.code)) showServerMessage(error.code);
+ */
 export function isServerErrorCode(code: unknown): code is ServerErrorCode {
   return typeof code === "string" && SERVER_CODES.has(code);
 }
@@ -130,7 +146,12 @@ export class RoomkitRealtimeError extends RoomkitError {
   }
 }
 
-/** One problem with an input, with the path of the offending field. */
+/**
+ * One problem with an input, with the path of the offending field.
+ *
+ * @example
+ * if (error instanceof RoomkitValidationError) error.issues.forEach((i) => markField(i.path.join("."), i.message));
+ */
 export interface ValidationIssue {
   path: (string | number)[];
   message: string;

@@ -79,7 +79,12 @@ export {
 } from "./signals.ts";
 export type { Result } from "./transport.ts";
 
-/** Options of {@link createRoomkitClient}. */
+/**
+ * Options of {@link createRoomkitClient}.
+ *
+ * @example
+ * const roomkit = createRoomkitClient(supabase, { session: { historyLimit: 20 } });
+ */
 export interface RoomkitClientOptions {
   /** Defaults for every `openRoom` (each call may override them). */
   session?: RoomSessionOptions;

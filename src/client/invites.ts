@@ -18,7 +18,14 @@ import {
 } from "./schemas.ts";
 import { currentUserId, type Db, invoke, type Result, validate } from "./transport.ts";
 
-/** What `onInvite` reports: a new invite to me, or a change to one (accepted elsewhere, revoked, expired). */
+/**
+ * What `onInvite` reports: a new invite to me, or a change to one (accepted elsewhere, revoked, expired).
+ *
+ * @example
+ * await roomkit.invites.onInvite(({ type, invite }) => {
+ *   if (type === "insert") notify(invite.room_id);
+ * });
+ */
 export interface InviteEvent {
   type: "insert" | "update";
   invite: Invite;

@@ -14,7 +14,13 @@ import {
 } from "./schemas.ts";
 import { currentUserId, type Db, fail, ok, query, type Result, validate } from "./transport.ts";
 
-/** One page of history, newest first; pass `next_cursor` as `before` for the page before it. */
+/**
+ * One page of history, newest first; pass `next_cursor` as `before` for the page before it.
+ *
+ * @example
+ * const { data: page } = await roomkit.messages.list(roomId);
+ * if (page?.next_cursor) await roomkit.messages.list(roomId, { before: page.next_cursor });
+ */
 export interface MessagePage {
   messages: Message[];
   /** Cursor of the page before this one, or null at the start of the room's history. */

@@ -17,18 +17,37 @@ import {
 } from "./schemas.ts";
 import { currentUserId, type Db, fail, ok, query, type Result, validate } from "./transport.ts";
 
-/** A room I am in, with my role and how many messages by others I have not read. */
+/**
+ * A room I am in, with my role and how many messages by others I have not read.
+ *
+ * @example
+ * const { data: rooms } = await roomkit.rooms.list();
+ * rooms?.map((r) => `${r.name} (${r.unread_count})`);
+ */
 export interface RoomSummary extends Room {
   role: MemberRole;
   unread_count: number;
 }
 
-/** A member with the profile fields a member list shows. */
+/**
+ * A member with the profile fields a member list shows.
+ *
+ * @example
+ * const { data } = await roomkit.rooms.get(roomId);
+ * data?.members.map((m) => m.profile?.display_name ?? "Unknown");
+ */
 export interface RoomMemberWithProfile extends Member {
   profile: Pick<Profile, "id" | "display_name" | "avatar_url" | "is_ai"> | null;
 }
 
-/** A room with its active members; the AI participant is listed when the room's AI mode is not `off`. */
+/**
+ * A room with its active members; the AI participant is listed when the room's AI mode is not `off`.
+ *
+ * @example
+ * const { data } = await roomkit.rooms.get(roomId);
+ * data?.room.name;
+ * data?.members.length;
+ */
 export interface RoomDetails {
   room: Room;
   members: RoomMemberWithProfile[];

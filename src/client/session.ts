@@ -38,7 +38,14 @@ import {
 } from "./signals.ts";
 import { type Db, fail, ok, query, type Result, validate } from "./transport.ts";
 
-/** Why a session ended. */
+/**
+ * Why a session ended.
+ *
+ * @example
+ * session.on("closed", ({ reason }) => {
+ *   if (reason === "token_expired") promptSignIn();
+ * });
+ */
 export type CloseReason =
   /** I left the room (here or on another device). */
   | "left"
@@ -53,10 +60,20 @@ export type CloseReason =
   /** `session.close()` was called. */
   | "closed";
 
-/** Connection state: `live` while joined, `reconnecting` while realtime-js is getting back. */
+/**
+ * Connection state: `live` while joined, `reconnecting` while realtime-js is getting back.
+ *
+ * @example
+ * session.on("status", (status) => setBanner(status === "reconnecting" ? "Reconnecting…" : null));
+ */
 export type ConnectionStatus = "live" | "reconnecting";
 
-/** Someone online in the room (Realtime presence, keyed by user id). */
+/**
+ * Someone online in the room (Realtime presence, keyed by user id).
+ *
+ * @example
+ * session.on("presence", (users) => setOnline(users.map((u) => u.display_name)));
+ */
 export interface OnlineUser {
   user_id: string;
   display_name: string;
@@ -66,13 +83,24 @@ export interface OnlineUser {
   online_at: string;
 }
 
-/** A fleeting emoji burst (not stored). */
+/**
+ * A fleeting emoji burst (not stored).
+ *
+ * @example
+ * session.on("emoji_burst", ({ user_id, emoji }) => animate(emoji, user_id));
+ */
 export interface EmojiBurst {
   user_id: string;
   emoji: string;
 }
 
-/** Every event a session emits, with its arguments. */
+/**
+ * Every event a session emits, with its arguments.
+ *
+ * @example
+ * type MessageArgs = RoomSessionEvents["message"]; // [Message]
+ * session.on("typing", (userIds) => setTyping(userIds));
+ */
 export interface RoomSessionEvents {
   /** A message new to this session, live or backfilled after a reconnect; exactly once per id. */
   message: [Message];
@@ -107,7 +135,12 @@ export interface RoomSessionEvents {
   closed: [{ reason: CloseReason; error?: RoomkitError }];
 }
 
-/** Options of `roomkit.openRoom`. */
+/**
+ * Options of `roomkit.openRoom`.
+ *
+ * @example
+ * const { data: session } = await roomkit.openRoom(roomId, { historyLimit: 30, status: "focus" });
+ */
 export interface RoomSessionOptions {
   /** Newest messages loaded on open. Default 50, at most 100. */
   historyLimit?: number;

@@ -4,20 +4,44 @@
  * presence limit. All timers are plain `setTimeout`, so tests drive them with fake timers.
  */
 
-/** Typing: at most one `typing` broadcast per this many ms while the user keeps typing. */
+/**
+ * Typing: at most one `typing` broadcast per this many ms while the user keeps typing.
+ *
+ * @example
+ * input.addEventListener("input", () => session.typing()); // sends at most every TYPING_THROTTLE_MS
+ */
 export const TYPING_THROTTLE_MS = 2000;
-/** Typing: a typer disappears this long after their last `typing` broadcast. */
+/**
+ * Typing: a typer disappears this long after their last `typing` broadcast.
+ *
+ * @example
+ * vi.advanceTimersByTime(TYPING_EXPIRY_MS); // in a test: the typer is gone
+ */
 export const TYPING_EXPIRY_MS = 5000;
 /** Speaking: while speaking, the sender repeats `speaking` this often so receivers' expiry never fires. */
 export const SPEAKING_REFRESH_MS = 2000;
-/** Speaking: a speaker disappears this long after their last `speaking` broadcast. */
+/**
+ * Speaking: a speaker disappears this long after their last `speaking` broadcast.
+ *
+ * @example
+ * vi.advanceTimersByTime(SPEAKING_EXPIRY_MS); // in a test: the silent speaker is gone
+ */
 export const SPEAKING_EXPIRY_MS = 5000;
 /**
  * Supabase Realtime closes a channel whose client makes more than 5 presence calls (track +
  * untrack) in 30 s (`CLIENT_PRESENCE_MAX_CALLS`/`CLIENT_PRESENCE_WINDOW_MS`, realtime
  * config/runtime.exs; docs limits.mdx). We use 4 and keep one for the final untrack.
+ *
+ * @example
+ * const minSpacingMs = PRESENCE_WINDOW_MS / PRESENCE_MAX_CALLS; // 7500
  */
 export const PRESENCE_MAX_CALLS = 4;
+/**
+ * Presence: the window in ms over which at most `PRESENCE_MAX_CALLS` presence calls are made.
+ *
+ * @example
+ * const callsPerMinute = (PRESENCE_MAX_CALLS * 60_000) / PRESENCE_WINDOW_MS; // 8
+ */
 export const PRESENCE_WINDOW_MS = 30_000;
 
 /**

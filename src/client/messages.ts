@@ -7,7 +7,6 @@ import {
   type ListMessagesInput,
   listMessagesInput,
   type Message,
-  messageText,
   type Reaction,
   type SendMessageInput,
   sendMessageInput,
@@ -230,9 +229,4 @@ export class MessagesClient {
     if (validEmoji.error) return validEmoji;
     return ok(value);
   }
-}
-
-/** Validates text the same way `send` does (for UIs that want to disable the send button). */
-export function isSendableText(text: string): boolean {
-  return messageText.safeParse(text).success && text.length > 0;
 }

@@ -12,11 +12,11 @@
  * - `room_finished`: nobody in the room is connected any more.
  * Each event id is applied once (LiveKit retries deliveries); a leave without a join is harmless.
  */
-import { type WebhookEvent, WebhookReceiver } from "livekit-server-sdk";
+import type { WebhookEvent } from "livekit-server-sdk";
 import { asService, type Tx } from "../_shared/db.ts";
 import { ApiError } from "../_shared/errors.ts";
 import { createHandler, json, route } from "../_shared/http.ts";
-import { livekitConfig, roomIdFromLivekitRoom } from "../_shared/livekit.ts";
+import { livekitWebhookReceiver, roomIdFromLivekitRoom } from "../_shared/livekit.ts";
 
 /** `DisconnectReason.DUPLICATE_IDENTITY` in LiveKit's protocol (livekit_models.proto): a newer connection took over the identity. */
 const DUPLICATE_IDENTITY = 2;
@@ -24,8 +24,7 @@ const DUPLICATE_IDENTITY = 2;
 const EVENT_RETENTION = "7 days";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const config = livekitConfig();
-const receiver = new WebhookReceiver(config.LIVEKIT_API_KEY, config.LIVEKIT_API_SECRET);
+const receiver = livekitWebhookReceiver();
 
 /** Verifies in LiveKit's order: header → signature → body hash → parse. */
 async function verify(rawBody: string, authorization: string | null): Promise<WebhookEvent> {

@@ -49,7 +49,7 @@ export class CoworkingClient {
   /** @internal */
   constructor(
     private readonly db: Db,
-    private readonly hooks: { beforeLeave(roomId: string): void } = { beforeLeave() {} },
+    private readonly hooks: { beforeLeave(roomId: string): void },
   ) {}
 
   /**

@@ -67,7 +67,7 @@ export class RoomsClient {
   /** @internal */
   constructor(
     private readonly db: Db,
-    private readonly hooks: { beforeLeave(roomId: string): void } = { beforeLeave() {} },
+    private readonly hooks: { beforeLeave(roomId: string): void },
   ) {}
 
   /**

@@ -117,6 +117,28 @@ end;
 $$;
 
 /**
+ * Moves a locked pending invite to `outcome` (declined, revoked). Idempotent when it is already
+ * there; PT409 invite_<status> from any other state. Internal.
+ */
+create function private.settle_invite(invite public.room_invites, outcome public.invite_status)
+returns public.room_invites language plpgsql security definer set search_path = '' as $$
+declare
+  settled public.room_invites;
+begin
+  if invite.status = settle_invite.outcome then
+    return invite;
+  end if;
+  if invite.status <> 'pending' then
+    raise exception using errcode = 'PT409', message = format('This invite is %s', invite.status),
+      hint = 'invite_' || invite.status::text;
+  end if;
+  update public.room_invites i set status = settle_invite.outcome, responded_at = now()
+  where i.id = invite.id returning * into settled;
+  return settled;
+end;
+$$;
+
+/**
  * Accepts an invite addressed to the caller: the caller becomes a member (again, if they had left).
  * Idempotent: accepting an accepted invite returns the same membership.
  * Errors: PT404 invite_not_found (also for someone else's invite); PT409 invite_expired /
@@ -163,21 +185,9 @@ grant execute on function public.accept_invite(uuid) to authenticated, service_r
 /** Declines an invite addressed to the caller. Errors as accept_invite. */
 create function public.decline_invite(invite_id uuid) returns public.room_invites
 language plpgsql security definer set search_path = '' as $$
-declare
-  invite public.room_invites;
 begin
   perform private.require_user();
-  invite := private.lock_invite_for_invitee(decline_invite.invite_id);
-  if invite.status = 'declined' then
-    return invite;
-  end if;
-  if invite.status <> 'pending' then
-    raise exception using errcode = 'PT409', message = format('This invite is %s', invite.status),
-      hint = 'invite_' || invite.status::text;
-  end if;
-  update public.room_invites i set status = 'declined', responded_at = now()
-  where i.id = invite.id returning * into invite;
-  return invite;
+  return private.settle_invite(private.lock_invite_for_invitee(decline_invite.invite_id), 'declined');
 end;
 $$;
 grant execute on function public.decline_invite(uuid) to authenticated, service_role;
@@ -200,16 +210,7 @@ begin
     raise exception using errcode = '42501', message = 'Only the inviter or a room admin can revoke this invite',
       hint = 'forbidden';
   end if;
-  if invite.status = 'revoked' then
-    return invite;
-  end if;
-  if invite.status <> 'pending' then
-    raise exception using errcode = 'PT409', message = format('This invite is %s', invite.status),
-      hint = 'invite_' || invite.status::text;
-  end if;
-  update public.room_invites i set status = 'revoked', responded_at = now()
-  where i.id = invite.id returning * into invite;
-  return invite;
+  return private.settle_invite(invite, 'revoked');
 end;
 $$;
 grant execute on function public.revoke_invite(uuid) to authenticated, service_role;

@@ -156,9 +156,9 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
               values ('00000000-0000-0000-0000-000000000000', ${userId}, 'authenticated', 'authenticated', ${`${userId}@bench.local`},
                       '{}', '{}', now(), now())`;
     const [room] = await sql<{ id: string }[]>`
-      insert into public.rooms (kind, name, ai_mode, created_by) values ('private', 'bench', 'off', ${userId}) returning id`;
+      insert into roomkit.rooms (kind, name, ai_mode, created_by) values ('private', 'bench', 'off', ${userId}) returning id`;
     if (!room) throw new Error("no room");
-    await sql`insert into public.room_members (room_id, user_id, role) values (${room.id}, ${userId}, 'owner')`;
+    await sql`insert into roomkit.room_members (room_id, user_id, role) values (${room.id}, ${userId}, 'owner')`;
     const now = Math.floor(Date.now() / 1000);
     const token = await signJwt(
       { sub: userId, role: "authenticated", aud: "authenticated", iat: now, exp: now + 3600 },

@@ -18,8 +18,8 @@ import { startThrowawayPostgres } from "../src/stack/postgres.ts";
 const run = promisify(execFile);
 
 export const TYPES_FILE = join(ROOT, "src", "database.types.ts");
-/** Only `public` is exposed over the Data API; `private`, `auth`, `realtime` stay out of the types. */
-const SCHEMAS = "public";
+/** Roomkit's tables and RPCs live in `roomkit` (exposed); `roomkit_private`, `auth`, `realtime` stay out of the types. */
+const SCHEMAS = "roomkit";
 const BIN = join(ROOT, "node_modules", ".bin");
 
 /** `supabase gen types typescript --remote=<url> --schema public` (CLI 3: `--remote` takes a database URL). */

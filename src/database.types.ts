@@ -3,7 +3,7 @@
 export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[];
 
 export type Database = {
-  public: {
+  roomkit: {
     Tables: {
       message_reactions: {
         Row: {
@@ -89,7 +89,7 @@ export type Database = {
           inviter_id: string | null;
           responded_at: string | null;
           room_id: string;
-          status: Database["public"]["Enums"]["invite_status"];
+          status: Database["roomkit"]["Enums"]["invite_status"];
         };
         ComputedFields: never;
         Insert: {
@@ -100,7 +100,7 @@ export type Database = {
           inviter_id?: string | null;
           responded_at?: string | null;
           room_id: string;
-          status?: Database["public"]["Enums"]["invite_status"];
+          status?: Database["roomkit"]["Enums"]["invite_status"];
         };
         Update: {
           created_at?: string;
@@ -110,7 +110,7 @@ export type Database = {
           inviter_id?: string | null;
           responded_at?: string | null;
           room_id?: string;
-          status?: Database["public"]["Enums"]["invite_status"];
+          status?: Database["roomkit"]["Enums"]["invite_status"];
         };
         Relationships: [
           {
@@ -143,7 +143,7 @@ export type Database = {
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
-          role: Database["public"]["Enums"]["member_role"];
+          role: Database["roomkit"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
           voice_connected: boolean;
@@ -155,7 +155,7 @@ export type Database = {
           left_at?: string | null;
           mic_enabled?: boolean;
           removed_until?: string | null;
-          role?: Database["public"]["Enums"]["member_role"];
+          role?: Database["roomkit"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
           voice_connected?: boolean;
@@ -166,7 +166,7 @@ export type Database = {
           left_at?: string | null;
           mic_enabled?: boolean;
           removed_until?: string | null;
-          role?: Database["public"]["Enums"]["member_role"];
+          role?: Database["roomkit"]["Enums"]["member_role"];
           room_id?: string;
           user_id?: string;
           voice_connected?: boolean;
@@ -194,7 +194,7 @@ export type Database = {
           created_at: string;
           deleted_at: string | null;
           id: string;
-          kind: Database["public"]["Enums"]["message_kind"];
+          kind: Database["roomkit"]["Enums"]["message_kind"];
           metadata: NonNullable<Json>;
           room_id: string;
           sender_id: string | null;
@@ -205,7 +205,7 @@ export type Database = {
           created_at?: string;
           deleted_at?: string | null;
           id?: string;
-          kind?: Database["public"]["Enums"]["message_kind"];
+          kind?: Database["roomkit"]["Enums"]["message_kind"];
           metadata?: NonNullable<Json>;
           room_id: string;
           sender_id?: string | null;
@@ -215,7 +215,7 @@ export type Database = {
           created_at?: string;
           deleted_at?: string | null;
           id?: string;
-          kind?: Database["public"]["Enums"]["message_kind"];
+          kind?: Database["roomkit"]["Enums"]["message_kind"];
           metadata?: NonNullable<Json>;
           room_id?: string;
           sender_id?: string | null;
@@ -239,40 +239,40 @@ export type Database = {
       };
       rooms: {
         Row: {
-          ai_mode: Database["public"]["Enums"]["ai_mode"] | null;
+          ai_mode: Database["roomkit"]["Enums"]["ai_mode"] | null;
           capacity: number | null;
           created_at: string;
           created_by: string | null;
           description: string | null;
           id: string;
-          kind: Database["public"]["Enums"]["room_kind"];
+          kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;
-          status: Database["public"]["Enums"]["room_status"];
+          status: Database["roomkit"]["Enums"]["room_status"];
           updated_at: string;
         };
         ComputedFields: never;
         Insert: {
-          ai_mode?: Database["public"]["Enums"]["ai_mode"] | null;
+          ai_mode?: Database["roomkit"]["Enums"]["ai_mode"] | null;
           capacity?: number | null;
           created_at?: string;
           created_by?: string | null;
           description?: string | null;
           id?: string;
-          kind: Database["public"]["Enums"]["room_kind"];
+          kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;
-          status?: Database["public"]["Enums"]["room_status"];
+          status?: Database["roomkit"]["Enums"]["room_status"];
           updated_at?: string;
         };
         Update: {
-          ai_mode?: Database["public"]["Enums"]["ai_mode"] | null;
+          ai_mode?: Database["roomkit"]["Enums"]["ai_mode"] | null;
           capacity?: number | null;
           created_at?: string;
           created_by?: string | null;
           description?: string | null;
           id?: string;
-          kind?: Database["public"]["Enums"]["room_kind"];
+          kind?: Database["roomkit"]["Enums"]["room_kind"];
           name?: string;
-          status?: Database["public"]["Enums"]["room_status"];
+          status?: Database["roomkit"]["Enums"]["room_status"];
           updated_at?: string;
         };
         Relationships: [
@@ -298,7 +298,7 @@ export type Database = {
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
-          role: Database["public"]["Enums"]["member_role"];
+          role: Database["roomkit"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
           voice_connected: boolean;
@@ -311,17 +311,17 @@ export type Database = {
         };
       };
       create_private_room: {
-        Args: { ai_mode?: Database["public"]["Enums"]["ai_mode"]; description?: string; name: string };
+        Args: { ai_mode?: Database["roomkit"]["Enums"]["ai_mode"]; description?: string; name: string };
         Returns: {
-          ai_mode: Database["public"]["Enums"]["ai_mode"] | null;
+          ai_mode: Database["roomkit"]["Enums"]["ai_mode"] | null;
           capacity: number | null;
           created_at: string;
           created_by: string | null;
           description: string | null;
           id: string;
-          kind: Database["public"]["Enums"]["room_kind"];
+          kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;
-          status: Database["public"]["Enums"]["room_status"];
+          status: Database["roomkit"]["Enums"]["room_status"];
           updated_at: string;
         };
         SetofOptions: {
@@ -341,7 +341,7 @@ export type Database = {
           inviter_id: string | null;
           responded_at: string | null;
           room_id: string;
-          status: Database["public"]["Enums"]["invite_status"];
+          status: Database["roomkit"]["Enums"]["invite_status"];
         };
         SetofOptions: {
           from: "*";
@@ -357,7 +357,7 @@ export type Database = {
           created_at: string;
           deleted_at: string | null;
           id: string;
-          kind: Database["public"]["Enums"]["message_kind"];
+          kind: Database["roomkit"]["Enums"]["message_kind"];
           metadata: NonNullable<Json>;
           room_id: string;
           sender_id: string | null;
@@ -378,7 +378,7 @@ export type Database = {
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
-          role: Database["public"]["Enums"]["member_role"];
+          role: Database["roomkit"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
           voice_connected: boolean;
@@ -399,7 +399,7 @@ export type Database = {
           id: string;
           name: string;
           participant_count: number;
-          status: Database["public"]["Enums"]["room_status"];
+          status: Database["roomkit"]["Enums"]["room_status"];
         }[];
       };
       mark_room_read: { Args: { at?: string; room_id: string }; Returns: undefined };
@@ -414,7 +414,7 @@ export type Database = {
           inviter_id: string | null;
           responded_at: string | null;
           room_id: string;
-          status: Database["public"]["Enums"]["invite_status"];
+          status: Database["roomkit"]["Enums"]["invite_status"];
         };
         SetofOptions: {
           from: "*";
@@ -440,7 +440,7 @@ export type Database = {
           inviter_id: string | null;
           responded_at: string | null;
           room_id: string;
-          status: Database["public"]["Enums"]["invite_status"];
+          status: Database["roomkit"]["Enums"]["invite_status"];
         };
         SetofOptions: {
           from: "*";
@@ -450,13 +450,13 @@ export type Database = {
         };
       };
       send_message: {
-        Args: { body: string; kind?: Database["public"]["Enums"]["message_kind"]; room_id: string };
+        Args: { body: string; kind?: Database["roomkit"]["Enums"]["message_kind"]; room_id: string };
         Returns: {
           body: string | null;
           created_at: string;
           deleted_at: string | null;
           id: string;
-          kind: Database["public"]["Enums"]["message_kind"];
+          kind: Database["roomkit"]["Enums"]["message_kind"];
           metadata: NonNullable<Json>;
           room_id: string;
           sender_id: string | null;
@@ -469,14 +469,14 @@ export type Database = {
         };
       };
       set_member_role: {
-        Args: { role: Database["public"]["Enums"]["member_role"]; room_id: string; user_id: string };
+        Args: { role: Database["roomkit"]["Enums"]["member_role"]; room_id: string; user_id: string };
         Returns: {
           joined_at: string;
           last_read_at: string;
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
-          role: Database["public"]["Enums"]["member_role"];
+          role: Database["roomkit"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
           voice_connected: boolean;
@@ -496,7 +496,7 @@ export type Database = {
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
-          role: Database["public"]["Enums"]["member_role"];
+          role: Database["roomkit"]["Enums"]["member_role"];
           room_id: string;
           user_id: string;
           voice_connected: boolean;
@@ -525,7 +525,7 @@ export type Database = {
 
 type DatabaseWithoutInternals = Omit<Database, "__InternalSupabase">;
 
-type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "public">];
+type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "roomkit">];
 
 export type Tables<
   DefaultSchemaTableNameOrOptions extends
@@ -629,7 +629,7 @@ export type CompositeTypes<
     : never;
 
 export const Constants = {
-  public: {
+  roomkit: {
     Enums: {
       ai_mode: ["off", "mention", "always"],
       invite_status: ["pending", "accepted", "declined", "revoked", "expired"],

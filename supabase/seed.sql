@@ -1,5 +1,5 @@
 -- Default coworking rooms. Idempotent: re-running keeps existing rooms (matched by name) as they are.
-insert into public.rooms (kind, name, description, capacity)
+insert into roomkit.rooms (kind, name, description, capacity)
 select 'coworking', seed.name, seed.description, seed.capacity
 from (values
   ('Focus Zone', 'Deep work, cameras off, mics mostly muted.', 10),
@@ -8,4 +8,4 @@ from (values
   ('Coffee Break', 'Casual chat between sprints.', 12),
   ('Sprint Room', 'Short timed sprints with check-ins.', 8)
 ) as seed (name, description, capacity)
-where not exists (select 1 from public.rooms r where r.kind = 'coworking' and r.name = seed.name);
+where not exists (select 1 from roomkit.rooms r where r.kind = 'coworking' and r.name = seed.name);

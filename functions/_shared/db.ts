@@ -48,7 +48,7 @@ async function asRole<T>(role: string, claims: Claims, work: (tx: Tx) => Promise
  * claims in `request.jwt.claims`, so `auth.uid()` and RLS see them.
  *
  * @example
- * const [invite] = await asUser(caller, (tx) => tx`select * from public.send_invite(${roomId}, ${userId})`);
+ * const [invite] = await asUser(caller, (tx) => tx`select * from roomkit.send_invite(${roomId}, ${userId})`);
  */
 export function asUser<T>(caller: Caller, work: (tx: Tx) => Promise<T>): Promise<T> {
   const role = caller.kind === "user" ? "authenticated" : caller.kind === "service" ? "service_role" : "anon";
@@ -68,7 +68,7 @@ export function asUser<T>(caller: Caller, work: (tx: Tx) => Promise<T>): Promise
  * LiveKit webhooks, moderation, AI replies.
  *
  * @example
- * await asService((tx) => tx`update public.room_members set voice_connected = false where room_id = ${id}`);
+ * await asService((tx) => tx`update roomkit.room_members set voice_connected = false where room_id = ${id}`);
  */
 export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   return asRole("service_role", { role: "service_role" }, work);

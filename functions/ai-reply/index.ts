@@ -3,7 +3,7 @@
  * service role may call it (a Database Webhook, pg_cron + pg_net, or the local stack's
  * dispatcher), and it reads and writes with the service role, never as a user.
  *
- * It drains `private.ai_jobs`: claims a job (one running reply per room), builds the prompt from
+ * It drains `roomkit_private.ai_jobs`: claims a job (one running reply per room), builds the prompt from
  * the room's last messages, streams the provider's answer to the room's private topic as
  * `ai.typing` → `ai.delta`… → `ai.done` (or `ai.error`), and persists ONE `ai` message, whose
  * insert trigger broadcasts `message.insert`. Without a provider configured, the room gets one

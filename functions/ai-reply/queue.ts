@@ -1,5 +1,5 @@
 /**
- * The AI reply queue in Postgres (`private.ai_jobs`, migration `…_ai.sql`), seen from a worker.
+ * The AI reply queue in Postgres (`roomkit_private.ai_jobs`, migration `…_ai.sql`), seen from a worker.
  * Every call runs as `service_role`, the only role allowed to execute these functions: the worker
  * acts as the system, not as any user.
  */
@@ -8,7 +8,7 @@ import { asService } from "../_shared/db.ts";
 
 const id = z.string().uuid();
 
-/** A claimed job with the context the reply needs (shape of `private.claim_ai_job()`). */
+/** A claimed job with the context the reply needs (shape of `roomkit_private.claim_ai_job()`). */
 export const claimedJob = z.object({
   job_id: z.coerce.number().int(),
   reply_id: id,
@@ -39,7 +39,7 @@ export type ClaimedJob = z.infer<typeof claimedJob>;
  * if (job) console.log(job.room.name, job.reply_id);
  */
 export async function claimJob(): Promise<ClaimedJob | null> {
-  const [row] = await asService((tx) => tx<{ job: unknown }[]>`select private.claim_ai_job() as job`);
+  const [row] = await asService((tx) => tx<{ job: unknown }[]>`select roomkit_private.claim_ai_job() as job`);
   if (!row?.job) return null;
   return claimedJob.parse(row.job);
 }
@@ -47,7 +47,8 @@ export async function claimJob(): Promise<ClaimedJob | null> {
 /** Extends the lease of a running attempt; false when it was lost (stop, write nothing). */
 export async function extendLease(job: ClaimedJob): Promise<boolean> {
   const [row] = await asService(
-    (tx) => tx<{ ok: boolean }[]>`select private.extend_ai_lease(${job.job_id}, ${job.reply_id}) as ok`,
+    (tx) =>
+      tx<{ ok: boolean }[]>`select roomkit_private.extend_ai_lease(${job.job_id}, ${job.reply_id}) as ok`,
   );
   return row?.ok === true;
 }
@@ -64,7 +65,7 @@ export async function completeJob(
 ): Promise<string | null> {
   const [row] = await asService(
     (tx) => tx<{ id: string | null }[]>`
-      select private.complete_ai_job(${job.job_id}, ${job.reply_id}, ${body}, ${usage.prompt_tokens},
+      select roomkit_private.complete_ai_job(${job.job_id}, ${job.reply_id}, ${body}, ${usage.prompt_tokens},
                                      ${usage.completion_tokens}, ${tx.json(metadata as never)}) as id`,
   );
   return row?.id ?? null;
@@ -82,7 +83,7 @@ export async function failJob(
 ): Promise<FailOutcome> {
   const [row] = await asService(
     (tx) => tx<{ outcome: FailOutcome }[]>`
-      select private.fail_ai_job(${job.job_id}, ${job.reply_id}, ${error}, ${retryable}, ${notice ?? null}) as outcome`,
+      select roomkit_private.fail_ai_job(${job.job_id}, ${job.reply_id}, ${error}, ${retryable}, ${notice ?? null}) as outcome`,
   );
   return row?.outcome ?? "lost";
 }
@@ -100,7 +101,7 @@ export async function skipJob(
 ): Promise<boolean> {
   const [row] = await asService(
     (tx) => tx<{ ok: boolean }[]>`
-      select private.skip_ai_job(${job.job_id}, ${job.reply_id}, ${reason}, ${event}, ${notice},
+      select roomkit_private.skip_ai_job(${job.job_id}, ${job.reply_id}, ${reason}, ${event}, ${notice},
                                  now() - make_interval(secs => ${quietSeconds})) as ok`,
   );
   return row?.ok === true;
@@ -108,6 +109,8 @@ export async function skipJob(
 
 /** When a retry or an expired lease makes a job claimable next (null: nothing pending). */
 export async function nextJobAt(): Promise<Date | null> {
-  const [row] = await asService((tx) => tx<{ at: Date | null }[]>`select private.next_ai_job_at() as at`);
+  const [row] = await asService(
+    (tx) => tx<{ at: Date | null }[]>`select roomkit_private.next_ai_job_at() as at`,
+  );
   return row?.at ?? null;
 }

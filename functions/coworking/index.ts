@@ -24,7 +24,7 @@ const roomParams = z.object({ id });
 
 /** 404 unless `roomId` is a coworking room (coworking rooms are visible to everyone). */
 async function requireCoworkingRoom(tx: Tx, roomId: string): Promise<void> {
-  const [room] = await tx`select 1 from public.rooms r where r.id = ${roomId} and r.kind = 'coworking'`;
+  const [room] = await tx`select 1 from roomkit.rooms r where r.id = ${roomId} and r.kind = 'coworking'`;
   if (!room) throw new ApiError("room_not_found", "Room not found");
 }
 
@@ -36,7 +36,7 @@ const listRooms = route({
     const rooms = await asUser(
       caller,
       (tx) => tx<CoworkingRoom[]>`
-        select id, name, description, capacity, status, participant_count from public.list_coworking_rooms()`,
+        select id, name, description, capacity, status, participant_count from roomkit.list_coworking_rooms()`,
     );
     return json(200, { rooms: [...rooms] });
   },
@@ -51,8 +51,8 @@ const join = route({
     const result = await asUser(caller, async (tx) => {
       await requireCoworkingRoom(tx, params.id);
       const [row] = await tx<{ participant: Membership; name: string }[]>`
-        select to_jsonb(m) as participant, private.display_name(m.user_id) as name
-        from public.join_coworking_room(${params.id}::uuid) m`;
+        select to_jsonb(m) as participant, roomkit_private.display_name(m.user_id) as name
+        from roomkit.join_coworking_room(${params.id}::uuid) m`;
       // Minted inside the transaction: if it fails, the join is rolled back too.
       const voice = await mintVoiceToken({ roomId: params.id, userId: caller.id, name: row!.name });
       return { participant: row!.participant, voice };
@@ -69,7 +69,7 @@ const leave = route({
   async run({ params, caller }) {
     await asUser(caller, async (tx) => {
       await requireCoworkingRoom(tx, params.id);
-      await tx`select public.leave_room(${params.id}::uuid)`;
+      await tx`select roomkit.leave_room(${params.id}::uuid)`;
     });
     return json(204, null);
   },
@@ -85,7 +85,7 @@ const mic = route({
     const participant = await asUser(caller, async (tx) => {
       await requireCoworkingRoom(tx, params.id);
       const [row] = await tx<{ participant: Membership }[]>`
-        select to_jsonb(m) as participant from public.set_mic(${params.id}::uuid, ${body.enabled}) m`;
+        select to_jsonb(m) as participant from roomkit.set_mic(${params.id}::uuid, ${body.enabled}) m`;
       return row!.participant;
     });
     return json(200, { participant });
@@ -101,7 +101,7 @@ const removeParticipant = route({
     // Coworking rooms have no owners: removal is a system action (remove_member allows it to the service role only).
     await asService(async (tx) => {
       await requireCoworkingRoom(tx, params.id);
-      await tx`select public.remove_member(${params.id}::uuid, ${params.user_id}::uuid)`;
+      await tx`select roomkit.remove_member(${params.id}::uuid, ${params.user_id}::uuid)`;
     });
     // After the commit: the membership is gone, so no new token can be minted; now end the voice session.
     const voiceDisconnected = await disconnectFromVoice(params.id, params.user_id);

@@ -36,12 +36,12 @@ async function selectInvites(tx: Tx, where: { roomId?: string; inviteeId?: strin
                       else jsonb_build_object('id', inviter.id, 'display_name', inviter.display_name) end,
       'invitee', jsonb_build_object('id', invitee.id, 'display_name', invitee.display_name)
     ) as invite
-    from public.room_invites i
+    from roomkit.room_invites i
     cross join lateral (select case when i.status = 'pending' and i.expires_at <= now()
                                     then 'expired' else i.status::text end as status) s
-    join public.rooms r on r.id = i.room_id
-    join public.profiles invitee on invitee.id = i.invitee_id
-    left join public.profiles inviter on inviter.id = i.inviter_id
+    join roomkit.rooms r on r.id = i.room_id
+    join roomkit.profiles invitee on invitee.id = i.invitee_id
+    left join roomkit.profiles inviter on inviter.id = i.inviter_id
     where (${where.roomId ?? null}::uuid is null or i.room_id = ${where.roomId ?? null}::uuid)
       and (${where.inviteeId ?? null}::uuid is null or i.invitee_id = ${where.inviteeId ?? null}::uuid)
       and (${where.status ?? null}::text is null or s.status = ${where.status ?? null}::text)
@@ -53,7 +53,7 @@ async function selectInvites(tx: Tx, where: { roomId?: string; inviteeId?: strin
 async function inviteById(tx: Tx, inviteId: string): Promise<Invite> {
   const [row] = await tx<
     { invite: Invite }[]
-  >`select to_jsonb(i) as invite from public.room_invites i where i.id = ${inviteId}`;
+  >`select to_jsonb(i) as invite from roomkit.room_invites i where i.id = ${inviteId}`;
   if (!row) throw new ApiError("invite_not_found", "Invite not found");
   return row.invite;
 }
@@ -67,7 +67,7 @@ const createInvite = route({
     const invite = await asUser(caller, async (tx) => {
       const [row] = await tx<{ invite: Invite }[]>`
         select to_jsonb(i) as invite
-        from public.send_invite(${body.room_id}::uuid, ${body.invitee_id ?? null}::uuid, ${body.invitee_email ?? null}::text) i`;
+        from roomkit.send_invite(${body.room_id}::uuid, ${body.invitee_id ?? null}::uuid, ${body.invitee_email ?? null}::text) i`;
       return row!.invite;
     });
     return json(201, { invite });
@@ -84,7 +84,7 @@ const listInvites = route({
       if (query.room_id === undefined)
         return selectInvites(tx, { inviteeId: caller.id, status: query.status ?? "pending" });
       const [room] = await tx<{ member: boolean }[]>`
-        select private.is_room_member(r.id) as member from public.rooms r where r.id = ${query.room_id}`;
+        select roomkit_private.is_room_member(r.id) as member from roomkit.rooms r where r.id = ${query.room_id}`;
       if (!room) throw new ApiError("room_not_found", "Room not found");
       if (!room.member) throw new ApiError("not_member", "Only members can see a room's invites");
       return selectInvites(tx, { roomId: query.room_id, status: query.status });
@@ -104,17 +104,17 @@ function inviteAction(action: "accept" | "decline" | "revoke") {
       const result = await asUser(caller, async (tx) => {
         if (action === "accept") {
           const [row] = await tx<{ membership: Membership }[]>`
-            select to_jsonb(m) as membership from public.accept_invite(${params.id}::uuid) m`;
+            select to_jsonb(m) as membership from roomkit.accept_invite(${params.id}::uuid) m`;
           return { invite: await inviteById(tx, params.id), membership: row!.membership };
         }
         const [row] =
           action === "decline"
             ? await tx<
                 { invite: Invite }[]
-              >`select to_jsonb(i) as invite from public.decline_invite(${params.id}::uuid) i`
+              >`select to_jsonb(i) as invite from roomkit.decline_invite(${params.id}::uuid) i`
             : await tx<
                 { invite: Invite }[]
-              >`select to_jsonb(i) as invite from public.revoke_invite(${params.id}::uuid) i`;
+              >`select to_jsonb(i) as invite from roomkit.revoke_invite(${params.id}::uuid) i`;
         return { invite: row!.invite };
       });
       return json(200, result);

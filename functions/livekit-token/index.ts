@@ -24,10 +24,10 @@ const issue = route({
     const voice = await asUser(caller, async (tx) => {
       const [room] = await tx<{ kind: string; status: string; participant: boolean; name: string }[]>`
         select r.kind, r.status,
-               exists (select 1 from public.room_members m
+               exists (select 1 from roomkit.room_members m
                        where m.room_id = r.id and m.user_id = ${caller.id} and m.left_at is null) as participant,
-               private.display_name(${caller.id}::uuid) as name
-        from public.rooms r where r.id = ${body.room_id}`;
+               roomkit_private.display_name(${caller.id}::uuid) as name
+        from roomkit.rooms r where r.id = ${body.room_id}`;
       if (!room) throw new ApiError("room_not_found", "Room not found");
       if (room.kind !== "coworking")
         throw new ApiError("forbidden", "Voice is available in coworking rooms only");

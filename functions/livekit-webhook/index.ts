@@ -42,12 +42,12 @@ async function verify(rawBody: string, authorization: string | null): Promise<We
 
 async function participantJoined(tx: Tx, roomId: string, userId: string, sid: string): Promise<void> {
   const [member] = await tx`
-    update public.room_members m set voice_connected = true
+    update roomkit.room_members m set voice_connected = true
     where m.room_id = ${roomId} and m.user_id = ${userId} and m.left_at is null
     returning m.user_id`;
   if (!member) return;
   await tx`
-    insert into private.voice_sessions (room_id, user_id, participant_sid) values (${roomId}, ${userId}, ${sid})
+    insert into roomkit_private.voice_sessions (room_id, user_id, participant_sid) values (${roomId}, ${userId}, ${sid})
     on conflict (room_id, user_id) do update set participant_sid = excluded.participant_sid, joined_at = now()`;
 }
 
@@ -60,18 +60,18 @@ async function participantLeft(
 ): Promise<void> {
   if (reason === DUPLICATE_IDENTITY) return;
   const [session] = await tx<{ participant_sid: string }[]>`
-    select participant_sid from private.voice_sessions where room_id = ${roomId} and user_id = ${userId} for update`;
+    select participant_sid from roomkit_private.voice_sessions where room_id = ${roomId} and user_id = ${userId} for update`;
   // A leave of an older connection (its replacement already joined): the user is still connected.
   if (session && sid !== "" && session.participant_sid !== sid) return;
-  await tx`delete from private.voice_sessions where room_id = ${roomId} and user_id = ${userId}`;
+  await tx`delete from roomkit_private.voice_sessions where room_id = ${roomId} and user_id = ${userId}`;
   await tx`
-    update public.room_members m set voice_connected = false
+    update roomkit.room_members m set voice_connected = false
     where m.room_id = ${roomId} and m.user_id = ${userId} and m.voice_connected`;
 }
 
 async function roomFinished(tx: Tx, roomId: string): Promise<void> {
-  await tx`delete from private.voice_sessions where room_id = ${roomId}`;
-  await tx`update public.room_members m set voice_connected = false where m.room_id = ${roomId} and m.voice_connected`;
+  await tx`delete from roomkit_private.voice_sessions where room_id = ${roomId}`;
+  await tx`update roomkit.room_members m set voice_connected = false where m.room_id = ${roomId} and m.voice_connected`;
 }
 
 /** Applies one verified event; false when it was seen before or concerns nothing Roomkit tracks. */
@@ -83,12 +83,12 @@ async function apply(event: WebhookEvent): Promise<boolean> {
   return asService(async (tx) => {
     if (event.id) {
       const [fresh] = await tx`
-        insert into private.livekit_events (id, event, room_name) values (${event.id}, ${event.event}, ${event.room?.name ?? null})
+        insert into roomkit_private.livekit_events (id, event, room_name) values (${event.id}, ${event.event}, ${event.room?.name ?? null})
         on conflict (id) do nothing returning id`;
       if (!fresh) return false;
-      await tx`delete from private.livekit_events where received_at < now() - ${EVENT_RETENTION}::interval`;
+      await tx`delete from roomkit_private.livekit_events where received_at < now() - ${EVENT_RETENTION}::interval`;
     }
-    const [room] = await tx`select 1 from public.rooms where id = ${roomId}`;
+    const [room] = await tx`select 1 from roomkit.rooms where id = ${roomId}`;
     if (!room) return false;
     switch (event.event) {
       case "participant_joined":

@@ -11,7 +11,7 @@ import {
   setMicResponse,
   type VoiceCredentials,
 } from "./schemas.ts";
-import { type Db, invoke, ok, query, type Result, validate } from "./transport.ts";
+import { type Db, invoke, ok, query, type Result, ROOMKIT_SCHEMA, validate } from "./transport.ts";
 
 /**
  * Private topic with live lobby counts (`realtime.send(…, 'room.count', 'coworking:lobby', true)`).
@@ -60,7 +60,7 @@ export class CoworkingClient {
    * data?.map((r) => `${r.name} ${r.participant_count}/${r.capacity}`);
    */
   async list(): Promise<Result<CoworkingRoom[]>> {
-    const result = await query<CoworkingRoom[]>(this.db.rpc("list_coworking_rooms"));
+    const result = await query<CoworkingRoom[]>(this.db.schema(ROOMKIT_SCHEMA).rpc("list_coworking_rooms"));
     if (result.error) return result;
     return ok(result.data.map((r) => ({ ...r, participant_count: Number(r.participant_count) })));
   }

@@ -11,7 +11,16 @@ import {
   type SendMessageInput,
   sendMessageInput,
 } from "./schemas.ts";
-import { currentUserId, type Db, fail, ok, query, type Result, validate } from "./transport.ts";
+import {
+  currentUserId,
+  type Db,
+  fail,
+  ok,
+  query,
+  type Result,
+  ROOMKIT_SCHEMA,
+  validate,
+} from "./transport.ts";
 
 /**
  * One page of history, newest first; pass `next_cursor` as `before` for the page before it.
@@ -63,7 +72,7 @@ export class MessagesClient {
       }
     }
     const limit = valid.data.limit;
-    let request = this.db.from("room_messages").select("*").eq("room_id", roomId);
+    let request = this.db.schema(ROOMKIT_SCHEMA).from("room_messages").select("*").eq("room_id", roomId);
     if (before) request = request.or(keysetFilter(before, "lt"));
     // One extra row tells whether an older page exists without a count query.
     const result = await query<Message[]>(
@@ -92,7 +101,7 @@ export class MessagesClient {
     from: { since?: number; after?: OrderKey },
     limit: number,
   ): Promise<Result<Message[]>> {
-    let request = this.db.from("room_messages").select("*").eq("room_id", roomId);
+    let request = this.db.schema(ROOMKIT_SCHEMA).from("room_messages").select("*").eq("room_id", roomId);
     if (from.after) request = request.or(keysetFilter(from.after, "gt"));
     else if (from.since !== undefined) request = request.gte("created_at", fromMicros(from.since));
     return query<Message[]>(
@@ -114,7 +123,10 @@ export class MessagesClient {
     const valid = validate(sendMessageInput, input);
     if (valid.error) return valid;
     return query<Message>(
-      this.db.rpc("send_message", { room_id: roomId, body: valid.data.body, kind: valid.data.kind }).single(),
+      this.db
+        .schema(ROOMKIT_SCHEMA)
+        .rpc("send_message", { room_id: roomId, body: valid.data.body, kind: valid.data.kind })
+        .single(),
     );
   }
 
@@ -137,7 +149,9 @@ export class MessagesClient {
   async delete(messageId: string): Promise<Result<Message>> {
     const valid = validate(id, messageId);
     if (valid.error) return valid;
-    return query<Message>(this.db.rpc("delete_message", { message_id: messageId }).single());
+    return query<Message>(
+      this.db.schema(ROOMKIT_SCHEMA).rpc("delete_message", { message_id: messageId }).single(),
+    );
   }
 
   /**
@@ -153,6 +167,7 @@ export class MessagesClient {
     if (me.error) return me;
     const result = await query<null>(
       this.db
+        .schema(ROOMKIT_SCHEMA)
         .from("message_reactions")
         .insert({ message_id: messageId, user_id: me.data, emoji: value } as Reaction),
     );
@@ -174,6 +189,7 @@ export class MessagesClient {
     if (me.error) return me;
     const result = await query<null>(
       this.db
+        .schema(ROOMKIT_SCHEMA)
         .from("message_reactions")
         .delete()
         .eq("message_id", messageId)
@@ -195,6 +211,7 @@ export class MessagesClient {
     if (messageIds.length === 0) return ok([]);
     return query<Reaction[]>(
       this.db
+        .schema(ROOMKIT_SCHEMA)
         .from("message_reactions")
         .select("*")
         .eq("room_id", roomId)
@@ -217,7 +234,9 @@ export class MessagesClient {
       if (validAt.error) return validAt;
     }
     const result = await query<null>(
-      this.db.rpc("mark_room_read", { room_id: roomId, ...(at === undefined ? {} : { at }) }),
+      this.db
+        .schema(ROOMKIT_SCHEMA)
+        .rpc("mark_room_read", { room_id: roomId, ...(at === undefined ? {} : { at }) }),
     );
     return result.error ? result : ok(null);
   }

@@ -15,7 +15,16 @@ import {
   type UpdateRoomInput,
   updateRoomInput,
 } from "./schemas.ts";
-import { currentUserId, type Db, fail, ok, query, type Result, validate } from "./transport.ts";
+import {
+  currentUserId,
+  type Db,
+  fail,
+  ok,
+  query,
+  type Result,
+  ROOMKIT_SCHEMA,
+  validate,
+} from "./transport.ts";
 
 /**
  * A room I am in, with my role and how many messages by others I have not read.
@@ -83,6 +92,7 @@ export class RoomsClient {
     const { name, description, ai_mode } = valid.data;
     return query<Room>(
       this.db
+        .schema(ROOMKIT_SCHEMA)
         .rpc("create_private_room", {
           name,
           ...(description === undefined ? {} : { description }),
@@ -106,13 +116,16 @@ export class RoomsClient {
     const [memberships, counts] = await Promise.all([
       query<{ role: MemberRole; room: Room | null }[]>(
         this.db
+          .schema(ROOMKIT_SCHEMA)
           .from("room_members")
           .select("role, room:rooms(*)")
           .eq("user_id", me.data)
           .is("left_at", null)
           .order("joined_at", { ascending: false }),
       ),
-      query<{ room_id: string; unread_count: number }[]>(this.db.rpc("room_unread_counts")),
+      query<{ room_id: string; unread_count: number }[]>(
+        this.db.schema(ROOMKIT_SCHEMA).rpc("room_unread_counts"),
+      ),
     ]);
     if (memberships.error) return memberships;
     if (counts.error) return counts;
@@ -137,9 +150,12 @@ export class RoomsClient {
     const valid = validate(id, roomId);
     if (valid.error) return valid;
     const [room, members] = await Promise.all([
-      query<Room | null>(this.db.from("rooms").select("*").eq("id", roomId).maybeSingle()),
+      query<Room | null>(
+        this.db.schema(ROOMKIT_SCHEMA).from("rooms").select("*").eq("id", roomId).maybeSingle(),
+      ),
       query<RoomMemberWithProfile[]>(
         this.db
+          .schema(ROOMKIT_SCHEMA)
           .from("room_members")
           .select(`*, profile:profiles(${PROFILE_FIELDS})`)
           .eq("room_id", roomId)
@@ -157,7 +173,12 @@ export class RoomsClient {
       !list.some((m) => m.user_id === AI_USER_ID)
     ) {
       const ai = await query<RoomMemberWithProfile["profile"]>(
-        this.db.from("profiles").select(PROFILE_FIELDS).eq("id", AI_USER_ID).maybeSingle(),
+        this.db
+          .schema(ROOMKIT_SCHEMA)
+          .from("profiles")
+          .select(PROFILE_FIELDS)
+          .eq("id", AI_USER_ID)
+          .maybeSingle(),
       );
       if (ai.error) return ai;
       list.push(aiMember(room.data, ai.data));
@@ -178,8 +199,10 @@ export class RoomsClient {
     if (valid.error) return valid;
     const patch = Object.fromEntries(
       Object.entries(valid.data).filter(([, v]) => v !== undefined),
-    ) as Database["public"]["Tables"]["rooms"]["Update"];
-    const result = await query<Room[]>(this.db.from("rooms").update(patch).eq("id", roomId).select("*"));
+    ) as Database["roomkit"]["Tables"]["rooms"]["Update"];
+    const result = await query<Room[]>(
+      this.db.schema(ROOMKIT_SCHEMA).from("rooms").update(patch).eq("id", roomId).select("*"),
+    );
     if (result.error) return result;
     const [room] = result.data;
     // RLS hides rooms the caller may not update: zero rows means "not yours to change".
@@ -210,7 +233,7 @@ export class RoomsClient {
     const valid = validate(id, roomId);
     if (valid.error) return valid;
     this.hooks.beforeLeave(roomId);
-    const result = await query<null>(this.db.rpc("leave_room", { room_id: roomId }));
+    const result = await query<null>(this.db.schema(ROOMKIT_SCHEMA).rpc("leave_room", { room_id: roomId }));
     return result.error ? result : ok(null);
   }
 
@@ -223,7 +246,7 @@ export class RoomsClient {
   async delete(roomId: string): Promise<Result<null>> {
     const valid = validate(id, roomId);
     if (valid.error) return valid;
-    const result = await query<null>(this.db.rpc("delete_room", { room_id: roomId }));
+    const result = await query<null>(this.db.schema(ROOMKIT_SCHEMA).rpc("delete_room", { room_id: roomId }));
     return result.error ? result : ok(null);
   }
 
@@ -239,7 +262,9 @@ export class RoomsClient {
     if (valid.error) return valid;
     const validUser = validate(id, userId);
     if (validUser.error) return validUser;
-    const result = await query<null>(this.db.rpc("remove_member", { room_id: roomId, user_id: userId }));
+    const result = await query<null>(
+      this.db.schema(ROOMKIT_SCHEMA).rpc("remove_member", { room_id: roomId, user_id: userId }),
+    );
     return result.error ? result : ok(null);
   }
 
@@ -261,7 +286,10 @@ export class RoomsClient {
     const validRole = validate(memberRole.exclude(["owner"]), role);
     if (validRole.error) return validRole;
     return query<Member>(
-      this.db.rpc("set_member_role", { room_id: roomId, user_id: userId, role: validRole.data }).single(),
+      this.db
+        .schema(ROOMKIT_SCHEMA)
+        .rpc("set_member_role", { room_id: roomId, user_id: userId, role: validRole.data })
+        .single(),
     );
   }
 }

@@ -27,8 +27,8 @@ export {
   voiceCredentials,
 } from "../../functions/_shared/schemas.ts";
 
-type Tables = Database["public"]["Tables"];
-type Enums = Database["public"]["Enums"];
+type Tables = Database["roomkit"]["Tables"];
+type Enums = Database["roomkit"]["Enums"];
 
 /**
  * A room row (private or coworking).
@@ -91,7 +91,7 @@ export type MemberRole = Enums["member_role"];
 export type MessageKind = Enums["message_kind"];
 
 /**
- * The AI participant's fixed user id (`private.ai_user_id()` in the helpers migration).
+ * The AI participant's fixed user id (`roomkit_private.ai_user_id()` in the helpers migration).
  *
  * @example
  * const fromAi = message.sender_id === AI_USER_ID;

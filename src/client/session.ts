@@ -36,7 +36,7 @@ import {
   TYPING_EXPIRY_MS,
   TYPING_THROTTLE_MS,
 } from "./signals.ts";
-import { type Db, fail, ok, query, type Result, validate } from "./transport.ts";
+import { type Db, fail, ok, query, type Result, ROOMKIT_SCHEMA, validate } from "./transport.ts";
 
 /**
  * Why a session ended.
@@ -564,7 +564,7 @@ export class RoomSession {
     const result =
       this.roomRow?.kind === "coworking"
         ? await this.deps.coworking.leave(this.roomId)
-        : await query<null>(this.db.rpc("leave_room", { room_id: this.roomId }));
+        : await query<null>(this.db.schema(ROOMKIT_SCHEMA).rpc("leave_room", { room_id: this.roomId }));
     if (result.error) {
       this.intent = undefined;
       return result;
@@ -710,10 +710,17 @@ export class RoomSession {
 
   private async loadInitial(limit: number): Promise<Result<null>> {
     const [room, page, profile] = await Promise.all([
-      query<Room | null>(this.db.from("rooms").select("*").eq("id", this.roomId).maybeSingle()),
+      query<Room | null>(
+        this.db.schema(ROOMKIT_SCHEMA).from("rooms").select("*").eq("id", this.roomId).maybeSingle(),
+      ),
       this.deps.messages.list(this.roomId, { limit }),
       query<{ display_name: string } | null>(
-        this.db.from("profiles").select("display_name").eq("id", this.userId).maybeSingle(),
+        this.db
+          .schema(ROOMKIT_SCHEMA)
+          .from("profiles")
+          .select("display_name")
+          .eq("id", this.userId)
+          .maybeSingle(),
       ),
     ]);
     if (room.error) return room;

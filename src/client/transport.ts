@@ -25,8 +25,14 @@ import {
  */
 export type Result<T> = { data: T; error: null } | { data: null; error: RoomkitError };
 
-/** The supabase-js client Roomkit works through, typed with Roomkit's generated schema. */
-export type Db = SupabaseClient<Database>;
+/** The schema Roomkit's tables and RPCs live in (exposed through `[api] schemas`). */
+export const ROOMKIT_SCHEMA = "roomkit";
+
+/**
+ * The supabase-js client Roomkit works through, typed with Roomkit's generated schema. Queries go
+ * through `db.schema(ROOMKIT_SCHEMA)`, so the app's own client keeps `public` as its default.
+ */
+export type Db = SupabaseClient<Database, typeof ROOMKIT_SCHEMA>;
 
 export const ok = <T>(data: T): Result<T> => ({ data, error: null });
 export const fail = <T = never>(error: RoomkitError): Result<T> => ({ data: null, error });
@@ -58,7 +64,7 @@ interface PostgrestLikeResponse {
  * Awaits a postgrest-js builder (table query or `rpc`) and maps its error.
  *
  * @example
- * const result = await query(db.rpc("send_message", { room_id, body }));
+ * const result = await query(db.schema(ROOMKIT_SCHEMA).rpc("send_message", { room_id, body }));
  */
 export async function query<T>(request: PromiseLike<PostgrestLikeResponse>): Promise<Result<T>> {
   try {

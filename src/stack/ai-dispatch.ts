@@ -1,7 +1,7 @@
 import postgres from "postgres";
 
 /**
- * The local stand-in for a Supabase Database Webhook on `private.ai_jobs`: LISTENs on the
+ * The local stand-in for a Supabase Database Webhook on `roomkit_private.ai_jobs`: LISTENs on the
  * channel the queue trigger NOTIFYs (`roomkit_ai_jobs`, migration `…_ai.sql`) and POSTs
  * `/functions/v1/ai-reply` with the service role key when work appears. Calls are debounced
  * (a burst of messages is one drain) and never overlap; after each drain it sleeps until the next
@@ -9,7 +9,7 @@ import postgres from "postgres";
  * by a worker that crashed, NOTIFYs missed while the connection was down).
  */
 
-/** The NOTIFY channel of `private.queue_ai_reply()`. */
+/** The NOTIFY channel of `roomkit_private.queue_ai_reply()`. */
 export const AI_JOBS_CHANNEL = "roomkit_ai_jobs";
 const AI_REPLY_PATH = "/functions/v1/ai-reply";
 
@@ -85,7 +85,7 @@ export async function startAiDispatcher(options: AiDispatcherOptions): Promise<A
     if (closed) return;
     try {
       const [row] = await sql<{ ms: number | null }[]>`
-        select extract(epoch from private.next_ai_job_at() - clock_timestamp()) * 1000 as ms`;
+        select extract(epoch from roomkit_private.next_ai_job_at() - clock_timestamp()) * 1000 as ms`;
       const ms = row?.ms;
       if (ms !== null && ms !== undefined && ms < sweepIntervalMs && !closed)
         wake = setTimeout(() => void trigger(), Math.max(0, ms) + 10);
@@ -131,7 +131,7 @@ export async function startAiDispatcher(options: AiDispatcherOptions): Promise<A
   const hasWork = async (): Promise<boolean> => {
     const [row] = await sql<{ ready: boolean }[]>`
       select exists (
-        select 1 from private.ai_jobs j
+        select 1 from roomkit_private.ai_jobs j
         where (j.status = 'queued' and j.run_after <= now()) or (j.status = 'running' and j.lease_expires_at < now())
       ) as ready`;
     return row?.ready === true;

@@ -29,7 +29,7 @@ async function joinAllAtOnce(pool: Sql, actors: Actor[], roomId: string): Promis
         open += 1;
         if (open === actors.length) release();
         await barrier;
-        return tx<{ user_id: string }[]>`select user_id from public.join_coworking_room(${roomId})`;
+        return tx<{ user_id: string }[]>`select user_id from roomkit.join_coworking_room(${roomId})`;
       });
       return { ok: true, userId: String(row?.user_id) };
     } catch (error) {
@@ -68,9 +68,9 @@ describe("capacity race", () => {
       const refused = results.filter((r) => !r.ok);
       const otherErrors = refused.filter((r) => r.code !== "PT409" || r.hint !== "room_full");
       const [state] = await db.sql<{ members: number; joined: number; distinct_users: number }[]>`
-          select (select count(*)::int from public.room_members where room_id = ${roomId} and left_at is null) as members,
-                 (select count(distinct user_id)::int from public.room_members where room_id = ${roomId}) as distinct_users,
-                 (select count(*)::int from public.room_messages
+          select (select count(*)::int from roomkit.room_members where room_id = ${roomId} and left_at is null) as members,
+                 (select count(distinct user_id)::int from roomkit.room_members where room_id = ${roomId}) as distinct_users,
+                 (select count(*)::int from roomkit.room_messages
                    where room_id = ${roomId} and kind = 'system' and metadata ->> 'event' = 'joined') as joined`;
       expect({ run, admitted: admitted.length, refused: refused.length, otherErrors, state }).toEqual({
         run,
@@ -92,8 +92,8 @@ describe("capacity race", () => {
     const results = await joinAllAtOnce(pool, [ada, ada, ada, ada], roomId);
     expect(results).toEqual(Array(4).fill({ ok: true, userId: ada.id }));
     const [state] = await db.sql<{ members: number; joined: number }[]>`
-      select (select count(*)::int from public.room_members where room_id = ${roomId}) as members,
-             (select count(*)::int from public.room_messages
+      select (select count(*)::int from roomkit.room_members where room_id = ${roomId}) as members,
+             (select count(*)::int from roomkit.room_messages
                where room_id = ${roomId} and kind = 'system' and metadata ->> 'event' = 'joined') as joined`;
     expect(state).toEqual({ members: 1, joined: 1 });
   });
@@ -110,14 +110,14 @@ describe("capacity race", () => {
       leavers.map((u) =>
         pool.begin(async (tx) => {
           await impersonate(tx, u);
-          await tx`select public.leave_room(${roomId})`;
+          await tx`select roomkit.leave_room(${roomId})`;
         }),
       ),
     );
     const second = await joinAllAtOnce(pool, crowd, roomId);
     expect(second.filter((r) => r.ok)).toHaveLength(3);
     const [{ members } = { members: -1 }] = await db.sql<{ members: number }[]>`
-      select count(*)::int as members from public.room_members where room_id = ${roomId} and left_at is null`;
+      select count(*)::int as members from roomkit.room_members where room_id = ${roomId} and left_at is null`;
     expect(members).toBe(3);
   });
 });

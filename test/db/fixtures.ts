@@ -62,7 +62,7 @@ export interface CoworkingCast {
 /** Makes a coworking room of the given capacity (as the seed does: a plain insert). */
 export async function createCoworkingRoom(sql: Sql, capacity = 10, name = "Cowork"): Promise<string> {
   const [room] = await sql<{ id: string }[]>`
-    insert into public.rooms (kind, name, capacity) values ('coworking', ${name}, ${capacity}) returning id`;
+    insert into roomkit.rooms (kind, name, capacity) values ('coworking', ${name}, ${capacity}) returning id`;
   return room!.id;
 }
 

@@ -52,12 +52,12 @@ async function addMember(owner: User, roomId: string, role: "member" | "admin" =
 async function statusOf(inviteId: string): Promise<string | undefined> {
   const [row] = await db.sql<
     { status: string }[]
-  >`select status from public.room_invites where id = ${inviteId}`;
+  >`select status from roomkit.room_invites where id = ${inviteId}`;
   return row?.status;
 }
 
 async function expire(inviteId: string): Promise<void> {
-  await db.sql`update public.room_invites set expires_at = now() - interval '1 second' where id = ${inviteId}`;
+  await db.sql`update roomkit.room_invites set expires_at = now() - interval '1 second' where id = ${inviteId}`;
 }
 
 describe("sending invites", () => {
@@ -71,7 +71,7 @@ describe("sending invites", () => {
       status: "pending",
     });
     const [row] = await db.sql<{ days: number }[]>`
-      select round(extract(epoch from expires_at - created_at) / 86400)::int as days from public.room_invites where id = ${inv.id}`;
+      select round(extract(epoch from expires_at - created_at) / 86400)::int as days from roomkit.room_invites where id = ${inv.id}`;
     expect(row?.days).toBe(7);
   });
 
@@ -90,7 +90,7 @@ describe("sending invites", () => {
     const again = await rpc(db.sql, owner, "send_invite", { room_id: roomId, invitee_id: guest.id });
     expect(again).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_exists" } });
     const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from public.room_invites where room_id = ${roomId} and invitee_id = ${guest.id}`;
+      select count(*)::int as n from roomkit.room_invites where room_id = ${roomId} and invitee_id = ${guest.id}`;
     expect(n).toBe(1);
   });
 
@@ -121,7 +121,7 @@ describe("sending invites", () => {
     const r = await rpc(db.sql, stranger, "send_invite", { room_id: roomId, invitee_id: guest.id });
     expect(r).toMatchObject({ ok: false, error: { code: "42501", hint: "not_member" } });
     const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from public.room_invites where room_id = ${roomId}`;
+      select count(*)::int as n from roomkit.room_invites where room_id = ${roomId}`;
     expect(n).toBe(0);
   });
 
@@ -178,7 +178,7 @@ describe("accepting and declining", () => {
     expect(m).toMatchObject({ room_id: roomId, user_id: guest.id, role: "member", left_at: null });
     expect(await statusOf(inv.id)).toBe("accepted");
     const [msg] = await db.sql<{ body: string; n: number }[]>`
-      select max(body) as body, count(*)::int as n from public.room_messages
+      select max(body) as body, count(*)::int as n from roomkit.room_messages
       where room_id = ${roomId} and kind = 'system' and metadata ->> 'event' = 'joined'`;
     expect(msg).toEqual({ body: "Guest joined", n: 1 });
   });
@@ -190,7 +190,7 @@ describe("accepting and declining", () => {
     const second = await rpcOk<Member>(db.sql, guest, "accept_invite", { invite_id: inv.id });
     expect(second).toEqual(first);
     const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from public.room_messages where room_id = ${roomId} and kind = 'system'`;
+      select count(*)::int as n from roomkit.room_messages where room_id = ${roomId} and kind = 'system'`;
     expect(n).toBe(1);
   });
 
@@ -223,10 +223,10 @@ describe("accepting and declining", () => {
       expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_expired" } });
     }
     const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from public.room_members where room_id = ${roomId} and user_id = ${guest.id}`;
+      select count(*)::int as n from roomkit.room_members where room_id = ${roomId} and user_id = ${guest.id}`;
     expect(n).toBe(0);
     expect(
-      await as(db.sql, guest, (tx) => tx`select id from public.rooms where id = ${roomId}`),
+      await as(db.sql, guest, (tx) => tx`select id from roomkit.rooms where id = ${roomId}`),
     ).toHaveLength(0);
   });
 
@@ -260,7 +260,7 @@ describe("accepting and declining", () => {
     const r = await rpc(db.sql, guest, "accept_invite", { invite_id: inv.id });
     expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_declined" } });
     const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from public.room_members where room_id = ${roomId} and user_id = ${guest.id}`;
+      select count(*)::int as n from roomkit.room_members where room_id = ${roomId} and user_id = ${guest.id}`;
     expect(n).toBe(0);
   });
 
@@ -355,7 +355,7 @@ describe("revoking", () => {
     expect(await statusOf(theirs.id)).toBe("revoked");
     const r = await rpc(db.sql, guest, "accept_invite", { invite_id: theirs.id });
     expect(r).toMatchObject({ ok: false, error: { code: "PT409", hint: "invite_revoked" } });
-    const seen = await as(db.sql, guest, (tx) => tx`select id from public.rooms where id = ${roomId}`);
+    const seen = await as(db.sql, guest, (tx) => tx`select id from roomkit.rooms where id = ${roomId}`);
     expect(seen).toHaveLength(0);
     // Invites sent by others stay valid.
     expect(await statusOf(owners.id)).toBe("pending");
@@ -364,7 +364,7 @@ describe("revoking", () => {
   it("when an invite is revoked, then the invitee can no longer see the room", async () => {
     const { owner, guest, roomId } = await roomWithGuest();
     const inv = await invite(owner, roomId, guest);
-    const visible = () => as(db.sql, guest, (tx) => tx`select id from public.rooms where id = ${roomId}`);
+    const visible = () => as(db.sql, guest, (tx) => tx`select id from roomkit.rooms where id = ${roomId}`);
     expect(await visible()).toHaveLength(1);
     await rpcOk(db.sql, owner, "revoke_invite", { invite_id: inv.id });
     expect(await visible()).toHaveLength(0);

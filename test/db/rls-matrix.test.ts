@@ -73,7 +73,7 @@ const MATRIX: Cell[] = [
     op: "select",
     room: "none",
     what: "someone else's profile",
-    run: (tx, w) => tx`select id from public.profiles where id = ${w.bystander.id}`,
+    run: (tx, w) => tx`select id from roomkit.profiles where id = ${w.bystander.id}`,
     expect: p8("42501", "ok", "ok", "ok", "ok", "ok", "ok", "ok"),
   },
   {
@@ -82,7 +82,7 @@ const MATRIX: Cell[] = [
     room: "none",
     what: "a profile for an auth user without one",
     run: (tx, w) =>
-      tx`insert into public.profiles (id, display_name) values (${w.orphanId}, 'Orphan') returning id`,
+      tx`insert into roomkit.profiles (id, display_name) values (${w.orphanId}, 'Orphan') returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
   {
@@ -90,7 +90,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "none",
     what: "own display_name",
-    run: (tx, w) => tx`update public.profiles set display_name = 'Renamed'
+    run: (tx, w) => tx`update roomkit.profiles set display_name = 'Renamed'
                        where id = coalesce(auth.uid(), ${w.bystander.id}) returning id`,
     expect: p8("42501", "ok", "ok", "ok", "ok", "ok", "ok", "ok"),
   },
@@ -100,7 +100,7 @@ const MATRIX: Cell[] = [
     room: "none",
     what: "someone else's display_name",
     run: (tx, w) =>
-      tx`update public.profiles set display_name = 'Hijacked' where id = ${w.bystander.id} returning id`,
+      tx`update roomkit.profiles set display_name = 'Hijacked' where id = ${w.bystander.id} returning id`,
     expect: p8("42501", "none", "none", "none", "none", "none", "none", "ok"),
   },
   {
@@ -108,7 +108,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "none",
     what: "own is_ai flag (column not granted)",
-    run: (tx, w) => tx`update public.profiles set is_ai = true
+    run: (tx, w) => tx`update roomkit.profiles set is_ai = true
                        where id = coalesce(auth.uid(), ${w.bystander.id}) returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -117,7 +117,7 @@ const MATRIX: Cell[] = [
     op: "delete",
     room: "none",
     what: "someone else's profile",
-    run: (tx, w) => tx`delete from public.profiles where id = ${w.bystander.id} returning id`,
+    run: (tx, w) => tx`delete from roomkit.profiles where id = ${w.bystander.id} returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
 
@@ -127,7 +127,7 @@ const MATRIX: Cell[] = [
     op: "select",
     room: "private",
     what: "the room",
-    run: (tx, w) => tx`select id from public.rooms where id = ${w.p.roomId}`,
+    run: (tx, w) => tx`select id from roomkit.rooms where id = ${w.p.roomId}`,
     expect: p8("none", "none", "ok", "ok", "ok", "ok", "none", "ok"),
   },
   {
@@ -135,7 +135,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "private",
     what: "a new private room directly (not via create_private_room)",
-    run: (tx, w) => tx`insert into public.rooms (kind, name, ai_mode, created_by)
+    run: (tx, w) => tx`insert into roomkit.rooms (kind, name, ai_mode, created_by)
                        values ('private', 'Direct', 'mention', coalesce(auth.uid(), ${w.p.owner.id})) returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -144,7 +144,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "private",
     what: "name",
-    run: (tx, w) => tx`update public.rooms set name = 'Renamed' where id = ${w.p.roomId} returning id`,
+    run: (tx, w) => tx`update roomkit.rooms set name = 'Renamed' where id = ${w.p.roomId} returning id`,
     expect: p8("42501", "none", "none", "none", "ok", "ok", "none", "ok"),
   },
   {
@@ -152,7 +152,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "private",
     what: "status (column not granted)",
-    run: (tx, w) => tx`update public.rooms set status = 'inactive' where id = ${w.p.roomId} returning id`,
+    run: (tx, w) => tx`update roomkit.rooms set status = 'inactive' where id = ${w.p.roomId} returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
   {
@@ -160,7 +160,7 @@ const MATRIX: Cell[] = [
     op: "delete",
     room: "private",
     what: "the room",
-    run: (tx, w) => tx`delete from public.rooms where id = ${w.p.roomId} returning id`,
+    run: (tx, w) => tx`delete from roomkit.rooms where id = ${w.p.roomId} returning id`,
     expect: p8("42501", "none", "none", "none", "none", "ok", "none", "ok"),
   },
   {
@@ -168,7 +168,7 @@ const MATRIX: Cell[] = [
     op: "select",
     room: "coworking",
     what: "the room",
-    run: (tx, w) => tx`select id from public.rooms where id = ${w.c.roomId}`,
+    run: (tx, w) => tx`select id from roomkit.rooms where id = ${w.c.roomId}`,
     expect: c5("ok", "ok", "ok", "ok", "ok"),
   },
   {
@@ -177,7 +177,7 @@ const MATRIX: Cell[] = [
     room: "coworking",
     what: "a new coworking room",
     run: (tx) =>
-      tx`insert into public.rooms (kind, name, capacity) values ('coworking', 'Direct', 5) returning id`,
+      tx`insert into roomkit.rooms (kind, name, capacity) values ('coworking', 'Direct', 5) returning id`,
     expect: c5("42501", "42501", "42501", "42501", "ok"),
   },
   {
@@ -185,7 +185,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "coworking",
     what: "name",
-    run: (tx, w) => tx`update public.rooms set name = 'Renamed' where id = ${w.c.roomId} returning id`,
+    run: (tx, w) => tx`update roomkit.rooms set name = 'Renamed' where id = ${w.c.roomId} returning id`,
     expect: c5("42501", "none", "none", "none", "ok"),
   },
   {
@@ -193,7 +193,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "coworking",
     what: "capacity (column not granted)",
-    run: (tx, w) => tx`update public.rooms set capacity = 500 where id = ${w.c.roomId} returning id`,
+    run: (tx, w) => tx`update roomkit.rooms set capacity = 500 where id = ${w.c.roomId} returning id`,
     expect: c5("42501", "42501", "42501", "42501", "ok"),
   },
   {
@@ -201,7 +201,7 @@ const MATRIX: Cell[] = [
     op: "delete",
     room: "coworking",
     what: "the room",
-    run: (tx, w) => tx`delete from public.rooms where id = ${w.c.roomId} returning id`,
+    run: (tx, w) => tx`delete from roomkit.rooms where id = ${w.c.roomId} returning id`,
     expect: c5("42501", "none", "none", "none", "ok"),
   },
 
@@ -212,7 +212,7 @@ const MATRIX: Cell[] = [
     room: "private",
     what: "another member's row",
     run: (tx, w) =>
-      tx`select user_id from public.room_members where room_id = ${w.p.roomId} and user_id = ${w.p.peer.id}`,
+      tx`select user_id from roomkit.room_members where room_id = ${w.p.roomId} and user_id = ${w.p.peer.id}`,
     expect: p8("42501", "none", "none", "ok", "ok", "ok", "none", "ok"),
   },
   {
@@ -220,7 +220,7 @@ const MATRIX: Cell[] = [
     op: "select",
     room: "private",
     what: "own row (former: own history row)",
-    run: (tx, w) => tx`select user_id from public.room_members
+    run: (tx, w) => tx`select user_id from roomkit.room_members
                        where room_id = ${w.p.roomId} and user_id = coalesce(auth.uid(), ${w.p.peer.id})`,
     expect: p8("42501", "none", "none", "ok", "ok", "ok", "none", "ok"),
   },
@@ -229,7 +229,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "private",
     what: "self (or the outsider) as a member directly",
-    run: (tx, w) => tx`insert into public.room_members (room_id, user_id)
+    run: (tx, w) => tx`insert into roomkit.room_members (room_id, user_id)
                        values (${w.p.roomId}, coalesce(auth.uid(), ${w.p.outsider.id})) returning user_id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -238,7 +238,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "private",
     what: "own mic_enabled",
-    run: (tx, w) => tx`update public.room_members set mic_enabled = not mic_enabled
+    run: (tx, w) => tx`update roomkit.room_members set mic_enabled = not mic_enabled
                        where room_id = ${w.p.roomId} and user_id = coalesce(auth.uid(), ${w.p.peer.id}) returning user_id`,
     expect: p8("42501", "none", "none", "ok", "ok", "ok", "none", "ok"),
   },
@@ -247,7 +247,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "private",
     what: "another member's mic_enabled",
-    run: (tx, w) => tx`update public.room_members set mic_enabled = not mic_enabled
+    run: (tx, w) => tx`update roomkit.room_members set mic_enabled = not mic_enabled
                        where room_id = ${w.p.roomId} and user_id = ${w.p.peer.id} returning user_id`,
     expect: p8("42501", "none", "none", "none", "none", "none", "none", "ok"),
   },
@@ -256,7 +256,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "private",
     what: "own role (column not granted)",
-    run: (tx, w) => tx`update public.room_members set role = 'owner'
+    run: (tx, w) => tx`update roomkit.room_members set role = 'owner'
                        where room_id = ${w.p.roomId} and user_id = coalesce(auth.uid(), ${w.p.peer.id}) returning user_id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -265,7 +265,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "private",
     what: "own left_at back to null (column not granted)",
-    run: (tx, w) => tx`update public.room_members set left_at = null
+    run: (tx, w) => tx`update roomkit.room_members set left_at = null
                        where room_id = ${w.p.roomId} and user_id = coalesce(auth.uid(), ${w.p.former.id}) returning user_id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -277,7 +277,7 @@ const MATRIX: Cell[] = [
     run: (
       tx,
       w,
-    ) => tx`delete from public.room_members where room_id = ${w.p.roomId} and user_id = ${w.p.peer.id}
+    ) => tx`delete from roomkit.room_members where room_id = ${w.p.roomId} and user_id = ${w.p.peer.id}
                        returning user_id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -287,7 +287,7 @@ const MATRIX: Cell[] = [
     room: "coworking",
     what: "another participant's row",
     run: (tx, w) =>
-      tx`select user_id from public.room_members where room_id = ${w.c.roomId} and user_id = ${w.c.peer.id}`,
+      tx`select user_id from roomkit.room_members where room_id = ${w.c.roomId} and user_id = ${w.c.peer.id}`,
     expect: c5("42501", "ok", "ok", "ok", "ok"),
   },
   {
@@ -295,7 +295,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "coworking",
     what: "self as a participant directly (bypassing capacity)",
-    run: (tx, w) => tx`insert into public.room_members (room_id, user_id)
+    run: (tx, w) => tx`insert into roomkit.room_members (room_id, user_id)
                        values (${w.c.roomId}, coalesce(auth.uid(), ${w.c.outsider.id})) returning user_id`,
     expect: c5("42501", "42501", "42501", "42501", "ok"),
   },
@@ -304,7 +304,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "coworking",
     what: "own mic_enabled",
-    run: (tx, w) => tx`update public.room_members set mic_enabled = not mic_enabled
+    run: (tx, w) => tx`update roomkit.room_members set mic_enabled = not mic_enabled
                        where room_id = ${w.c.roomId} and user_id = coalesce(auth.uid(), ${w.c.peer.id}) returning user_id`,
     expect: c5("42501", "none", "ok", "none", "ok"),
   },
@@ -313,7 +313,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "coworking",
     what: "another participant's mic_enabled",
-    run: (tx, w) => tx`update public.room_members set mic_enabled = not mic_enabled
+    run: (tx, w) => tx`update roomkit.room_members set mic_enabled = not mic_enabled
                        where room_id = ${w.c.roomId} and user_id = ${w.c.peer.id} returning user_id`,
     expect: c5("42501", "none", "none", "none", "ok"),
   },
@@ -325,7 +325,7 @@ const MATRIX: Cell[] = [
     run: (
       tx,
       w,
-    ) => tx`delete from public.room_members where room_id = ${w.c.roomId} and user_id = ${w.c.peer.id}
+    ) => tx`delete from roomkit.room_members where room_id = ${w.c.roomId} and user_id = ${w.c.peer.id}
                        returning user_id`,
     expect: c5("42501", "42501", "42501", "42501", "ok"),
   },
@@ -336,7 +336,7 @@ const MATRIX: Cell[] = [
     op: "select",
     room: "private",
     what: "the pending invite",
-    run: (tx, w) => tx`select id from public.room_invites where id = ${w.p.inviteId}`,
+    run: (tx, w) => tx`select id from roomkit.room_invites where id = ${w.p.inviteId}`,
     expect: p8("42501", "none", "ok", "ok", "ok", "ok", "none", "ok"),
   },
   {
@@ -344,7 +344,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "private",
     what: "an invite directly (not via send_invite)",
-    run: (tx, w) => tx`insert into public.room_invites (room_id, inviter_id, invitee_id)
+    run: (tx, w) => tx`insert into roomkit.room_invites (room_id, inviter_id, invitee_id)
                        values (${w.p.roomId}, coalesce(auth.uid(), ${w.p.owner.id}), ${w.bystander.id}) returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -354,7 +354,7 @@ const MATRIX: Cell[] = [
     room: "private",
     what: "status to accepted directly",
     run: (tx, w) =>
-      tx`update public.room_invites set status = 'accepted' where id = ${w.p.inviteId} returning id`,
+      tx`update roomkit.room_invites set status = 'accepted' where id = ${w.p.inviteId} returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
   {
@@ -362,7 +362,7 @@ const MATRIX: Cell[] = [
     op: "delete",
     room: "private",
     what: "the pending invite",
-    run: (tx, w) => tx`delete from public.room_invites where id = ${w.p.inviteId} returning id`,
+    run: (tx, w) => tx`delete from roomkit.room_invites where id = ${w.p.inviteId} returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
 
@@ -372,7 +372,7 @@ const MATRIX: Cell[] = [
     op: "select",
     room: "private",
     what: "a member's message",
-    run: (tx, w) => tx`select id from public.room_messages where id = ${w.messageP}`,
+    run: (tx, w) => tx`select id from roomkit.room_messages where id = ${w.messageP}`,
     expect: p8("42501", "none", "none", "ok", "ok", "ok", "none", "ok"),
   },
   {
@@ -380,7 +380,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "private",
     what: "a text message as self",
-    run: (tx, w) => tx`insert into public.room_messages (room_id, sender_id, kind, body)
+    run: (tx, w) => tx`insert into roomkit.room_messages (room_id, sender_id, kind, body)
                        values (${w.p.roomId}, coalesce(auth.uid(), ${w.p.member.id}), 'text', 'hello') returning id`,
     expect: p8("42501", "42501", "42501", "ok", "ok", "ok", "42501", "ok"),
   },
@@ -389,7 +389,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "private",
     what: "a text message in another member's name",
-    run: (tx, w) => tx`insert into public.room_messages (room_id, sender_id, kind, body)
+    run: (tx, w) => tx`insert into roomkit.room_messages (room_id, sender_id, kind, body)
                        values (${w.p.roomId}, ${w.p.peer.id}, 'text', 'forged') returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -398,7 +398,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "private",
     what: "an 'ai' message as self",
-    run: (tx, w) => tx`insert into public.room_messages (room_id, sender_id, kind, body)
+    run: (tx, w) => tx`insert into roomkit.room_messages (room_id, sender_id, kind, body)
                        values (${w.p.roomId}, coalesce(auth.uid(), ${w.p.member.id}), 'ai', 'beep') returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -407,7 +407,8 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "private",
     what: "a member's message body",
-    run: (tx, w) => tx`update public.room_messages set body = 'edited' where id = ${w.messageP} returning id`,
+    run: (tx, w) =>
+      tx`update roomkit.room_messages set body = 'edited' where id = ${w.messageP} returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
   {
@@ -415,7 +416,7 @@ const MATRIX: Cell[] = [
     op: "delete",
     room: "private",
     what: "a member's message (hard delete)",
-    run: (tx, w) => tx`delete from public.room_messages where id = ${w.messageP} returning id`,
+    run: (tx, w) => tx`delete from roomkit.room_messages where id = ${w.messageP} returning id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
   {
@@ -423,7 +424,7 @@ const MATRIX: Cell[] = [
     op: "select",
     room: "coworking",
     what: "a participant's message",
-    run: (tx, w) => tx`select id from public.room_messages where id = ${w.messageC}`,
+    run: (tx, w) => tx`select id from roomkit.room_messages where id = ${w.messageC}`,
     expect: c5("42501", "none", "ok", "none", "ok"),
   },
   {
@@ -431,7 +432,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "coworking",
     what: "a text message as self",
-    run: (tx, w) => tx`insert into public.room_messages (room_id, sender_id, kind, body)
+    run: (tx, w) => tx`insert into roomkit.room_messages (room_id, sender_id, kind, body)
                        values (${w.c.roomId}, coalesce(auth.uid(), ${w.c.member.id}), 'text', 'hello') returning id`,
     expect: c5("42501", "42501", "ok", "42501", "ok"),
   },
@@ -442,7 +443,7 @@ const MATRIX: Cell[] = [
     op: "select",
     room: "private",
     what: "another member's reaction",
-    run: (tx, w) => tx`select message_id from public.message_reactions
+    run: (tx, w) => tx`select message_id from roomkit.message_reactions
                        where message_id = ${w.messageP} and user_id = ${w.p.peer.id}`,
     expect: p8("42501", "none", "none", "ok", "ok", "ok", "none", "ok"),
   },
@@ -451,7 +452,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "private",
     what: "a reaction as self",
-    run: (tx, w) => tx`insert into public.message_reactions (message_id, user_id, emoji)
+    run: (tx, w) => tx`insert into roomkit.message_reactions (message_id, user_id, emoji)
                        values (${w.messageP}, coalesce(auth.uid(), ${w.p.member.id}), '🎉') returning message_id`,
     expect: p8("42501", "42501", "42501", "ok", "ok", "ok", "42501", "ok"),
   },
@@ -460,7 +461,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "private",
     what: "a reaction in another member's name",
-    run: (tx, w) => tx`insert into public.message_reactions (message_id, user_id, emoji)
+    run: (tx, w) => tx`insert into roomkit.message_reactions (message_id, user_id, emoji)
                        values (${w.messageP}, ${w.p.peer.id}, '🎉') returning message_id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -469,7 +470,7 @@ const MATRIX: Cell[] = [
     op: "update",
     room: "private",
     what: "another member's emoji",
-    run: (tx, w) => tx`update public.message_reactions set emoji = '💩'
+    run: (tx, w) => tx`update roomkit.message_reactions set emoji = '💩'
                        where message_id = ${w.messageP} and user_id = ${w.p.peer.id} returning message_id`,
     expect: DENY_ALL_BUT_SERVICE,
   },
@@ -478,7 +479,7 @@ const MATRIX: Cell[] = [
     op: "delete",
     room: "private",
     what: "own reaction",
-    run: (tx, w) => tx`delete from public.message_reactions
+    run: (tx, w) => tx`delete from roomkit.message_reactions
                        where message_id = ${w.messageP} and user_id = coalesce(auth.uid(), ${w.p.peer.id})
                        returning message_id`,
     expect: p8("42501", "none", "none", "ok", "ok", "ok", "none", "ok"),
@@ -488,7 +489,7 @@ const MATRIX: Cell[] = [
     op: "delete",
     room: "private",
     what: "another member's reaction",
-    run: (tx, w) => tx`delete from public.message_reactions
+    run: (tx, w) => tx`delete from roomkit.message_reactions
                        where message_id = ${w.messageP} and user_id = ${w.p.peer.id} returning message_id`,
     expect: p8("42501", "none", "none", "none", "none", "none", "none", "ok"),
   },
@@ -497,7 +498,7 @@ const MATRIX: Cell[] = [
     op: "insert",
     room: "coworking",
     what: "a reaction as self",
-    run: (tx, w) => tx`insert into public.message_reactions (message_id, user_id, emoji)
+    run: (tx, w) => tx`insert into roomkit.message_reactions (message_id, user_id, emoji)
                        values (${w.messageC}, coalesce(auth.uid(), ${w.c.member.id}), '🎉') returning message_id`,
     expect: c5("42501", "42501", "ok", "42501", "ok"),
   },
@@ -544,21 +545,21 @@ beforeAll(async () => {
     createUser(sql, { name: "Bystander" }),
     createUser(sql, { name: "Orphan" }),
   ]);
-  await sql`delete from public.profiles where id = ${orphan.id}`;
+  await sql`delete from roomkit.profiles where id = ${orphan.id}`;
   const [mp] = await as(
     sql,
     p.member,
-    (tx) => tx`select id from public.send_message(${p.roomId}, 'hi from member')`,
+    (tx) => tx`select id from roomkit.send_message(${p.roomId}, 'hi from member')`,
   );
   const [mc] = await as(
     sql,
     c.member,
-    (tx) => tx`select id from public.send_message(${c.roomId}, 'hi coworkers')`,
+    (tx) => tx`select id from roomkit.send_message(${c.roomId}, 'hi coworkers')`,
   );
   const messageP = String(mp?.id);
   const messageC = String(mc?.id);
   for (const u of [p.peer, p.outsider, p.invitee, p.member, p.admin, p.owner, p.former]) {
-    await sql`insert into public.message_reactions (message_id, user_id, emoji) values (${messageP}, ${u.id}, '👍')`;
+    await sql`insert into roomkit.message_reactions (message_id, user_id, emoji) values (${messageP}, ${u.id}, '👍')`;
   }
   world = { p, c, bystander, orphanId: orphan.id, messageP, messageC };
   console.log(`RLS matrix: ${CELLS.length} cells over ${new Set(MATRIX.map((m) => m.table)).size} tables`);
@@ -601,10 +602,10 @@ describe("RLS matrix", () => {
 
   it("when the cells run, then every one of them was rolled back (the fixture is unchanged)", async () => {
     const [counts] = await db.sql<{ rooms: number; members: number; messages: number; reactions: number }[]>`
-      select (select count(*)::int from public.rooms where id in (${world.p.roomId}, ${world.c.roomId})) as rooms,
-             (select count(*)::int from public.room_members where room_id = ${world.p.roomId} and left_at is null) as members,
-             (select count(*)::int from public.room_messages where id in (${world.messageP}, ${world.messageC})) as messages,
-             (select count(*)::int from public.message_reactions where message_id = ${world.messageP}) as reactions`;
+      select (select count(*)::int from roomkit.rooms where id in (${world.p.roomId}, ${world.c.roomId})) as rooms,
+             (select count(*)::int from roomkit.room_members where room_id = ${world.p.roomId} and left_at is null) as members,
+             (select count(*)::int from roomkit.room_messages where id in (${world.messageP}, ${world.messageC})) as messages,
+             (select count(*)::int from roomkit.message_reactions where message_id = ${world.messageP}) as reactions`;
     expect(counts).toEqual({ rooms: 2, members: 4, messages: 2, reactions: 7 });
   });
 });

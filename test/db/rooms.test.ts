@@ -34,7 +34,7 @@ afterAll(() => db?.drop());
 
 async function members(roomId: string): Promise<Record<string, { role: string; active: boolean }>> {
   const rows = await db.sql<{ user_id: string; role: string; active: boolean }[]>`
-    select user_id, role, left_at is null as active from public.room_members where room_id = ${roomId}`;
+    select user_id, role, left_at is null as active from roomkit.room_members where room_id = ${roomId}`;
   return Object.fromEntries(rows.map((r) => [r.user_id, { role: r.role, active: r.active }]));
 }
 
@@ -62,7 +62,7 @@ async function room(
 async function roomExists(roomId: string): Promise<boolean> {
   const [row] = await db.sql<
     { n: number }[]
-  >`select count(*)::int as n from public.rooms where id = ${roomId}`;
+  >`select count(*)::int as n from roomkit.rooms where id = ${roomId}`;
   return row?.n === 1;
 }
 
@@ -101,7 +101,7 @@ describe("creating private rooms", () => {
       (tx) =>
         tx<
           Room[]
-        >`update public.rooms set name = '  New name ', ai_mode = 'off' where id = ${roomId} returning *`,
+        >`update roomkit.rooms set name = '  New name ', ai_mode = 'off' where id = ${roomId} returning *`,
     );
     expect(r).toMatchObject({ name: "New name", ai_mode: "off" });
   });
@@ -119,7 +119,7 @@ describe("leaving", () => {
       [secondAdmin.id]: { role: "admin", active: true },
     });
     const [msg] = await db.sql<{ body: string }[]>`
-      select body from public.room_messages where room_id = ${roomId} and metadata ->> 'event' = 'left'`;
+      select body from roomkit.room_messages where room_id = ${roomId} and metadata ->> 'event' = 'left'`;
     expect(msg?.body).toBe("Owner left");
   });
 
@@ -143,7 +143,7 @@ describe("leaving", () => {
     await rpcOk(db.sql, people[0]!, "leave_room", { room_id: roomId });
     expect(await rpc(db.sql, people[0]!, "leave_room", { room_id: roomId })).toMatchObject({ ok: true });
     const [row] = await db.sql<{ n: number }[]>`
-      select count(*)::int as n from public.room_messages where room_id = ${roomId} and metadata ->> 'event' = 'left'`;
+      select count(*)::int as n from roomkit.room_messages where room_id = ${roomId} and metadata ->> 'event' = 'left'`;
     expect(row?.n).toBe(1);
   });
 
@@ -192,7 +192,7 @@ describe("removing members", () => {
       const seen = await as(
         db.sql,
         victim,
-        (tx) => tx`select id from public.room_messages where room_id = ${roomId}`,
+        (tx) => tx`select id from roomkit.room_messages where room_id = ${roomId}`,
       );
       expect(seen).toHaveLength(0);
     }
@@ -221,7 +221,7 @@ describe("removing members", () => {
     await rpcOk(db.sql, SERVICE, "remove_member", { room_id: roomId, user_id: b.id });
     expect((await members(roomId))[b.id]?.active).toBe(false);
     const [msg] = await db.sql<{ body: string }[]>`
-      select body from public.room_messages where room_id = ${roomId} and metadata ->> 'event' = 'removed'`;
+      select body from roomkit.room_messages where room_id = ${roomId} and metadata ->> 'event' = 'removed'`;
     expect(msg?.body).toBe("Bob was removed");
   });
 
@@ -237,11 +237,11 @@ describe("removing members", () => {
     });
     await rpcOk(db.sql, bystander, "leave_room", { room_id: roomId });
     await rpcOk(db.sql, bystander, "join_coworking_room", { room_id: roomId });
-    await db.sql`update public.room_members set removed_until = now() - interval '1 second'
+    await db.sql`update roomkit.room_members set removed_until = now() - interval '1 second'
                  where room_id = ${roomId} and user_id = ${kicked.id}`;
     await rpcOk(db.sql, kicked, "join_coworking_room", { room_id: roomId });
     const [row] = await db.sql<{ active: boolean; removed_until: Date | null }[]>`
-      select left_at is null as active, removed_until from public.room_members
+      select left_at is null as active, removed_until from roomkit.room_members
       where room_id = ${roomId} and user_id = ${kicked.id}`;
     expect(row).toEqual({ active: true, removed_until: null });
   });
@@ -298,10 +298,10 @@ describe("deleting rooms", () => {
     await rpcOk(db.sql, owner, "send_message", { room_id: roomId, body: "bye" });
     await rpcOk(db.sql, owner, "delete_room", { room_id: roomId });
     const [left] = await db.sql<{ n: number }[]>`
-      select (select count(*) from public.rooms where id = ${roomId})
-           + (select count(*) from public.room_members where room_id = ${roomId})
-           + (select count(*) from public.room_invites where room_id = ${roomId})
-           + (select count(*) from public.room_messages where room_id = ${roomId}) as n`;
+      select (select count(*) from roomkit.rooms where id = ${roomId})
+           + (select count(*) from roomkit.room_members where room_id = ${roomId})
+           + (select count(*) from roomkit.room_invites where room_id = ${roomId})
+           + (select count(*) from roomkit.room_messages where room_id = ${roomId}) as n`;
     expect(Number(left?.n)).toBe(0);
   });
 });
@@ -351,7 +351,7 @@ describe("coworking joins", () => {
     const roomId = await createCoworkingRoom(db.sql, 5);
     const [inside, late] = [await createUser(db.sql), await createUser(db.sql)];
     await rpcOk(db.sql, inside, "join_coworking_room", { room_id: roomId });
-    await db.sql`update public.rooms set status = 'inactive' where id = ${roomId}`;
+    await db.sql`update roomkit.rooms set status = 'inactive' where id = ${roomId}`;
     expect(await rpc(db.sql, late, "join_coworking_room", { room_id: roomId })).toMatchObject({
       ok: false,
       error: { code: "PT409", hint: "room_inactive" },
@@ -378,7 +378,7 @@ describe("coworking joins", () => {
       db.sql,
       ANON,
       (tx) => tx<{ name: string; capacity: number; participant_count: number }[]>`
-        select name, capacity, participant_count from public.list_coworking_rooms()
+        select name, capacity, participant_count from roomkit.list_coworking_rooms()
         where name in ('Focus Zone', 'Creative Studio', 'Study Hall', 'Coffee Break', 'Sprint Room')`,
     );
     expect(rows.every((r) => r.participant_count === 0)).toBe(true);
@@ -450,7 +450,7 @@ describe("unread counts", () => {
     const rows = await as(
       db.sql,
       u,
-      (tx) => tx<{ room_id: string; unread_count: string }[]>`select * from public.room_unread_counts()`,
+      (tx) => tx<{ room_id: string; unread_count: string }[]>`select * from roomkit.room_unread_counts()`,
     );
     return Object.fromEntries(rows.map((r) => [r.room_id, Number(r.unread_count)]));
   }
@@ -477,7 +477,7 @@ describe("unread counts", () => {
       db.sql,
       owner,
       (tx) => tx`
-      select public.mark_room_read(${roomId}, (select created_at from public.room_messages where id = ${sent[0]!.id}))`,
+      select roomkit.mark_room_read(${roomId}, (select created_at from roomkit.room_messages where id = ${sent[0]!.id}))`,
     );
     expect((await unread(owner))[roomId]).toBe(1);
     // Never backwards: an older marker keeps the newer one.
@@ -511,12 +511,12 @@ describe("history pagination", () => {
     // Two batches, each in ONE transaction: created_at ties inside each batch.
     for (const batch of ["a", "b"]) {
       await as(db.sql, owner, async (tx) => {
-        for (let i = 0; i < 35; i++) await tx`select public.send_message(${roomId}, ${`${batch}${i}`})`;
+        for (let i = 0; i < 35; i++) await tx`select roomkit.send_message(${roomId}, ${`${batch}${i}`})`;
       });
     }
     const [ties] = await db.sql<{ distinct_times: number; n: number }[]>`
       select count(distinct created_at)::int as distinct_times, count(*)::int as n
-      from public.room_messages where room_id = ${roomId} and kind = 'text'`;
+      from roomkit.room_messages where room_id = ${roomId} and kind = 'text'`;
     expect(ties).toEqual({ distinct_times: 2, n: 70 });
 
     // Cursors keep created_at as Postgres prints it (microseconds), as PostgREST's JSON does; a JS Date
@@ -530,7 +530,7 @@ describe("history pagination", () => {
         db.sql,
         owner,
         (tx) => tx<Row[]>`
-          select id, body, created_at::text as created_at from public.room_messages
+          select id, body, created_at::text as created_at from roomkit.room_messages
           where room_id = ${roomId} and kind = 'text'
             ${c ? tx`and (created_at, id) < (${c.created_at}::text::timestamptz, ${c.id}::uuid)` : tx``}
           order by room_messages.created_at desc, id desc limit 8`,
@@ -551,7 +551,7 @@ describe("history pagination", () => {
     const plan = await as(db.sql, owner, async (tx) => {
       await tx`set local enable_seqscan = off`;
       return tx.unsafe(
-        `explain select id from public.room_messages where room_id = $1 and (created_at, id) < (now(), $1::uuid)
+        `explain select id from roomkit.room_messages where room_id = $1 and (created_at, id) < (now(), $1::uuid)
          order by created_at desc, id desc limit 50`,
         [roomId],
       );

@@ -89,7 +89,7 @@ describe("room messages", () => {
     const [row] = await as(
       db.sql,
       owner,
-      (tx) => tx<{ id: string }[]>`insert into public.room_messages (room_id, sender_id, body)
+      (tx) => tx<{ id: string }[]>`insert into roomkit.room_messages (room_id, sender_id, body)
                                    values (${roomId}, ${owner.id}, 'direct') returning id`,
     );
     const sent = await broadcasts(`room:${roomId}`, "message.insert");
@@ -125,12 +125,12 @@ describe("reactions", () => {
       db.sql,
       bea,
       (tx) =>
-        tx`insert into public.message_reactions (message_id, user_id, emoji) values (${msg.id}, ${bea.id}, '🎉')`,
+        tx`insert into roomkit.message_reactions (message_id, user_id, emoji) values (${msg.id}, ${bea.id}, '🎉')`,
     );
     await as(
       db.sql,
       bea,
-      (tx) => tx`delete from public.message_reactions where message_id = ${msg.id} and user_id = ${bea.id}`,
+      (tx) => tx`delete from roomkit.message_reactions where message_id = ${msg.id} and user_id = ${bea.id}`,
     );
     const events = (await broadcasts(`room:${roomId}`)).filter((b) => b.event.startsWith("reaction."));
     expect(events.map((e) => e.event)).toEqual(["reaction.insert", "reaction.delete"]);
@@ -151,10 +151,10 @@ describe("reactions", () => {
     const { owner, roomId } = await roomWith();
     const other = await roomWith();
     const msg = await rpcOk<{ id: string }>(db.sql, owner, "send_message", { room_id: roomId, body: "x" });
-    await db.sql`insert into public.message_reactions (message_id, user_id, emoji, room_id)
+    await db.sql`insert into roomkit.message_reactions (message_id, user_id, emoji, room_id)
                  values (${msg.id}, ${owner.id}, '👍', ${other.roomId})`;
     const [row] = await db.sql<{ room_id: string }[]>`
-      select room_id from public.message_reactions where message_id = ${msg.id}`;
+      select room_id from roomkit.message_reactions where message_id = ${msg.id}`;
     expect(row?.room_id).toBe(roomId);
   });
 });
@@ -246,7 +246,7 @@ describe("coworking lobby", () => {
 describe("rooms", () => {
   it("when an owner renames a room, then room.update reaches the room", async () => {
     const { owner, roomId } = await roomWith();
-    await as(db.sql, owner, (tx) => tx`update public.rooms set name = 'Renamed' where id = ${roomId}`);
+    await as(db.sql, owner, (tx) => tx`update roomkit.rooms set name = 'Renamed' where id = ${roomId}`);
     const updates = await broadcasts(`room:${roomId}`, "room.update");
     expect(updates).toHaveLength(1);
     expect(updates[0]?.payload).toMatchObject({
@@ -263,7 +263,7 @@ describe("rooms", () => {
         body: `m${i}`,
       });
       for (const u of others) {
-        await db.sql`insert into public.message_reactions (message_id, user_id, emoji) values (${m.id}, ${u.id}, '👍')`;
+        await db.sql`insert into roomkit.message_reactions (message_id, user_id, emoji) values (${m.id}, ${u.id}, '👍')`;
       }
     }
     const before = (await broadcasts(`room:${roomId}`)).length;
@@ -282,7 +282,7 @@ describe("rooms", () => {
     await rpcOk(db.sql, owner, "leave_room", { room_id: roomId });
     const [{ n } = { n: -1 }] = await db.sql<
       { n: number }[]
-    >`select count(*)::int as n from public.rooms where id = ${roomId}`;
+    >`select count(*)::int as n from roomkit.rooms where id = ${roomId}`;
     expect(n).toBe(0);
     expect((await broadcasts(`room:${roomId}`, "room.delete")).length).toBe(1);
   });
@@ -295,7 +295,7 @@ describe("profiles for new auth users", () => {
                  values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated',
                          ${email}, ${db.sql.json(meta as never)}, '{}'::jsonb)`;
     const [p] = await db.sql<{ display_name: string; avatar_url: string | null; is_ai: boolean }[]>`
-      select display_name, avatar_url, is_ai from public.profiles where id = ${id}`;
+      select display_name, avatar_url, is_ai from roomkit.profiles where id = ${id}`;
     return p;
   }
 
@@ -323,7 +323,7 @@ describe("profiles for new auth users", () => {
 
   it("when the AI participant is looked up, then it has a profile flagged is_ai", async () => {
     const [ai] = await db.sql<{ display_name: string; is_ai: boolean }[]>`
-      select display_name, is_ai from public.profiles where id = private.ai_user_id()`;
+      select display_name, is_ai from roomkit.profiles where id = roomkit_private.ai_user_id()`;
     expect(ai).toEqual({ display_name: "Roomkit AI", is_ai: true });
   });
 });

@@ -23,7 +23,7 @@ const CUT_SOCKET_AT = 30;
 const RESTART_AT = 100;
 
 /** Kills the client's WebSocket without a close handshake, as a dropped network does. */
-function dropSocket(client: SupabaseClient): void {
+function dropSocket(client: { realtime: unknown }): void {
   const adapter = client.realtime as unknown as {
     socketAdapter: { socket: { conn: { terminate(): void } | null } };
   };

@@ -30,7 +30,7 @@ export interface Person {
   id: string;
   name: string;
   email: string;
-  supabase: SupabaseClient<Database>;
+  supabase: SupabaseClient<Database, "roomkit">;
   roomkit: RoomkitClient;
 }
 

@@ -46,7 +46,7 @@ beforeAll(async () => {
   // Quick retries so retry tests take a fraction of a second (defaults: 5 s, 10 s …). Only the
   // local stack's own database: the tests that rely on it do not run against an external stack.
   if (!EXTERNAL_STACK)
-    await fx.sql`update private.ai_settings set retry_base_seconds = 0.1, max_attempts = 3`;
+    await fx.sql`update roomkit_private.ai_settings set retry_base_seconds = 0.1, max_attempts = 3`;
 });
 afterAll(async () => {
   await fx?.stop();
@@ -68,7 +68,7 @@ async function aiRoom(stack: FunctionsStack, mode: "off" | "mention" | "always",
   const [room] = await asUserSql(
     stack.sql,
     user.id,
-    (tx) => tx<{ id: string }[]>`select id from public.create_private_room(${name}, null, ${mode})`,
+    (tx) => tx<{ id: string }[]>`select id from roomkit.create_private_room(${name}, null, ${mode})`,
   );
   const roomId = room!.id;
   const client = await realtimeClient(stack.stack, { current: user.token });
@@ -88,7 +88,7 @@ async function say(client: SupabaseClient, roomId: string, body: string, kind: "
 
 function messages(stack: FunctionsStack, roomId: string, kind?: string): Promise<Row[]> {
   return stack.sql<Row[]>`
-    select id, kind::text, body, sender_id, metadata from public.room_messages
+    select id, kind::text, body, sender_id, metadata from roomkit.room_messages
     where room_id = ${roomId} and (${kind ?? null}::text is null or kind::text = ${kind ?? null})
     order by created_at, id`;
 }
@@ -173,7 +173,7 @@ describe("ai-reply", () => {
           content: "Ada: Hey @AI, can you say hello?",
         });
         const [usage] = await fx.sql<{ tokens: number }[]>`
-        select (prompt_tokens + completion_tokens)::int as tokens from private.ai_usage where room_id = ${roomId}`;
+        select (prompt_tokens + completion_tokens)::int as tokens from roomkit_private.ai_usage where room_id = ${roomId}`;
         expect(usage?.tokens).toBe(49);
       } finally {
         await client.removeAllChannels();
@@ -239,7 +239,7 @@ describe("ai-reply", () => {
         expect(askedMention.requests).toHaveLength(1);
         expect(askedOff.requests).toHaveLength(0);
         const jobs = await fx.sql<{ room_id: string }[]>`
-        select room_id from private.ai_jobs where room_id in (${mention.roomId}, ${off.roomId})`;
+        select room_id from roomkit_private.ai_jobs where room_id in (${mention.roomId}, ${off.roomId})`;
         expect(jobs.map((j) => j.room_id)).toEqual([mention.roomId]);
         expect(await messages(fx, off.roomId, "ai")).toHaveLength(0);
         expect(ai(off.events)).toHaveLength(0);
@@ -348,7 +348,7 @@ describe("ai-reply", () => {
         expect(asked.requests).toHaveLength(3);
         expect(await messages(fx, roomId, "ai")).toHaveLength(0);
         const [job] = await fx.sql<{ status: string; attempts: number }[]>`
-        select status, attempts from private.ai_jobs where room_id = ${roomId}`;
+        select status, attempts from roomkit_private.ai_jobs where room_id = ${roomId}`;
         expect(job).toEqual({ status: "failed", attempts: 3 });
         await until(
           () => ai(events).filter((e) => e.event === "ai.error").length === 3,
@@ -416,7 +416,7 @@ describe("ai-reply", () => {
       const { name, roomId, client } = await aiRoom(fx, "always", "Busy room");
       try {
         const [{ limit } = { limit: 0 }] = await fx.sql<{ limit: number }[]>`
-        select replies_per_minute as limit from private.ai_settings`;
+        select replies_per_minute as limit from roomkit_private.ai_settings`;
         const asked = llm.script(name, () => streamOf(["ok"]));
         for (let i = 0; i < limit + 3; i++) await say(client, roomId, `message ${i}`);
 
@@ -445,8 +445,8 @@ describe("ai-reply", () => {
       try {
         const asked = llm.script(name, () => streamOf(["too expensive"]));
         await fx.sql`
-        insert into private.ai_usage (room_id, day, prompt_tokens, completion_tokens, replies)
-        select ${roomId}, (now() at time zone 'utc')::date, daily_token_budget, 0, 99 from private.ai_settings`;
+        insert into roomkit_private.ai_usage (room_id, day, prompt_tokens, completion_tokens, replies)
+        select ${roomId}, (now() at time zone 'utc')::date, daily_token_budget, 0, 99 from roomkit_private.ai_settings`;
         await say(client, roomId, "@ai one");
         await say(client, roomId, "@ai two");
 
@@ -455,7 +455,7 @@ describe("ai-reply", () => {
         expect(notices[0]!.metadata).toMatchObject({ event: "ai_budget_exhausted" });
         expect(notices[0]!.body).toMatch(/daily budget/);
         const jobs = await fx.sql<{ status: string; last_error: string }[]>`
-        select status, last_error from private.ai_jobs where room_id = ${roomId}`;
+        select status, last_error from roomkit_private.ai_jobs where room_id = ${roomId}`;
         expect(jobs).toEqual([
           { status: "skipped", last_error: "budget_exhausted" },
           { status: "skipped", last_error: "budget_exhausted" },
@@ -493,13 +493,13 @@ describe("ai-reply", () => {
         const [a, b] = asked.requests;
         expect(a!.endedAt!).toBeLessThanOrEqual(b!.startedAt);
         const queued = await fx.sql<{ message_id: string }[]>`
-        select message_id from private.ai_jobs where room_id = ${roomId} order by id`;
+        select message_id from roomkit_private.ai_jobs where room_id = ${roomId} order by id`;
         expect(replies.map((r) => r.metadata.reply_to)).toEqual(queued.map((j) => j.message_id));
         expect(new Set(queued.map((j) => j.message_id))).toEqual(
           new Set((await messages(fx, roomId, "text")).map((h) => h.id)),
         );
         const [{ most } = { most: 0 }] = await fx.sql<{ most: number }[]>`
-        select count(*)::int as most from private.ai_jobs where room_id = ${roomId} and status = 'running'`;
+        select count(*)::int as most from roomkit_private.ai_jobs where room_id = ${roomId} and status = 'running'`;
         expect(most).toBe(0);
       } finally {
         await client.removeAllChannels();
@@ -517,9 +517,9 @@ describe("ai-reply", () => {
         const staleLease = randomUUID();
         // The job as a worker that crashed right after claiming it would leave it.
         await fx.sql.begin(async (tx) => {
-          await tx`insert into public.room_messages (room_id, sender_id, kind, body)
+          await tx`insert into roomkit.room_messages (room_id, sender_id, kind, body)
                  values (${roomId}, ${user.id}, 'text', '@ai are you still there?')`;
-          await tx`update private.ai_jobs
+          await tx`update roomkit_private.ai_jobs
                  set status = 'running', attempts = 1, lease_id = ${staleLease}, lease_expires_at = now() + interval '1 second'
                  where room_id = ${roomId}`;
         });
@@ -531,11 +531,11 @@ describe("ai-reply", () => {
         );
         expect(reply!.body).toBe("Recovered");
         const [job] = await fx.sql<{ id: string; status: string; attempts: number }[]>`
-        select id::text, status, attempts from private.ai_jobs where room_id = ${roomId}`;
+        select id::text, status, attempts from roomkit_private.ai_jobs where room_id = ${roomId}`;
         expect(job).toMatchObject({ status: "done", attempts: 2 });
         const [late] = await fx.sql<{ id: string | null; outcome: string }[]>`
-        select private.complete_ai_job(${job!.id}::bigint, ${staleLease}::uuid, 'zombie reply') as id,
-               private.fail_ai_job(${job!.id}::bigint, ${staleLease}::uuid, 'zombie error') as outcome`;
+        select roomkit_private.complete_ai_job(${job!.id}::bigint, ${staleLease}::uuid, 'zombie reply') as id,
+               roomkit_private.fail_ai_job(${job!.id}::bigint, ${staleLease}::uuid, 'zombie error') as outcome`;
         expect(late).toEqual({ id: null, outcome: "lost" });
         expect(await messages(fx, roomId, "ai")).toHaveLength(1);
         expect(asked.requests).toHaveLength(1);
@@ -548,11 +548,13 @@ describe("ai-reply", () => {
   it("when a signed-in user reaches for the queue in SQL, then they can neither read it nor call the worker functions", async () => {
     const user = await fx.user("Eve");
     const attempts = [
-      (tx: postgres.TransactionSql) => tx`select * from private.ai_jobs`,
-      (tx: postgres.TransactionSql) => tx`select * from private.ai_usage`,
-      (tx: postgres.TransactionSql) => tx`select private.claim_ai_job()`,
-      (tx: postgres.TransactionSql) => tx`select private.complete_ai_job(1, gen_random_uuid(), 'forged')`,
-      (tx: postgres.TransactionSql) => tx`select private.skip_ai_job(1, gen_random_uuid(), 'x', 'x', 'x')`,
+      (tx: postgres.TransactionSql) => tx`select * from roomkit_private.ai_jobs`,
+      (tx: postgres.TransactionSql) => tx`select * from roomkit_private.ai_usage`,
+      (tx: postgres.TransactionSql) => tx`select roomkit_private.claim_ai_job()`,
+      (tx: postgres.TransactionSql) =>
+        tx`select roomkit_private.complete_ai_job(1, gen_random_uuid(), 'forged')`,
+      (tx: postgres.TransactionSql) =>
+        tx`select roomkit_private.skip_ai_job(1, gen_random_uuid(), 'x', 'x', 'x')`,
     ];
     for (const attempt of attempts) {
       const error = await asUserSql(fx.sql, user.id, attempt).then(
@@ -605,7 +607,8 @@ describe.skipIf(EXTERNAL_STACK)("ai-reply without a provider", () => {
       );
       await say(client, roomId, "@ai hello??");
       await eventually(
-        () => bare.sql`select 1 from private.ai_jobs where room_id = ${roomId} and status = 'skipped'`,
+        () =>
+          bare.sql`select 1 from roomkit_private.ai_jobs where room_id = ${roomId} and status = 'skipped'`,
         (r) => r.length === 2,
         "both jobs settled",
       );

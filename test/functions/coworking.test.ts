@@ -90,7 +90,7 @@ describe("POST /coworking/rooms/{id}/join", () => {
     const again = await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: ada.token });
     expect(again.status).toBe(200);
     expect((await body<Json>(again)).participant.joined_at).toBe(first.participant.joined_at);
-    const [count] = await f.sql`select count(*)::int as n from public.room_messages where room_id = ${room}`;
+    const [count] = await f.sql`select count(*)::int as n from roomkit.room_messages where room_id = ${room}`;
     expect(count!.n).toBe(1);
   });
 
@@ -110,7 +110,7 @@ describe("POST /coworking/rooms/{id}/join", () => {
     for (const r of ok) expect(typeof r.body.voice.token).toBe("string");
     for (const r of full) expect(r.body.error.code).toBe("room_full");
     const [count] = await f.sql`
-      select count(*)::int as n from public.room_members where room_id = ${room} and left_at is null`;
+      select count(*)::int as n from roomkit.room_members where room_id = ${room} and left_at is null`;
     expect(count!.n).toBe(8);
   });
 
@@ -173,7 +173,7 @@ describe("leave and mic", () => {
     const left = await f.call(`coworking/rooms/${room}/leave`, { method: "POST", token: ada.token });
     expect(left.status).toBe(204);
     const [row] =
-      await f.sql`select left_at, mic_enabled from public.room_members where room_id = ${room} and user_id = ${ada.id}`;
+      await f.sql`select left_at, mic_enabled from roomkit.room_members where room_id = ${room} and user_id = ${ada.id}`;
     expect(row!.left_at).not.toBeNull();
     expect(row!.mic_enabled).toBe(false);
     expect((await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: bob.token })).status).toBe(
@@ -283,7 +283,7 @@ describe("POST /livekit-token", () => {
     const room = await coworkingRoom(f.sql);
     const ada = await f.user("Ada");
     await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: ada.token });
-    await f.sql`update public.rooms set status = 'inactive' where id = ${room}`;
+    await f.sql`update roomkit.rooms set status = 'inactive' where id = ${room}`;
     const res = await f.call("livekit-token", { method: "POST", token: ada.token, body: { room_id: room } });
     expect(res.status).toBe(409);
     expect((await body<Json>(res)).error.code).toBe("room_inactive");
@@ -366,7 +366,7 @@ describe("DELETE /coworking/rooms/{id}/participants/{user_id} (moderation)", () 
         f.livekit.failWith = undefined;
       }
       const [row] =
-        await f.sql`select left_at from public.room_members where room_id = ${room} and user_id = ${ada.id}`;
+        await f.sql`select left_at from roomkit.room_members where room_id = ${room} and user_id = ${ada.id}`;
       expect(row!.left_at).not.toBeNull();
     },
   );

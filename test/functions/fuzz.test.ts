@@ -25,7 +25,7 @@ beforeAll(async () => {
   bob = await f.user("Bob");
   privateId = await privateRoom(f.sql, ada);
   const [room] = await f.sql<{ id: string }[]>`
-    insert into public.rooms (kind, name, capacity) values ('coworking', 'Fuzz room', 3) returning id`;
+    insert into roomkit.rooms (kind, name, capacity) values ('coworking', 'Fuzz room', 3) returning id`;
   coworkingId = room!.id;
 });
 afterAll(() => f?.stop());

@@ -164,7 +164,7 @@ describe("invite errors", () => {
     const [invite] = await asUserSql(
       f.sql,
       ada.id,
-      (tx) => tx`select id from public.room_invites where invitee_id = ${ada.id}`,
+      (tx) => tx`select id from roomkit.room_invites where invitee_id = ${ada.id}`,
     );
     await post(`invites/${invite!.id}/accept`, ada.token);
     const member = await post("invites", owner.token, { room_id: room, invitee_id: ada.id });
@@ -184,7 +184,7 @@ describe("invite errors", () => {
     expect(stolen.status).toBe(404);
     expect((await body<Json>(stolen)).error.code).toBe("invite_not_found");
     expect((await post(`invites/${crypto.randomUUID()}/decline`, ada.token)).status).toBe(404);
-    await f.sql`update public.room_invites set expires_at = now() - interval '1 minute' where id = ${invite.id}`;
+    await f.sql`update roomkit.room_invites set expires_at = now() - interval '1 minute' where id = ${invite.id}`;
     const expired = await post(`invites/${invite.id}/accept`, ada.token);
     expect(expired.status).toBe(409);
     expect((await body<Json>(expired)).error.code).toBe("invite_expired");

@@ -79,7 +79,7 @@ async function deliver(payload: unknown, options: { raw?: string; auth?: string 
 
 async function voiceConnected(roomId: string, user: TestUser): Promise<boolean> {
   const [row] =
-    await f.sql`select voice_connected from public.room_members where room_id = ${roomId} and user_id = ${user.id}`;
+    await f.sql`select voice_connected from roomkit.room_members where room_id = ${roomId} and user_id = ${user.id}`;
   return row!.voice_connected as boolean;
 }
 
@@ -173,7 +173,7 @@ describe("livekit-webhook", () => {
       const eve = await f.user("Eve");
       const res = await deliver(event("participant_joined", room, { sid: "PA_e", identity: eve.id }));
       expect(res.status).toBe(200);
-      const [row] = await f.sql`select count(*)::int as n from public.room_members where room_id = ${room}`;
+      const [row] = await f.sql`select count(*)::int as n from roomkit.room_members where room_id = ${room}`;
       expect(row!.n).toBe(0);
     },
   );

@@ -136,7 +136,7 @@ export async function privateRoom(sql: postgres.Sql, owner: TestUser, name = "Ro
   const [room] = await asUserSql(
     sql,
     owner.id,
-    (tx) => tx<{ id: string }[]>`select id from public.create_private_room(${name})`,
+    (tx) => tx<{ id: string }[]>`select id from roomkit.create_private_room(${name})`,
   );
   return room!.id;
 }
@@ -148,7 +148,7 @@ export async function coworkingRoom(
   status: "active" | "inactive" = "active",
 ): Promise<string> {
   const [room] = await sql<{ id: string }[]>`
-    insert into public.rooms (kind, name, capacity, status) values ('coworking', ${`Room ${randomUUID().slice(0, 6)}`}, ${capacity}, ${status})
+    insert into roomkit.rooms (kind, name, capacity, status) values ('coworking', ${`Room ${randomUUID().slice(0, 6)}`}, ${capacity}, ${status})
     returning id`;
   return room!.id;
 }
@@ -165,11 +165,11 @@ export async function rowCounts(
   const rooms = scope.rooms ?? [];
   const [row] = await sql<Record<string, number>[]>`
     with
-      r as (select * from public.rooms where not ${scoped} or id = any(${rooms}::uuid[]) or created_by = any(${users}::uuid[])),
-      m as (select * from public.room_members where not ${scoped} or room_id = any(${rooms}::uuid[]) or user_id = any(${users}::uuid[])),
-      i as (select * from public.room_invites where not ${scoped} or room_id = any(${rooms}::uuid[])
+      r as (select * from roomkit.rooms where not ${scoped} or id = any(${rooms}::uuid[]) or created_by = any(${users}::uuid[])),
+      m as (select * from roomkit.room_members where not ${scoped} or room_id = any(${rooms}::uuid[]) or user_id = any(${users}::uuid[])),
+      i as (select * from roomkit.room_invites where not ${scoped} or room_id = any(${rooms}::uuid[])
               or inviter_id = any(${users}::uuid[]) or invitee_id = any(${users}::uuid[])),
-      msg as (select * from public.room_messages where not ${scoped} or room_id = any(${rooms}::uuid[])
+      msg as (select * from roomkit.room_messages where not ${scoped} or room_id = any(${rooms}::uuid[])
               or sender_id = any(${users}::uuid[]) or (metadata ->> 'user_id')::uuid = any(${users}::uuid[]))
     select (select count(*)::int from r) as rooms,
            (select count(*)::int from m) as members,
@@ -178,7 +178,7 @@ export async function rowCounts(
            (select count(*)::int from i) as invites,
            (select count(*)::int from i where status = 'pending') as pending_invites,
            (select count(*)::int from msg) as messages,
-           (select count(*)::int from private.livekit_events) as livekit_events,
+           (select count(*)::int from roomkit_private.livekit_events) as livekit_events,
            (select count(*)::int from m where voice_connected) as voice_connected`;
   return row!;
 }

@@ -69,12 +69,12 @@ describe("sign-up", () => {
     },
   );
 
-  // Reads public.profiles in SQL: needs SUPABASE_DB_URL against an external stack.
+  // Reads roomkit.profiles in SQL: needs SUPABASE_DB_URL against an external stack.
   it.skipIf(EXTERNAL_WITHOUT_DB)(
-    "when a user signs up, then the app's trigger gives them a public.profiles row",
+    "when a user signs up, then the app's trigger gives them a roomkit.profiles row",
     async () => {
       const { user } = await signedUp({ display_name: "Grace" });
-      const [profile] = await db`select display_name from public.profiles where id = ${user.id}`;
+      const [profile] = await db`select display_name from roomkit.profiles where id = ${user.id}`;
       expect(profile).toBeDefined();
     },
   );

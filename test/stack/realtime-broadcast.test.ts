@@ -212,9 +212,9 @@ describe("realtime topics clients may not write", () => {
       await chAnon.send({ type: "broadcast", event: "room.count", payload: fake }, { timeout: 500 }),
     ).toBe("timed out");
     const [room] = await rt.sql<{ id: string }[]>`
-      insert into public.rooms (kind, name, ai_mode, created_by, capacity)
+      insert into roomkit.rooms (kind, name, ai_mode, created_by, capacity)
       values ('coworking', 'Lobby test', null, ${alice.id}, 5) returning id`;
-    await rt.sql`insert into public.room_members (room_id, user_id, role) values (${room!.id}, ${ann.id}, 'member')`;
+    await rt.sql`insert into roomkit.room_members (room_id, user_id, role) values (${room!.id}, ${ann.id}, 'member')`;
     await until(() => got.some((r) => r.payload.room_id === room!.id), 2000, "the lobby count");
     await sleep(150);
 

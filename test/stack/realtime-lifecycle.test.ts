@@ -71,7 +71,7 @@ describe("realtime database broadcasts and lifecycle", () => {
     const snoop = await subscribe(c.channel(`user:${bob.id}`, { config: { private: true } }));
     expect(snoop.status).toBe("CHANNEL_ERROR");
 
-    await rt.sql`insert into public.room_invites (room_id, inviter_id, invitee_id) values (${roomId}, ${alice.id}, ${bob.id})`;
+    await rt.sql`insert into roomkit.room_invites (room_id, inviter_id, invitee_id) values (${roomId}, ${alice.id}, ${bob.id})`;
     await until(() => forBob.length === 1, 1000, "bob's invite");
     await sleep(150);
 
@@ -100,7 +100,7 @@ describe("realtime database broadcasts and lifecycle", () => {
   it("when a refreshed token no longer grants membership, then the channel is closed with the permission message", async () => {
     const { alice, bob, roomId, token, b, got, w } = await bobWatchingRoom();
 
-    await rt.sql`update public.room_members set left_at = now() where room_id = ${roomId} and user_id = ${bob.id}`;
+    await rt.sql`update roomkit.room_members set left_at = now() where room_id = ${roomId} and user_id = ${bob.id}`;
     // Still subscribed with the old evaluation until the token changes (policies are cached).
     token.current = await bob.token(7200);
     await b.realtime.setAuth();

@@ -58,12 +58,12 @@ export async function createRoom(
   members: TestUser[] = [],
 ): Promise<string> {
   const [room] = await sql<{ id: string }[]>`
-    insert into public.rooms (kind, name, ai_mode, created_by) values ('private', 'Realtime test', 'off', ${owner.id})
+    insert into roomkit.rooms (kind, name, ai_mode, created_by) values ('private', 'Realtime test', 'off', ${owner.id})
     returning id`;
   if (!room) throw new Error("room not created");
-  await sql`insert into public.room_members (room_id, user_id, role) values (${room.id}, ${owner.id}, 'owner')`;
+  await sql`insert into roomkit.room_members (room_id, user_id, role) values (${room.id}, ${owner.id}, 'owner')`;
   for (const m of members)
-    await sql`insert into public.room_members (room_id, user_id, role) values (${room.id}, ${m.id}, 'member')`;
+    await sql`insert into roomkit.room_members (room_id, user_id, role) values (${room.id}, ${m.id}, 'member')`;
   return room.id;
 }
 
@@ -257,7 +257,7 @@ export async function insertMessage(
   body: string,
 ): Promise<string | undefined> {
   const [row] = await sql<{ id: string }[]>`
-    insert into public.room_messages (room_id, sender_id, body) values (${roomId}, ${senderId}, ${body})
+    insert into roomkit.room_messages (room_id, sender_id, body) values (${roomId}, ${senderId}, ${body})
     returning id`;
   return row?.id;
 }

@@ -26,7 +26,7 @@ const rooms: Table = {
   uniques: [["id"]],
 };
 const cache: SchemaCache = {
-  tables: new Map([["public.rooms", rooms]]),
+  tables: new Map([["roomkit.rooms", rooms]]),
   foreignKeys: [],
   functions: new Map(),
   roleSettings: new Map(),

@@ -261,7 +261,7 @@ describe("reads", () => {
     expect(table.error).toMatchObject({
       code: "PGRST205",
       message: "Could not find the table 'public.roomz' in the schema cache",
-      hint: "Perhaps you meant the table 'public.rooms'",
+      hint: "Perhaps you meant the table 'roomkit.rooms'",
     });
   });
 
@@ -567,13 +567,13 @@ describe("rpc", () => {
       code: "PGRST202",
       message:
         "Could not find the function public.list_coworking_roomz without parameters in the schema cache",
-      hint: "Perhaps you meant to call the function public.list_coworking_rooms",
+      hint: "Perhaps you meant to call the function roomkit.list_coworking_rooms",
     });
     const ada = await signUpUser(stack);
     const wrongArgs = await ada.client.rpc("send_message", { room: "x" } as never);
     expect(wrongArgs.status).toBe(404);
     expect(wrongArgs.error?.message).toBe(
-      "Could not find the function public.send_message(room) in the schema cache",
+      "Could not find the function roomkit.send_message(room) in the schema cache",
     );
   });
 

@@ -123,7 +123,7 @@ class Rollback<T> extends Error {
  * changing the fixture).
  *
  * @example
- * const room = await as(db.sql, ada, (tx) => tx`select * from public.create_private_room('Team')`);
+ * const room = await as(db.sql, ada, (tx) => tx`select * from roomkit.create_private_room('Team')`);
  */
 export async function as<T>(
   sql: Sql,
@@ -197,7 +197,7 @@ export async function rpc<T = Record<string, unknown>>(
   if (!/^[a-z_]+$/.test(fn)) throw new Error(`bad function name ${fn}`);
   const names = Object.keys(args);
   for (const n of names) if (!/^[a-z_]+$/.test(n)) throw new Error(`bad argument name ${n}`);
-  const call = `select * from public.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(", ")})`;
+  const call = `select * from roomkit.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(", ")})`;
   const values = names.map((n) => args[n]) as postgres.ParameterOrJSON<never>[];
   return attempt(sql, actor, async (tx) => (await tx.unsafe(call, values)) as unknown as T[]);
 }

@@ -18,9 +18,9 @@ export interface TestStack {
   /** True for the local stack: tests of local-only knobs (restart realtime…) check it. */
   local: boolean;
   /** A supabase-js client with the anon key and no persisted session. */
-  client(): SupabaseClient<Database>;
+  client(): SupabaseClient<Database, "roomkit">;
   /** A service-role client. */
-  admin(): SupabaseClient<Database>;
+  admin(): SupabaseClient<Database, "roomkit">;
   stop(): Promise<void>;
 }
 
@@ -64,6 +64,8 @@ export function localOnly<T extends TestStackOptions>(options: T): T | Record<st
 }
 
 const clientOptions = {
+  // Roomkit's tables and RPCs live in the `roomkit` schema; raw queries in tests go there by default.
+  db: { schema: "roomkit" as const },
   auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   // Node 20 has no global WebSocket; realtime-js refuses to construct without a transport.
   realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket },

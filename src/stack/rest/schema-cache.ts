@@ -71,7 +71,7 @@ export const qualified = (schema: string, name: string) => `${schema}.${name}`;
  *
  * @example
  * const cache = await loadSchemaCache(sql, ["public"]);
- * cache.tables.get("public.rooms")?.primaryKey // ["id"]
+ * cache.tables.get("roomkit.rooms")?.primaryKey // ["id"]
  */
 export async function loadSchemaCache(sql: postgres.Sql, schemas: readonly string[]): Promise<SchemaCache> {
   const schemaList = [...schemas];

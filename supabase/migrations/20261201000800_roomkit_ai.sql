@@ -2,7 +2,7 @@
 -- `ai-reply` edge function (acting as the system with the service role).
 --
 -- Flow: a human text message in a private room whose ai_mode asks for a reply → one row in
--- private.ai_jobs + NOTIFY roomkit_ai_jobs → a worker claims the job (FOR UPDATE SKIP LOCKED,
+-- roomkit_private.ai_jobs + NOTIFY roomkit_ai_jobs → a worker claims the job (FOR UPDATE SKIP LOCKED,
 -- one running reply per room, a lease that expires), streams the provider's answer to the room's
 -- Realtime topic and finally calls complete_ai_job (ONE `ai` message) or fail_ai_job (retry with
 -- backoff, or give up with ONE system message). Rate limit and daily token budget end in one
@@ -11,8 +11,9 @@
 -- Nothing here is exposed over the Data API: tables are revoked from the API roles and the
 -- functions are executable by service_role only.
 
+-- tables
 /** Knobs of the AI participant (one row). Operators change it with plain SQL. */
-create table private.ai_settings (
+create table roomkit_private.ai_settings (
   id boolean primary key default true check (id),
   replies_per_minute integer not null default 6 check (replies_per_minute > 0),
   daily_token_budget bigint not null default 200000 check (daily_token_budget >= 0),
@@ -21,67 +22,68 @@ create table private.ai_settings (
   lease_seconds integer not null default 120 check (lease_seconds between 1 and 3600),
   context_messages integer not null default 20 check (context_messages between 1 and 100)
 );
-comment on table private.ai_settings is 'One row: AI rate limit, daily token budget per room, retries, lease and context size.';
-insert into private.ai_settings default values;
+comment on table roomkit_private.ai_settings is 'One row: AI rate limit, daily token budget per room, retries, lease and context size.';
+insert into roomkit_private.ai_settings default values;
 
 /**
  * One requested AI reply. `queued` → `running` (leased to a worker) → `done` | `failed` | `skipped`;
  * a failed attempt goes back to `queued` with a later run_after until max_attempts.
  */
-create table private.ai_jobs (
+create table roomkit_private.ai_jobs (
   id bigint generated always as identity primary key,
-  room_id uuid not null references public.rooms (id) on delete cascade,
-  message_id uuid not null references public.room_messages (id) on delete cascade,
+  room_id uuid not null references roomkit.rooms (id) on delete cascade,
+  message_id uuid not null references roomkit.room_messages (id) on delete cascade,
   status text not null default 'queued' check (status in ('queued', 'running', 'done', 'failed', 'skipped')),
   attempts integer not null default 0,
   run_after timestamptz not null default now(),
   lease_id uuid,
   lease_expires_at timestamptz,
   last_error text,
-  reply_message_id uuid references public.room_messages (id) on delete set null,
+  reply_message_id uuid references roomkit.room_messages (id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   finished_at timestamptz,
   constraint ai_jobs_running_has_lease check ((status = 'running') = (lease_id is not null and lease_expires_at is not null))
 );
-comment on table private.ai_jobs is 'AI reply queue; written by the message trigger and the service-role worker functions below.';
-create index ai_jobs_ready_idx on private.ai_jobs (run_after, id) where status = 'queued';
--- The hard guarantee behind "one reply at a time per room": a second running job cannot exist.
-create unique index ai_jobs_one_running_per_room_idx on private.ai_jobs (room_id) where status = 'running';
-create index ai_jobs_room_recent_idx on private.ai_jobs (room_id, created_at);
-create index ai_jobs_message_idx on private.ai_jobs (message_id);
-create index ai_jobs_reply_message_idx on private.ai_jobs (reply_message_id);
+comment on table roomkit_private.ai_jobs is 'AI reply queue; written by the message trigger and the service-role worker functions below.';
 
 /** Tokens spent per room and UTC day, for the daily budget. */
-create table private.ai_usage (
-  room_id uuid not null references public.rooms (id) on delete cascade,
+create table roomkit_private.ai_usage (
+  room_id uuid not null references roomkit.rooms (id) on delete cascade,
   day date not null,
   prompt_tokens bigint not null default 0,
   completion_tokens bigint not null default 0,
   replies integer not null default 0,
   primary key (room_id, day)
 );
-comment on table private.ai_usage is 'AI token usage per room and UTC day (estimated when the provider reports none).';
+comment on table roomkit_private.ai_usage is 'AI token usage per room and UTC day (estimated when the provider reports none).';
 
-revoke all on private.ai_settings, private.ai_jobs, private.ai_usage from public, anon, authenticated;
-grant select on private.ai_settings, private.ai_jobs, private.ai_usage to service_role;
+-- indexes
+create index ai_jobs_ready_idx on roomkit_private.ai_jobs (run_after, id) where status = 'queued';
+-- The hard guarantee behind "one reply at a time per room": a second running job cannot exist.
+create unique index ai_jobs_one_running_per_room_idx on roomkit_private.ai_jobs (room_id) where status = 'running';
+create index ai_jobs_room_recent_idx on roomkit_private.ai_jobs (room_id, created_at);
+create index ai_jobs_message_idx on roomkit_private.ai_jobs (message_id);
+create index ai_jobs_reply_message_idx on roomkit_private.ai_jobs (reply_message_id);
+
+-- helpers
 
 /** Does the text mention the AI (`@ai`, any case, as a whole word)? `email@ai.dev` does not. */
-create function private.mentions_ai(body text) returns boolean
+create function roomkit_private.mentions_ai(body text) returns boolean
 language sql immutable set search_path = '' as $$
   select coalesce(mentions_ai.body ~* '(^|[^[:alnum:]_@.])@ai($|[^[:alnum:]_@])', false)
 $$;
 
 /** Advisory lock key for one room and purpose (enqueue / claim): two independent lock spaces. */
-create function private.ai_lock_key(purpose text, room_id uuid) returns bigint
+create function roomkit_private.ai_lock_key(purpose text, room_id uuid) returns bigint
 language sql immutable set search_path = '' as $$
   select hashtextextended('roomkit_ai:' || ai_lock_key.purpose || ':' || ai_lock_key.room_id::text, 0)
 $$;
 
 /** Today's tokens for a room (UTC day). */
-create function private.ai_tokens_today(room_id uuid) returns bigint
+create function roomkit_private.ai_tokens_today(room_id uuid) returns bigint
 language sql stable security definer set search_path = '' as $$
-  select coalesce((select u.prompt_tokens + u.completion_tokens from private.ai_usage u
+  select coalesce((select u.prompt_tokens + u.completion_tokens from roomkit_private.ai_usage u
                    where u.room_id = ai_tokens_today.room_id and u.day = (now() at time zone 'utc')::date), 0)
 $$;
 
@@ -90,19 +92,19 @@ $$;
  * since `quiet_since` — so a condition (rate limit, budget, no provider) is said once, not per message.
  * Returns whether it posted.
  */
-create function private.post_ai_notice(room_id uuid, event text, body text, quiet_since timestamptz)
+create function roomkit_private.post_ai_notice(room_id uuid, event text, body text, quiet_since timestamptz)
 returns boolean language plpgsql security definer set search_path = '' as $$
 begin
   if exists (
-    select 1 from public.room_messages m
+    select 1 from roomkit.room_messages m
     where m.room_id = post_ai_notice.room_id and m.kind = 'system'
       and m.metadata ->> 'event' = post_ai_notice.event and m.created_at >= post_ai_notice.quiet_since) then
     return false;
   end if;
   -- clock_timestamp: the notice must sort after the message that caused it, even in the same transaction.
-  insert into public.room_messages (room_id, sender_id, kind, body, metadata, created_at)
+  insert into roomkit.room_messages (room_id, sender_id, kind, body, metadata, created_at)
   values (post_ai_notice.room_id, null, 'system', left(post_ai_notice.body, 16000),
-          jsonb_build_object('event', post_ai_notice.event, 'user_id', private.ai_user_id()), clock_timestamp());
+          jsonb_build_object('event', post_ai_notice.event, 'user_id', roomkit_private.ai_user_id()), clock_timestamp());
   return true;
 end;
 $$;
@@ -112,85 +114,82 @@ $$;
  * per ai_mode (`always`, or `mention` with `@ai`), unless the room's rate limit or daily token
  * budget says no (then one system message says why). Never for the AI's own or system messages.
  */
-create function private.queue_ai_reply() returns trigger
+create function roomkit_private.queue_ai_reply() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  room public.rooms;
-  settings private.ai_settings;
+  room roomkit.rooms;
+  settings roomkit_private.ai_settings;
   recent integer;
   job_id bigint;
 begin
   if new.kind <> 'text' or new.sender_id is null or new.deleted_at is not null
-     or new.sender_id = private.ai_user_id()
-     or exists (select 1 from public.profiles p where p.id = new.sender_id and p.is_ai) then
+     or new.sender_id = roomkit_private.ai_user_id()
+     or exists (select 1 from roomkit.profiles p where p.id = new.sender_id and p.is_ai) then
     return null;
   end if;
-  select * into room from public.rooms r where r.id = new.room_id;
+  select * into room from roomkit.rooms r where r.id = new.room_id;
   if room.kind is distinct from 'private' or room.status <> 'active' or room.ai_mode = 'off'
-     or (room.ai_mode = 'mention' and not private.mentions_ai(new.body)) then
+     or (room.ai_mode = 'mention' and not roomkit_private.mentions_ai(new.body)) then
     return null;
   end if;
   -- Serialises the limit checks of concurrent messages in this room (held to commit; short).
-  perform pg_advisory_xact_lock(private.ai_lock_key('enqueue', new.room_id));
-  select * into settings from private.ai_settings limit 1;
+  perform pg_advisory_xact_lock(roomkit_private.ai_lock_key('enqueue', new.room_id));
+  select * into settings from roomkit_private.ai_settings limit 1;
 
-  select count(*) into recent from private.ai_jobs j
+  select count(*) into recent from roomkit_private.ai_jobs j
   where j.room_id = new.room_id and j.created_at > now() - interval '1 minute' and j.status <> 'skipped';
   if recent >= settings.replies_per_minute then
-    insert into private.ai_jobs (room_id, message_id, status, last_error, finished_at)
+    insert into roomkit_private.ai_jobs (room_id, message_id, status, last_error, finished_at)
     values (new.room_id, new.id, 'skipped', 'rate_limited', now());
-    perform private.post_ai_notice(new.room_id, 'ai_rate_limited',
+    perform roomkit_private.post_ai_notice(new.room_id, 'ai_rate_limited',
       format('Roomkit AI is pausing: this room reached its limit of %s AI replies per minute. Try again in a minute.',
              settings.replies_per_minute),
       now() - interval '1 minute');
     return null;
   end if;
 
-  if private.ai_tokens_today(new.room_id) >= settings.daily_token_budget then
-    insert into private.ai_jobs (room_id, message_id, status, last_error, finished_at)
+  if roomkit_private.ai_tokens_today(new.room_id) >= settings.daily_token_budget then
+    insert into roomkit_private.ai_jobs (room_id, message_id, status, last_error, finished_at)
     values (new.room_id, new.id, 'skipped', 'budget_exhausted', now());
-    perform private.post_ai_notice(new.room_id, 'ai_budget_exhausted',
+    perform roomkit_private.post_ai_notice(new.room_id, 'ai_budget_exhausted',
       'Roomkit AI has used up this room''s daily budget and will be back tomorrow (UTC).',
       (now() at time zone 'utc')::date::timestamp at time zone 'utc');
     return null;
   end if;
 
-  insert into private.ai_jobs (room_id, message_id) values (new.room_id, new.id) returning id into job_id;
+  insert into roomkit_private.ai_jobs (room_id, message_id) values (new.room_id, new.id) returning id into job_id;
   -- Delivered at commit: the local dispatcher (or a Database Webhook in production) wakes a worker.
   perform pg_notify('roomkit_ai_jobs', json_build_object('job_id', job_id, 'room_id', new.room_id)::text);
   return null;
 end;
 $$;
--- Named after room_messages_broadcast so it fires second: the human message is announced first.
-create trigger room_messages_queue_ai after insert on public.room_messages
-  for each row execute function private.queue_ai_reply();
 
 /**
  * Retries a running job later (exponential backoff) or, after max_attempts or when not retryable,
  * marks it failed and posts one system message. Internal; lease already checked by the caller.
  * Returns the new status (`queued` or `failed`).
  */
-create function private.ai_job_retry_or_fail(job_id bigint, error text, retryable boolean, notice text)
+create function roomkit_private.ai_job_retry_or_fail(job_id bigint, error text, retryable boolean, notice text)
 returns text language plpgsql security definer set search_path = '' as $$
 declare
-  settings private.ai_settings;
-  job private.ai_jobs;
+  settings roomkit_private.ai_settings;
+  job roomkit_private.ai_jobs;
 begin
-  select * into settings from private.ai_settings limit 1;
-  select * into job from private.ai_jobs j where j.id = ai_job_retry_or_fail.job_id;
+  select * into settings from roomkit_private.ai_settings limit 1;
+  select * into job from roomkit_private.ai_jobs j where j.id = ai_job_retry_or_fail.job_id;
   if ai_job_retry_or_fail.retryable and job.attempts < settings.max_attempts then
-    update private.ai_jobs j
+    update roomkit_private.ai_jobs j
     set status = 'queued', lease_id = null, lease_expires_at = null, updated_at = now(),
         last_error = left(ai_job_retry_or_fail.error, 1000),
         run_after = now() + make_interval(secs => settings.retry_base_seconds * 2 ^ (job.attempts - 1))
     where j.id = job.id;
     return 'queued';
   end if;
-  update private.ai_jobs j
+  update roomkit_private.ai_jobs j
   set status = 'failed', lease_id = null, lease_expires_at = null, updated_at = now(), finished_at = now(),
       last_error = left(ai_job_retry_or_fail.error, 1000)
   where j.id = job.id;
-  perform private.post_ai_notice(job.room_id, 'ai_failed',
+  perform roomkit_private.post_ai_notice(job.room_id, 'ai_failed',
     coalesce(ai_job_retry_or_fail.notice,
              format('Roomkit AI could not reply after %s attempts. Please try again later.', job.attempts)),
     'infinity');
@@ -209,68 +208,68 @@ $$;
  * `reply_id` identifies this attempt: the worker passes it back, and clients see it in ai.* events.
  * Who: service_role (the ai-reply edge function).
  */
-create function private.claim_ai_job() returns jsonb
+create function roomkit_private.claim_ai_job() returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
-  settings private.ai_settings;
+  settings roomkit_private.ai_settings;
   expired record;
   candidate record;
-  job private.ai_jobs;
-  room public.rooms;
-  trigger_message public.room_messages;
+  job roomkit_private.ai_jobs;
+  room roomkit.rooms;
+  trigger_message roomkit.room_messages;
   reason text;
 begin
-  select * into settings from private.ai_settings limit 1;
+  select * into settings from roomkit_private.ai_settings limit 1;
 
   for expired in
-    select j.id from private.ai_jobs j
+    select j.id from roomkit_private.ai_jobs j
     where j.status = 'running' and j.lease_expires_at < now()
     for update skip locked
   loop
-    perform private.ai_job_retry_or_fail(expired.id, 'lease_expired: the worker stopped before finishing', true, null);
+    perform roomkit_private.ai_job_retry_or_fail(expired.id, 'lease_expired: the worker stopped before finishing', true, null);
   end loop;
 
   for candidate in
     select r.room_id from (
-      select distinct on (j.room_id) j.room_id, j.id from private.ai_jobs j
+      select distinct on (j.room_id) j.room_id, j.id from roomkit_private.ai_jobs j
       where j.status = 'queued' and j.run_after <= now()
       order by j.room_id, j.id) r
     order by r.id
   loop
     -- Another worker is claiming in this room right now: leave the room to it.
-    continue when not pg_try_advisory_xact_lock(private.ai_lock_key('claim', candidate.room_id));
+    continue when not pg_try_advisory_xact_lock(roomkit_private.ai_lock_key('claim', candidate.room_id));
     <<room_jobs>>
     loop
       -- Fresh snapshot per statement: sees a running job another worker committed a moment ago.
       exit room_jobs when exists (
-        select 1 from private.ai_jobs r where r.room_id = candidate.room_id and r.status = 'running');
+        select 1 from roomkit_private.ai_jobs r where r.room_id = candidate.room_id and r.status = 'running');
       -- Strict order per room: the oldest unfinished job goes first, even when it waits for a retry.
-      select * into job from private.ai_jobs j
+      select * into job from roomkit_private.ai_jobs j
       where j.room_id = candidate.room_id and j.status = 'queued'
       order by j.id limit 1
       for update skip locked;
       exit room_jobs when not found or job.run_after > now();
 
-      select * into room from public.rooms r where r.id = job.room_id;
-      select * into trigger_message from public.room_messages m where m.id = job.message_id;
+      select * into room from roomkit.rooms r where r.id = job.room_id;
+      select * into trigger_message from roomkit.room_messages m where m.id = job.message_id;
       reason := case
         when room.status <> 'active' then 'room_inactive'
         when room.ai_mode = 'off' then 'ai_off'
         when trigger_message.deleted_at is not null then 'message_deleted'
-        when private.ai_tokens_today(job.room_id) >= settings.daily_token_budget then 'budget_exhausted'
+        when roomkit_private.ai_tokens_today(job.room_id) >= settings.daily_token_budget then 'budget_exhausted'
       end;
       if reason is not null then
-        update private.ai_jobs j set status = 'skipped', last_error = reason, updated_at = now(), finished_at = now()
+        update roomkit_private.ai_jobs j set status = 'skipped', last_error = reason, updated_at = now(), finished_at = now()
         where j.id = job.id;
         if reason = 'budget_exhausted' then
-          perform private.post_ai_notice(job.room_id, 'ai_budget_exhausted',
+          perform roomkit_private.post_ai_notice(job.room_id, 'ai_budget_exhausted',
             'Roomkit AI has used up this room''s daily budget and will be back tomorrow (UTC).',
             (now() at time zone 'utc')::date::timestamp at time zone 'utc');
         end if;
         continue room_jobs;
       end if;
 
-      update private.ai_jobs j
+      update roomkit_private.ai_jobs j
       set status = 'running', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
           lease_expires_at = now() + make_interval(secs => settings.lease_seconds), updated_at = now()
       where j.id = job.id
@@ -287,7 +286,7 @@ begin
         'participants', coalesce((
           select jsonb_agg(jsonb_build_object('id', p.id, 'display_name', p.display_name, 'is_ai', p.is_ai)
                            order by m.joined_at)
-          from public.room_members m join public.profiles p on p.id = m.user_id
+          from roomkit.room_members m join roomkit.profiles p on p.id = m.user_id
           where m.room_id = room.id and m.left_at is null), '[]'::jsonb),
         'messages', coalesce((
           select jsonb_agg(jsonb_build_object('id', c.id, 'sender_id', c.sender_id, 'sender_name', c.sender_name,
@@ -295,7 +294,7 @@ begin
                            order by c.created_at, c.id)
           from (
             select msg.id, msg.sender_id, p.display_name as sender_name, msg.kind, msg.body, msg.created_at
-            from public.room_messages msg left join public.profiles p on p.id = msg.sender_id
+            from roomkit.room_messages msg left join roomkit.profiles p on p.id = msg.sender_id
             where msg.room_id = room.id and msg.deleted_at is null
               and (msg.created_at, msg.id) <= (trigger_message.created_at, trigger_message.id)
             order by msg.created_at desc, msg.id desc
@@ -311,13 +310,13 @@ $$;
  * (expired and taken over): the worker must stop and not write.
  * Who: service_role.
  */
-create function private.extend_ai_lease(job_id bigint, reply_id uuid) returns boolean
+create function roomkit_private.extend_ai_lease(job_id bigint, reply_id uuid) returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
-  settings private.ai_settings;
+  settings roomkit_private.ai_settings;
 begin
-  select * into settings from private.ai_settings limit 1;
-  update private.ai_jobs j
+  select * into settings from roomkit_private.ai_settings limit 1;
+  update roomkit_private.ai_jobs j
   set lease_expires_at = now() + make_interval(secs => settings.lease_seconds), updated_at = now()
   where j.id = extend_ai_lease.job_id and j.status = 'running' and j.lease_id = extend_ai_lease.reply_id;
   return found;
@@ -331,36 +330,36 @@ $$;
  * Errors: 22023 invalid_input for an empty body.
  * Who: service_role.
  */
-create function private.complete_ai_job(job_id bigint, reply_id uuid, body text,
-                                        prompt_tokens integer default 0, completion_tokens integer default 0,
+create function roomkit_private.complete_ai_job(job_id bigint, reply_id uuid, body text,
+                                        prompt_tokens bigint default 0, completion_tokens bigint default 0,
                                         metadata jsonb default '{}'::jsonb)
 returns uuid language plpgsql security definer set search_path = '' as $$
 declare
-  job private.ai_jobs;
+  job roomkit_private.ai_jobs;
   new_message_id uuid;
 begin
   if complete_ai_job.body is null or btrim(complete_ai_job.body) = '' then
-    perform private.invalid_input('An AI reply cannot be empty');
+    perform roomkit_private.invalid_input('An AI reply cannot be empty');
   end if;
-  select * into job from private.ai_jobs j
+  select * into job from roomkit_private.ai_jobs j
   where j.id = complete_ai_job.job_id and j.status = 'running' and j.lease_id = complete_ai_job.reply_id
   for update;
   if not found then
     return null;
   end if;
-  insert into public.room_messages (room_id, sender_id, kind, body, metadata, created_at)
-  values (job.room_id, private.ai_user_id(), 'ai', left(complete_ai_job.body, 16000),
+  insert into roomkit.room_messages (room_id, sender_id, kind, body, metadata, created_at)
+  values (job.room_id, roomkit_private.ai_user_id(), 'ai', left(complete_ai_job.body, 16000),
           coalesce(complete_ai_job.metadata, '{}'::jsonb)
             || jsonb_build_object('reply_to', job.message_id, 'reply_id', complete_ai_job.reply_id),
           clock_timestamp())
   returning id into new_message_id;
-  update private.ai_jobs j
+  update roomkit_private.ai_jobs j
   set status = 'done', reply_message_id = new_message_id, lease_id = null, lease_expires_at = null,
       last_error = null, updated_at = now(), finished_at = now()
   where j.id = job.id;
-  insert into private.ai_usage as u (room_id, day, prompt_tokens, completion_tokens, replies)
-  values (job.room_id, (now() at time zone 'utc')::date, greatest(complete_ai_job.prompt_tokens, 0),
-          greatest(complete_ai_job.completion_tokens, 0), 1)
+  insert into roomkit_private.ai_usage as u (room_id, day, prompt_tokens, completion_tokens, replies)
+  values (job.room_id, (now() at time zone 'utc')::date, least(greatest(complete_ai_job.prompt_tokens, 0), 1000000000),
+          least(greatest(complete_ai_job.completion_tokens, 0), 1000000000), 1)
   on conflict (room_id, day) do update
   set prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
       completion_tokens = u.completion_tokens + excluded.completion_tokens,
@@ -375,17 +374,17 @@ $$;
  * generic one). Returns `queued`, `failed`, or `lost` when this attempt no longer holds the lease.
  * Who: service_role.
  */
-create function private.fail_ai_job(job_id bigint, reply_id uuid, error text, retryable boolean default true,
+create function roomkit_private.fail_ai_job(job_id bigint, reply_id uuid, error text, retryable boolean default true,
                                     notice text default null)
 returns text language plpgsql security definer set search_path = '' as $$
 begin
-  perform 1 from private.ai_jobs j
+  perform 1 from roomkit_private.ai_jobs j
   where j.id = fail_ai_job.job_id and j.status = 'running' and j.lease_id = fail_ai_job.reply_id
   for update;
   if not found then
     return 'lost';
   end if;
-  return private.ai_job_retry_or_fail(fail_ai_job.job_id, coalesce(fail_ai_job.error, 'unknown error'),
+  return roomkit_private.ai_job_retry_or_fail(fail_ai_job.job_id, coalesce(fail_ai_job.error, 'unknown error'),
                                       fail_ai_job.retryable, fail_ai_job.notice);
 end;
 $$;
@@ -396,13 +395,13 @@ $$;
  * is configured"). Returns false when the lease was lost.
  * Who: service_role.
  */
-create function private.skip_ai_job(job_id bigint, reply_id uuid, reason text, event text, notice text,
+create function roomkit_private.skip_ai_job(job_id bigint, reply_id uuid, reason text, event text, notice text,
                                     quiet_since timestamptz default '-infinity')
 returns boolean language plpgsql security definer set search_path = '' as $$
 declare
-  job private.ai_jobs;
+  job roomkit_private.ai_jobs;
 begin
-  update private.ai_jobs j
+  update roomkit_private.ai_jobs j
   set status = 'skipped', lease_id = null, lease_expires_at = null, last_error = left(skip_ai_job.reason, 1000),
       updated_at = now(), finished_at = now()
   where j.id = skip_ai_job.job_id and j.status = 'running' and j.lease_id = skip_ai_job.reply_id
@@ -410,7 +409,7 @@ begin
   if not found then
     return false;
   end if;
-  perform private.post_ai_notice(job.room_id, skip_ai_job.event, skip_ai_job.notice, skip_ai_job.quiet_since);
+  perform roomkit_private.post_ai_notice(job.room_id, skip_ai_job.event, skip_ai_job.notice, skip_ai_job.quiet_since);
   return true;
 end;
 $$;
@@ -420,24 +419,32 @@ $$;
  * lease expiry still in the future, or null. Workers and the local dispatcher sleep until then.
  * Who: service_role.
  */
-create function private.next_ai_job_at() returns timestamptz
+create function roomkit_private.next_ai_job_at() returns timestamptz
 language sql stable security definer set search_path = '' as $$
   select min(t) from (
-    select min(j.run_after) as t from private.ai_jobs j where j.status = 'queued' and j.run_after > now()
+    select min(j.run_after) as t from roomkit_private.ai_jobs j where j.status = 'queued' and j.run_after > now()
     union all
-    select min(j.lease_expires_at) from private.ai_jobs j where j.status = 'running'
+    select min(j.lease_expires_at) from roomkit_private.ai_jobs j where j.status = 'running'
   ) s
 $$;
 
-revoke execute on function private.mentions_ai(text), private.ai_lock_key(text, uuid), private.ai_tokens_today(uuid),
-  private.post_ai_notice(uuid, text, text, timestamptz), private.queue_ai_reply(),
-  private.ai_job_retry_or_fail(bigint, text, boolean, text), private.claim_ai_job(),
-  private.extend_ai_lease(bigint, uuid), private.complete_ai_job(bigint, uuid, text, integer, integer, jsonb),
-  private.fail_ai_job(bigint, uuid, text, boolean, text),
-  private.skip_ai_job(bigint, uuid, text, text, text, timestamptz), private.next_ai_job_at()
+-- triggers
+-- Named after room_messages_broadcast so it fires second: the human message is announced first.
+create trigger room_messages_queue_ai after insert on roomkit.room_messages
+  for each row execute function roomkit_private.queue_ai_reply();
+
+-- grants
+revoke all on roomkit_private.ai_settings, roomkit_private.ai_jobs, roomkit_private.ai_usage from public, anon, authenticated;
+grant select on roomkit_private.ai_settings, roomkit_private.ai_jobs, roomkit_private.ai_usage to service_role;
+revoke execute on function roomkit_private.mentions_ai(text), roomkit_private.ai_lock_key(text, uuid), roomkit_private.ai_tokens_today(uuid),
+  roomkit_private.post_ai_notice(uuid, text, text, timestamptz), roomkit_private.queue_ai_reply(),
+  roomkit_private.ai_job_retry_or_fail(bigint, text, boolean, text), roomkit_private.claim_ai_job(),
+  roomkit_private.extend_ai_lease(bigint, uuid), roomkit_private.complete_ai_job(bigint, uuid, text, bigint, bigint, jsonb),
+  roomkit_private.fail_ai_job(bigint, uuid, text, boolean, text),
+  roomkit_private.skip_ai_job(bigint, uuid, text, text, text, timestamptz), roomkit_private.next_ai_job_at()
   from public, anon, authenticated;
-grant execute on function private.claim_ai_job(), private.extend_ai_lease(bigint, uuid),
-  private.complete_ai_job(bigint, uuid, text, integer, integer, jsonb),
-  private.fail_ai_job(bigint, uuid, text, boolean, text),
-  private.skip_ai_job(bigint, uuid, text, text, text, timestamptz), private.next_ai_job_at()
+grant execute on function roomkit_private.claim_ai_job(), roomkit_private.extend_ai_lease(bigint, uuid),
+  roomkit_private.complete_ai_job(bigint, uuid, text, bigint, bigint, jsonb),
+  roomkit_private.fail_ai_job(bigint, uuid, text, boolean, text),
+  roomkit_private.skip_ai_job(bigint, uuid, text, text, text, timestamptz), roomkit_private.next_ai_job_at()
   to service_role;

@@ -1,0 +1,142 @@
+-- Realtime: database changes broadcast to private topics, and who may use which topic.
+-- Topics:
+--   `room:<room_id>`       database and server events only (messages, reactions, members, room
+--                          changes, invites' outcomes, `ai.*` from the AI function); members may
+--                          receive, nobody may send (triggers run as the owner, the AI function as
+--                          the service role, both bypass RLS);
+--   `room:<room_id>:live`  members' own signals (typing, speaking, emoji bursts) and presence;
+--                          members may receive and send;
+--   `user:<user_id>`       that user's incoming invites (receive only);
+--   `coworking:lobby`      live participant counts (private; anyone may receive, nobody may send).
+-- Realtime authorizes a send per topic and extension, never per event: a topic clients may write
+-- to can carry any event name, so server events live on topics no client can write.
+-- Event names are `<entity>.<op>` (message.insert, reaction.delete, member.update, invite.insert …);
+-- payloads have the realtime.broadcast_changes shape {operation, table, schema, record, old_record}.
+
+-- helpers
+/** The room id in a `room:<uuid>` topic, or null for any other topic (never an error). */
+create function roomkit_private.room_id_from_topic(topic text) returns uuid
+language sql immutable set search_path = '' as $$
+  select case
+    when room_id_from_topic.topic ~ '^room:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+    then substr(room_id_from_topic.topic, 6)::uuid
+  end
+$$;
+
+/** The room id in a `room:<uuid>:live` topic (members' own signals and presence), or null for any other topic. */
+create function roomkit_private.room_id_from_live_topic(topic text) returns uuid
+language sql immutable set search_path = '' as $$
+  select case
+    when room_id_from_live_topic.topic ~ '^room:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:live$'
+    then substr(room_id_from_live_topic.topic, 6, 36)::uuid
+  end
+$$;
+
+-- policies
+-- Who may receive (select) and send (insert) on private channels; names start with "Roomkit:" so
+-- they stand apart from an app's own policies on realtime.messages. No insert policy names
+-- `room:<id>`, `user:<id>` or `coworking:lobby`: only the database (and the service role) sends there.
+create policy "Roomkit: Room members can receive database events of their room" on realtime.messages
+  for select to authenticated
+  using (
+    realtime.messages.extension = 'broadcast'
+    and roomkit_private.is_room_member(roomkit_private.room_id_from_topic((select realtime.topic()))));
+create policy "Roomkit: Room members can receive signals and presence of their room" on realtime.messages
+  for select to authenticated
+  using (
+    realtime.messages.extension in ('broadcast', 'presence')
+    and roomkit_private.is_room_member(roomkit_private.room_id_from_live_topic((select realtime.topic()))));
+create policy "Roomkit: Room members can send signals and presence to their room" on realtime.messages
+  for insert to authenticated
+  with check (
+    realtime.messages.extension in ('broadcast', 'presence')
+    and roomkit_private.is_room_member(roomkit_private.room_id_from_live_topic((select realtime.topic()))));
+create policy "Roomkit: Users can receive their own notifications" on realtime.messages
+  for select to authenticated
+  using (
+    realtime.messages.extension = 'broadcast'
+    and (select realtime.topic()) = 'user:' || (select auth.uid())::text);
+create policy "Roomkit: Anyone can receive coworking lobby counts" on realtime.messages
+  for select to anon, authenticated
+  using (
+    realtime.messages.extension = 'broadcast'
+    and (select realtime.topic()) = 'coworking:lobby');
+
+-- functions
+/** Broadcasts the changed row to `room:<room_id>` as `<TG_ARGV[0]>.<op>`. */
+create function roomkit_private.broadcast_room_change() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  row_room uuid := coalesce(new.room_id, old.room_id);
+begin
+  -- Rows removed by deleting their room: the room's own `room.delete` already says it.
+  if tg_op = 'DELETE' and not exists (select 1 from roomkit.rooms r where r.id = row_room) then
+    return null;
+  end if;
+  perform realtime.broadcast_changes('room:' || row_room::text, tg_argv[0] || '.' || lower(tg_op), tg_op,
+                                     tg_table_name, tg_table_schema, new, old);
+  return null;
+end;
+$$;
+
+
+/** Broadcasts room updates and deletions to the room's own topic (rooms rows have `id`, not `room_id`). */
+create function roomkit_private.broadcast_room_row() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform realtime.broadcast_changes('room:' || coalesce(new.id, old.id)::text, 'room.' || lower(tg_op), tg_op,
+                                     tg_table_name, tg_table_schema, new, old);
+  return null;
+end;
+$$;
+
+/** New invites reach the invitee on `user:<invitee_id>`; status changes reach the invitee and the room. */
+create function roomkit_private.broadcast_invite() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform realtime.broadcast_changes('user:' || new.invitee_id::text, 'invite.' || lower(tg_op), tg_op,
+                                     tg_table_name, tg_table_schema, new, old);
+  if tg_op = 'UPDATE' then
+    perform realtime.broadcast_changes('room:' || new.room_id::text, 'invite.update', tg_op,
+                                       tg_table_name, tg_table_schema, new, old);
+  end if;
+  return null;
+end;
+$$;
+
+/**
+ * Live lobby counts: after any membership change in a coworking room, its new count goes to the
+ * private topic `coworking:lobby` (private so that only this trigger can send there).
+ */
+create function roomkit_private.broadcast_coworking_count() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  row_room uuid := coalesce(new.room_id, old.room_id);
+begin
+  if (tg_op = 'INSERT' or old.left_at is distinct from new.left_at) and exists (select 1 from roomkit.rooms r where r.id = row_room and r.kind = 'coworking') then
+    perform realtime.send(
+      jsonb_build_object('room_id', row_room, 'participant_count',
+        (select count(*) from roomkit.room_members m where m.room_id = row_room and m.left_at is null)),
+      'room.count', 'coworking:lobby', true);
+  end if;
+  return null;
+end;
+$$;
+
+-- triggers
+create trigger room_messages_broadcast after insert or update on roomkit.room_messages
+  for each row execute function roomkit_private.broadcast_room_change('message');
+create trigger message_reactions_broadcast after insert or delete on roomkit.message_reactions
+  for each row execute function roomkit_private.broadcast_room_change('reaction');
+create trigger room_members_broadcast after insert or update on roomkit.room_members
+  for each row execute function roomkit_private.broadcast_room_change('member');
+create trigger rooms_broadcast after update or delete on roomkit.rooms
+  for each row execute function roomkit_private.broadcast_room_row();
+create trigger room_invites_broadcast after insert or update on roomkit.room_invites
+  for each row execute function roomkit_private.broadcast_invite();
+create trigger room_members_lobby_count after insert or update on roomkit.room_members
+  for each row execute function roomkit_private.broadcast_coworking_count();
+
+-- grants
+grant execute on function roomkit_private.room_id_from_topic(text), roomkit_private.room_id_from_live_topic(text)
+  to anon, authenticated, service_role;

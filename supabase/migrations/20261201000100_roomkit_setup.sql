@@ -82,4 +82,4 @@ grant execute on function roomkit_private.is_blank(text), roomkit_private.trim_w
   to anon, authenticated, service_role;
 grant execute on function roomkit_private.require_user(), roomkit_private.invalid_input(text),
   roomkit_private.is_service()
-  to anon, authenticated, service_role;
+  to authenticated, service_role;

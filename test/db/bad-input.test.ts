@@ -209,27 +209,41 @@ const CASES: Case[] = [
     undefined,
   ],
   [
-    "a direct insert with a 4001-character body",
-    "owner",
+    "a service-role insert (the table check still holds) with a 4001-character body",
+    "service",
     (tx, w) =>
       tx`insert into roomkit.room_messages (room_id, sender_id, body) values (${w.roomId}, ${w.owner.id}, ${long(4001)})`,
     "23514",
     undefined,
   ],
   [
-    "a direct insert with a whitespace-only body",
-    "owner",
+    "a service-role insert (the table check still holds) with a whitespace-only body",
+    "service",
     (tx, w) =>
       tx`insert into roomkit.room_messages (room_id, sender_id, body) values (${w.roomId}, ${w.owner.id}, '   ')`,
     "23514",
     undefined,
   ],
   [
-    "a direct insert without a body",
-    "owner",
+    "a service-role insert (the table check still holds) without a body",
+    "service",
     (tx, w) => tx`insert into roomkit.room_messages (room_id, sender_id) values (${w.roomId}, ${w.owner.id})`,
     "23514",
     undefined,
+  ],
+  [
+    "a message made only of invisible characters (zero-width, word joiner, BOM, Hangul filler)",
+    "owner",
+    (tx, w) => tx`select roomkit.send_message(${w.roomId}, ${"\u200b\u2060\ufeff\u3164 \u00a0"})`,
+    "22023",
+    "invalid_input",
+  ],
+  [
+    "a room name made only of invisible characters",
+    "owner",
+    (tx) => tx`select roomkit.create_private_room(${"\u200b\u200c\u200d\u2800"})`,
+    "22023",
+    "invalid_input",
   ],
   // reactions
   [

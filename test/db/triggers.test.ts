@@ -3,7 +3,7 @@
  * change, and the profile every new auth user gets.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { as, createUser, rpcOk, type User } from "../support/actors.ts";
+import { as, createUser, rpcOk, SERVICE, type User } from "../support/actors.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { createCoworkingRoom } from "./fixtures.ts";
 
@@ -72,7 +72,7 @@ describe("room messages", () => {
       operation: "INSERT",
       old_record: null,
       table: "room_messages",
-      schema: "public",
+      schema: "roomkit",
       record: {
         id: msg.id,
         room_id: roomId,
@@ -84,11 +84,11 @@ describe("room messages", () => {
     });
   });
 
-  it("when a member inserts a message directly (PostgREST insert), then it is broadcast the same way", async () => {
+  it("when the service role inserts a message directly (not through send_message), then it is broadcast the same way", async () => {
     const { owner, roomId } = await roomWith();
     const [row] = await as(
       db.sql,
-      owner,
+      SERVICE,
       (tx) => tx<{ id: string }[]>`insert into roomkit.room_messages (room_id, sender_id, body)
                                    values (${roomId}, ${owner.id}, 'direct') returning id`,
     );

@@ -1,4 +1,3 @@
-import type { SupabaseClient } from "@supabase/supabase-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { realtimeSurfaceFor } from "../../src/stack/realtime/index.ts";
 import type { TestStack } from "../support/stack.ts";

@@ -144,7 +144,7 @@ describe("realtime topics clients may not write", () => {
     const forged = {
       operation: "INSERT",
       table: "room_messages",
-      schema: "public",
+      schema: "roomkit",
       record: {
         id: crypto.randomUUID(),
         room_id: roomId,

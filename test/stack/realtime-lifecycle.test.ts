@@ -53,7 +53,7 @@ describe("realtime database broadcasts and lifecycle", () => {
     expect(message?.payload).toMatchObject({
       operation: "INSERT",
       table: "room_messages",
-      schema: "public",
+      schema: "roomkit",
       old_record: null,
       record: { id, room_id: roomId, sender_id: alice.id, body: "hello bob" },
     });

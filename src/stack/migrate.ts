@@ -36,14 +36,19 @@ export async function applyPlatform(dbUrl: string): Promise<"applied" | "supabas
 
 /**
  * Applies `supabase/migrations` (and `supabase/seed.sql` when `seed`) with the real Supabase CLI,
- * exactly as a deploy does: `supabase db push --remote=<url> --yes [--include-seed]`.
+ * exactly as a deploy does: `supabase db push --remote=<url> --yes [--include-seed]`. `projectDir` is
+ * the folder holding `supabase/` (default: this repository).
  */
-export async function applyMigrations(dbUrl: string, options: { seed?: boolean } = {}): Promise<void> {
-  const args = ["db", "push", `--remote=${dbUrl}`, "--yes", "--workdir", ROOT];
+export async function applyMigrations(
+  dbUrl: string,
+  options: { seed?: boolean; projectDir?: string } = {},
+): Promise<void> {
+  const projectDir = options.projectDir ?? ROOT;
+  const args = ["db", "push", `--remote=${dbUrl}`, "--yes", "--workdir", projectDir];
   if (options.seed) args.push("--include-seed");
   try {
     await run(join(ROOT, "node_modules", ".bin", "supabase"), args, {
-      cwd: ROOT,
+      cwd: projectDir,
       env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" },
       maxBuffer: 16 * 1024 * 1024,
     });

@@ -31,6 +31,22 @@ alter default privileges in schema roomkit_private revoke execute on functions f
 alter default privileges in schema roomkit revoke all on tables from anon, authenticated;
 alter default privileges in schema roomkit_private revoke all on tables from anon, authenticated;
 
+-- tables
+/**
+ * Per-user limits on what costs others something (one row; operators change it with plain SQL).
+ * A refusal is 429 rate_limited (SQLSTATE PT429) with a message naming the limit.
+ */
+create table roomkit_private.limits (
+  id boolean primary key default true check (id),
+  rooms_per_hour integer not null default 20 check (rooms_per_hour > 0),
+  invites_per_hour integer not null default 60 check (invites_per_hour > 0)
+);
+comment on table roomkit_private.limits is 'One row: per-user limits on room creation and invites per hour.';
+insert into roomkit_private.limits default values;
+alter table roomkit_private.limits enable row level security;
+-- No policies: only Roomkit's security-definer functions and the service role read it.
+
+-- helpers
 /**
  * Is the text empty once whitespace and invisible characters are taken away? Catches names and
  * messages made only of spaces, tabs, no-break spaces, zero-width characters, format characters,
@@ -72,6 +88,29 @@ begin
 end;
 $$;
 
+/**
+ * Is the caller's Auth session still alive? Access tokens are stateless JWTs valid until they
+ * expire, but Supabase Auth deletes the `auth.sessions` row on sign-out: checking it makes a
+ * signed-out token useless for reads and realtime joins at once. Tokens without a `session_id`
+ * are not issued by Auth to users; only holders of the JWT secret (server code) mint them.
+ */
+create function roomkit_private.session_is_live() returns boolean
+language sql stable security definer set search_path = '' as $$
+  select case
+    when (select auth.jwt() ->> 'session_id') is null then true
+    else exists (select 1 from auth.sessions s
+                 where s.id = (select auth.jwt() ->> 'session_id')::uuid and (s.not_after is null or s.not_after > now()))
+  end
+$$;
+
+/** 429 rate_limited with a message naming the limit. */
+create function roomkit_private.rate_limited(message text) returns void
+language plpgsql set search_path = '' as $$
+begin
+  raise exception using errcode = 'PT429', message = rate_limited.message, hint = 'rate_limited';
+end;
+$$;
+
 /** Is the caller the service role (a system actor: functions acting for Roomkit, operators)? */
 create function roomkit_private.is_service() returns boolean
 language sql stable set search_path = '' as $$
@@ -80,6 +119,10 @@ $$;
 
 grant execute on function roomkit_private.is_blank(text), roomkit_private.trim_whitespace(text)
   to anon, authenticated, service_role;
+-- grants
+revoke all on roomkit_private.limits from public, anon, authenticated;
+grant select, update on roomkit_private.limits to service_role;
+grant execute on function roomkit_private.session_is_live() to anon, authenticated, service_role;
 grant execute on function roomkit_private.require_user(), roomkit_private.invalid_input(text),
-  roomkit_private.is_service()
+  roomkit_private.rate_limited(text), roomkit_private.is_service()
   to authenticated, service_role;

@@ -50,7 +50,7 @@ alter table roomkit.room_members enable row level security;
 
 -- indexes
 create index rooms_kind_status_idx on roomkit.rooms (kind, status);
-create index rooms_created_by_idx on roomkit.rooms (created_by);
+create index rooms_created_by_idx on roomkit.rooms (created_by, created_at);
 -- "My rooms" (the policies' set) reads only the index; deleting a user cascades through user_id.
 create index room_members_user_idx on roomkit.room_members (user_id, room_id) include (left_at);
 create index room_members_room_active_idx on roomkit.room_members (room_id) where left_at is null;
@@ -62,10 +62,12 @@ create unique index room_members_one_owner_idx on roomkit.room_members (room_id)
  * The rooms the caller is an active member of. Policies compare with this set once per statement
  * (`room_id = any (array(select roomkit_private.my_room_ids()))`) instead of calling a helper per
  * row: at a million messages that is the difference between milliseconds and seconds.
+ * Empty for a token whose Auth session has ended (signed out).
  */
 create function roomkit_private.my_room_ids() returns setof uuid
 language sql stable security definer set search_path = '' rows 20 as $$
-  select m.room_id from roomkit.room_members m where m.user_id = (select auth.uid()) and m.left_at is null
+  select m.room_id from roomkit.room_members m
+  where m.user_id = (select auth.uid()) and m.left_at is null and roomkit_private.session_is_live()
 $$;
 
 /** Every coworking room (public by nature), as a set for policies. */
@@ -80,6 +82,7 @@ language sql stable security definer set search_path = '' as $$
   select exists (
     select 1 from roomkit.room_members m
     where m.room_id = is_room_member.room_id and m.user_id = (select auth.uid()) and m.left_at is null)
+    and roomkit_private.session_is_live()
 $$;
 
 /** Does the caller hold one of the roles in the room (active membership)? */
@@ -113,11 +116,11 @@ begin
 end;
 $$;
 
-/** 404 target_not_member: the member an action is about is not in the room. */
-create function roomkit_private.target_not_member() returns void
+/** 404 member_not_found: the member an action is about is not in the room. */
+create function roomkit_private.member_not_found() returns void
 language plpgsql set search_path = '' as $$
 begin
-  raise exception using errcode = 'PT404', message = 'That user is not in the room', hint = 'target_not_member';
+  raise exception using errcode = 'PT404', message = 'That user is not in the room', hint = 'member_not_found';
 end;
 $$;
 
@@ -201,6 +204,13 @@ begin
   if char_length(roomkit_private.trim_whitespace(create_private_room.description)) > 500 then
     perform roomkit_private.invalid_input('Room description must be at most 500 characters');
   end if;
+  -- Serialises this user's concurrent creations so the count below cannot be raced past.
+  perform pg_advisory_xact_lock(hashtextextended('roomkit_create_room:' || uid::text, 0));
+  if (select count(*) from roomkit.rooms r where r.created_by = uid and r.created_at > now() - interval '1 hour')
+     >= (select l.rooms_per_hour from roomkit_private.limits l) then
+    perform roomkit_private.rate_limited(format('You can create at most %s rooms an hour',
+                                                (select l.rooms_per_hour from roomkit_private.limits l)));
+  end if;
   insert into roomkit.rooms (kind, name, description, ai_mode, created_by)
   values ('private', create_private_room.name, create_private_room.description,
           coalesce(create_private_room.ai_mode, 'mention'), uid)
@@ -232,7 +242,7 @@ $$;
  * Removes a member. Private rooms: the owner removes anyone but themselves, an admin removes plain
  * members. Coworking rooms: the service role only (moderation through the coworking function); the
  * removed participant cannot rejoin for 15 minutes.
- * Errors: 403 not_member / forbidden; 404 target_not_member.
+ * Errors: 403 not_member / forbidden; 404 member_not_found.
  */
 create function roomkit_private.remove_member(room_id uuid, user_id uuid) returns void
 language plpgsql security definer set search_path = '' as $$
@@ -255,7 +265,7 @@ begin
     end if;
   end if;
   if target.user_id is null then
-    perform roomkit_private.target_not_member();
+    perform roomkit_private.member_not_found();
   end if;
   -- Coworking rooms are open: a cooldown makes the removal stick. Private rooms need a new invite anyway.
   perform roomkit_private.end_membership(room, target.user_id, 'removed', 'was removed',
@@ -284,7 +294,7 @@ begin
   where m.room_id = room.id and m.user_id = set_member_role.user_id and m.left_at is null
   returning * into member;
   if not found then
-    perform roomkit_private.target_not_member();
+    perform roomkit_private.member_not_found();
   end if;
   return member;
 end;

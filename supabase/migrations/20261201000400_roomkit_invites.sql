@@ -23,7 +23,7 @@ alter table roomkit.room_invites enable row level security;
 create unique index room_invites_one_pending_idx on roomkit.room_invites (room_id, invitee_id) where status = 'pending';
 create index room_invites_room_idx on roomkit.room_invites (room_id, status);
 create index room_invites_invitee_idx on roomkit.room_invites (invitee_id, status);
-create index room_invites_inviter_idx on roomkit.room_invites (inviter_id);
+create index room_invites_inviter_idx on roomkit.room_invites (inviter_id, created_at);
 
 -- helpers
 /** The rooms the caller has a pending, unexpired invite to, as a set for policies. */
@@ -104,7 +104,7 @@ create policy "Invitees, inviters and room members can read invites" on roomkit.
 /**
  * Invites a user (by id or by email) into a private room the caller is a member of.
  * Errors: 403 not_member; 404 room_not_found / user_not_found; 409 already_member / invite_exists;
- * 400 invalid_input (neither or both of invitee_id and invitee_email; inviting yourself).
+ * 429 rate_limited (limits.invites_per_hour); 400 invalid_input (neither or both of invitee_id and invitee_email; inviting yourself).
  */
 create function roomkit_private.send_invite(room_id uuid, invitee_id uuid, invitee_email text)
 returns roomkit.room_invites language plpgsql security definer set search_path = '' as $$
@@ -123,6 +123,12 @@ begin
   end if;
   if not roomkit_private.is_room_member(room.id) then
     perform roomkit_private.not_member();
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('roomkit_send_invite:' || uid::text, 0));
+  if (select count(*) from roomkit.room_invites i where i.inviter_id = uid and i.created_at > now() - interval '1 hour')
+     >= (select l.invites_per_hour from roomkit_private.limits l) then
+    perform roomkit_private.rate_limited(format('You can send at most %s invites an hour',
+                                                (select l.invites_per_hour from roomkit_private.limits l)));
   end if;
   if target is null then
     select u.id into target from auth.users u

@@ -17,12 +17,15 @@ create table roomkit_private.ai_settings (
   id boolean primary key default true check (id),
   replies_per_minute integer not null default 6 check (replies_per_minute > 0),
   daily_token_budget bigint not null default 200000 check (daily_token_budget >= 0),
+  -- Per asking user, across all their rooms (a user with many rooms does not multiply the limits).
+  replies_per_minute_per_user integer not null default 6 check (replies_per_minute_per_user > 0),
+  daily_user_token_budget bigint not null default 50000 check (daily_user_token_budget >= 0),
   max_attempts integer not null default 3 check (max_attempts between 1 and 10),
   retry_base_seconds numeric not null default 5 check (retry_base_seconds >= 0),
   lease_seconds integer not null default 120 check (lease_seconds between 1 and 3600),
   context_messages integer not null default 20 check (context_messages between 1 and 100)
 );
-comment on table roomkit_private.ai_settings is 'One row: AI rate limit, daily token budget per room, retries, lease and context size.';
+comment on table roomkit_private.ai_settings is 'One row: AI rate limits and daily token budgets per room and per user, retries, lease and context size.';
 insert into roomkit_private.ai_settings default values;
 
 /**
@@ -33,6 +36,8 @@ create table roomkit_private.ai_jobs (
   id bigint generated always as identity primary key,
   room_id uuid not null references roomkit.rooms (id) on delete cascade,
   message_id uuid not null references roomkit.room_messages (id) on delete cascade,
+  -- Who asked (the trigger message's sender): per-user limits count by this.
+  requested_by uuid references roomkit.profiles (id) on delete set null,
   status text not null default 'queued' check (status in ('queued', 'running', 'done', 'failed', 'skipped')),
   attempts integer not null default 0,
   run_after timestamptz not null default now(),
@@ -58,6 +63,16 @@ create table roomkit_private.ai_usage (
 );
 comment on table roomkit_private.ai_usage is 'AI token usage per room and UTC day (estimated when the provider reports none).';
 
+/** Tokens spent on replies each user asked for, per UTC day, for the per-user budget. */
+create table roomkit_private.ai_user_usage (
+  user_id uuid not null references roomkit.profiles (id) on delete cascade,
+  day date not null,
+  tokens bigint not null default 0,
+  replies integer not null default 0,
+  primary key (user_id, day)
+);
+comment on table roomkit_private.ai_user_usage is 'AI token usage per asking user and UTC day.';
+
 -- indexes
 create index ai_jobs_ready_idx on roomkit_private.ai_jobs (run_after, id) where status = 'queued';
 -- The hard guarantee behind "one reply at a time per room": a second running job cannot exist.
@@ -65,6 +80,7 @@ create unique index ai_jobs_one_running_per_room_idx on roomkit_private.ai_jobs 
 create index ai_jobs_room_recent_idx on roomkit_private.ai_jobs (room_id, created_at);
 create index ai_jobs_message_idx on roomkit_private.ai_jobs (message_id);
 create index ai_jobs_reply_message_idx on roomkit_private.ai_jobs (reply_message_id);
+create index ai_jobs_requested_by_idx on roomkit_private.ai_jobs (requested_by, created_at);
 
 -- helpers
 
@@ -85,6 +101,13 @@ create function roomkit_private.ai_tokens_today(room_id uuid) returns bigint
 language sql stable security definer set search_path = '' as $$
   select coalesce((select u.prompt_tokens + u.completion_tokens from roomkit_private.ai_usage u
                    where u.room_id = ai_tokens_today.room_id and u.day = (now() at time zone 'utc')::date), 0)
+$$;
+
+/** Today's tokens spent on replies a user asked for (UTC day). */
+create function roomkit_private.ai_user_tokens_today(user_id uuid) returns bigint
+language sql stable security definer set search_path = '' as $$
+  select coalesce((select u.tokens from roomkit_private.ai_user_usage u
+                   where u.user_id = ai_user_tokens_today.user_id and u.day = (now() at time zone 'utc')::date), 0)
 $$;
 
 /**
@@ -119,7 +142,7 @@ language plpgsql security definer set search_path = '' as $$
 declare
   room roomkit.rooms;
   settings roomkit_private.ai_settings;
-  recent integer;
+  refusal text;
   job_id bigint;
 begin
   if new.kind <> 'text' or new.sender_id is null or new.deleted_at is not null
@@ -132,32 +155,38 @@ begin
      or (room.ai_mode = 'mention' and not roomkit_private.mentions_ai(new.body)) then
     return null;
   end if;
-  -- Serialises the limit checks of concurrent messages in this room (held to commit; short).
+  -- Serialises the limit checks of concurrent messages in this room and by this user (held to commit; short).
   perform pg_advisory_xact_lock(roomkit_private.ai_lock_key('enqueue', new.room_id));
+  perform pg_advisory_xact_lock(roomkit_private.ai_lock_key('enqueue-user', new.sender_id));
   select * into settings from roomkit_private.ai_settings limit 1;
 
-  select count(*) into recent from roomkit_private.ai_jobs j
-  where j.room_id = new.room_id and j.created_at > now() - interval '1 minute' and j.status <> 'skipped';
-  if recent >= settings.replies_per_minute then
-    insert into roomkit_private.ai_jobs (room_id, message_id, status, last_error, finished_at)
-    values (new.room_id, new.id, 'skipped', 'rate_limited', now());
-    perform roomkit_private.post_ai_notice(new.room_id, 'ai_rate_limited',
-      format('Roomkit AI is pausing: this room reached its limit of %s AI replies per minute. Try again in a minute.',
-             settings.replies_per_minute),
-      now() - interval '1 minute');
+  refusal := case
+    when (select count(*) from roomkit_private.ai_jobs j
+          where j.room_id = new.room_id and j.created_at > now() - interval '1 minute' and j.status <> 'skipped')
+         >= settings.replies_per_minute then 'rate_limited'
+    when (select count(*) from roomkit_private.ai_jobs j
+          where j.requested_by = new.sender_id and j.created_at > now() - interval '1 minute' and j.status <> 'skipped')
+         >= settings.replies_per_minute_per_user then 'user_rate_limited'
+    when roomkit_private.ai_tokens_today(new.room_id) >= settings.daily_token_budget then 'budget_exhausted'
+    when roomkit_private.ai_user_tokens_today(new.sender_id) >= settings.daily_user_token_budget then 'user_budget_exhausted'
+  end;
+  if refusal is not null then
+    insert into roomkit_private.ai_jobs (room_id, message_id, requested_by, status, last_error, finished_at)
+    values (new.room_id, new.id, new.sender_id, 'skipped', refusal, now());
+    perform roomkit_private.post_ai_notice(new.room_id, 'ai_' || refusal,
+      case refusal
+        when 'rate_limited' then format('Roomkit AI is pausing: this room reached its limit of %s AI replies per minute. Try again in a minute.', settings.replies_per_minute)
+        when 'user_rate_limited' then format('Roomkit AI is pausing for %s: at most %s AI replies per minute per person. Try again in a minute.', roomkit_private.display_name(new.sender_id), settings.replies_per_minute_per_user)
+        when 'budget_exhausted' then 'Roomkit AI has used up this room''s daily budget and will be back tomorrow (UTC).'
+        else format('Roomkit AI has used up %s''s daily budget and will answer them again tomorrow (UTC).', roomkit_private.display_name(new.sender_id))
+      end,
+      case when refusal like '%rate_limited' then now() - interval '1 minute'
+           else (now() at time zone 'utc')::date::timestamp at time zone 'utc' end);
     return null;
   end if;
 
-  if roomkit_private.ai_tokens_today(new.room_id) >= settings.daily_token_budget then
-    insert into roomkit_private.ai_jobs (room_id, message_id, status, last_error, finished_at)
-    values (new.room_id, new.id, 'skipped', 'budget_exhausted', now());
-    perform roomkit_private.post_ai_notice(new.room_id, 'ai_budget_exhausted',
-      'Roomkit AI has used up this room''s daily budget and will be back tomorrow (UTC).',
-      (now() at time zone 'utc')::date::timestamp at time zone 'utc');
-    return null;
-  end if;
-
-  insert into roomkit_private.ai_jobs (room_id, message_id) values (new.room_id, new.id) returning id into job_id;
+  insert into roomkit_private.ai_jobs (room_id, message_id, requested_by) values (new.room_id, new.id, new.sender_id)
+  returning id into job_id;
   -- Delivered at commit: the local dispatcher (or a Database Webhook in production) wakes a worker.
   perform pg_notify('roomkit_ai_jobs', json_build_object('job_id', job_id, 'room_id', new.room_id)::text);
   return null;
@@ -364,6 +393,13 @@ begin
   set prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
       completion_tokens = u.completion_tokens + excluded.completion_tokens,
       replies = u.replies + 1;
+  if job.requested_by is not null then
+    insert into roomkit_private.ai_user_usage as u (user_id, day, tokens, replies)
+    values (job.requested_by, (now() at time zone 'utc')::date,
+            least(greatest(complete_ai_job.prompt_tokens, 0), 1000000000)
+              + least(greatest(complete_ai_job.completion_tokens, 0), 1000000000), 1)
+    on conflict (user_id, day) do update set tokens = u.tokens + excluded.tokens, replies = u.replies + 1;
+  end if;
   return new_message_id;
 end;
 $$;
@@ -434,9 +470,12 @@ create trigger room_messages_queue_ai after insert on roomkit.room_messages
   for each row execute function roomkit_private.queue_ai_reply();
 
 -- grants
-revoke all on roomkit_private.ai_settings, roomkit_private.ai_jobs, roomkit_private.ai_usage from public, anon, authenticated;
-grant select on roomkit_private.ai_settings, roomkit_private.ai_jobs, roomkit_private.ai_usage to service_role;
+revoke all on roomkit_private.ai_settings, roomkit_private.ai_jobs, roomkit_private.ai_usage, roomkit_private.ai_user_usage
+  from public, anon, authenticated;
+grant select on roomkit_private.ai_settings, roomkit_private.ai_jobs, roomkit_private.ai_usage, roomkit_private.ai_user_usage
+  to service_role;
 revoke execute on function roomkit_private.mentions_ai(text), roomkit_private.ai_lock_key(text, uuid), roomkit_private.ai_tokens_today(uuid),
+  roomkit_private.ai_user_tokens_today(uuid),
   roomkit_private.post_ai_notice(uuid, text, text, timestamptz), roomkit_private.queue_ai_reply(),
   roomkit_private.ai_job_retry_or_fail(bigint, text, boolean, text), roomkit_private.claim_ai_job(),
   roomkit_private.extend_ai_lease(bigint, uuid), roomkit_private.complete_ai_job(bigint, uuid, text, bigint, bigint, jsonb),

@@ -198,14 +198,14 @@ describe("removing members", () => {
     }
   });
 
-  it("when the owner removes someone not in the room, then PT404 target_not_member", async () => {
+  it("when the owner removes someone not in the room, then PT404 member_not_found", async () => {
     const { roomId, owner } = await room();
     const stranger = await createUser(db.sql);
     expect(
       await rpc(db.sql, owner, "remove_member", { room_id: roomId, user_id: stranger.id }),
     ).toMatchObject({
       ok: false,
-      error: { code: "PT404", hint: "target_not_member" },
+      error: { code: "PT404", hint: "member_not_found" },
     });
   });
 

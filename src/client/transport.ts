@@ -5,7 +5,7 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { FunctionsFetchError, FunctionsHttpError, FunctionsRelayError } from "@supabase/supabase-js";
 import type { z } from "zod";
-import type { Database } from "../database.types.ts";
+import type { Database } from "../../functions/_shared/database.types.ts";
 import {
   fromFunctionResponse,
   fromPostgrestError,
@@ -114,7 +114,7 @@ export async function invoke<S extends z.ZodType>(
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
     return fail(
-      new RoomkitError("internal", `Unexpected response from ${path.split("?")[0]}`, {
+      new RoomkitError("internal_error", `Unexpected response from ${path.split("?")[0]}`, {
         details: parsed.error.issues,
       }),
     );

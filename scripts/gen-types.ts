@@ -1,23 +1,24 @@
 /**
- * Generates `src/database.types.ts` from the migrations, the way a Supabase project does it
+ * Generates `functions/_shared/database.types.ts` from the migrations, the way a Supabase project does it
  * (`supabase gen types typescript`), without Docker: a throwaway embedded PostgreSQL gets the
  * platform bootstrap and the migrations, then the real Supabase CLI introspects it over
- * `--remote=<url>`.
+ * `--remote=<url>`. It lives under `functions/` because edge functions may only import files there;
+ * the client library imports it from there too (through `functions/_shared/contract.ts`).
  *
  * @example
- * npm run gen:types            # rewrites src/database.types.ts
+ * npm run gen:types            # rewrites functions/_shared/database.types.ts
  * npm run test:types-drift     # --check: exit 1 when the committed file differs
  */
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { prepareDatabase, ROOT } from "../src/stack/migrate.ts";
 import { startThrowawayPostgres } from "../src/stack/postgres.ts";
 
 const run = promisify(execFile);
 
-export const TYPES_FILE = join(ROOT, "src", "database.types.ts");
+export const TYPES_FILE = join(ROOT, "functions", "_shared", "database.types.ts");
 /** Roomkit's tables and RPCs live in `roomkit` (exposed); `roomkit_private`, `auth`, `realtime` stay out of the types. */
 const SCHEMAS = "roomkit";
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -85,14 +86,14 @@ async function main(): Promise<void> {
     const b = generated.split("\n");
     const line = a.findIndex((l, i) => l !== b[i]);
     console.error(
-      `src/database.types.ts is out of date with supabase/migrations (first difference at line ${line + 1}:\n` +
+      `${relative(ROOT, TYPES_FILE)} is out of date with supabase/migrations (first difference at line ${line + 1}:\n` +
         `  committed: ${JSON.stringify(a[line] ?? "<end of file>")}\n` +
         `  generated: ${JSON.stringify(b[line] ?? "<end of file>")}).\n` +
         "Run `npm run gen:types` and commit the result.",
     );
     process.exit(1);
   }
-  console.log(`src/database.types.ts is up to date (${Date.now() - started} ms)`);
+  console.log(`${relative(ROOT, TYPES_FILE)} is up to date (${Date.now() - started} ms)`);
 }
 
 await main();

@@ -6,8 +6,9 @@
  */
 import postgres from "postgres";
 import type { Caller, Claims } from "./auth.ts";
+import { codeForStatus, isErrorCode } from "./contract.ts";
 import { loadEnv, supabaseEnv } from "./env.ts";
-import { ApiError, isErrorCode } from "./errors.ts";
+import { ApiError } from "./errors.ts";
 
 export type Tx = postgres.TransactionSql;
 
@@ -74,7 +75,11 @@ export function asService<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
   return asRole("service_role", { role: "service_role" }, work);
 }
 
-/** Status for SQLSTATEs Roomkit's SQL functions raise on purpose (see the types migration). */
+/**
+ * The status PostgREST answers for the SQLSTATEs Roomkit meets on purpose (PostgREST `Error.hs`
+ * `pgErrorStatus`; `PTxyz` is status xyz, see `statusOf`), so a SQL function's error reads the same
+ * through a function as through `rpc`. Anything else is a bug and becomes a generic 500.
+ */
 const SQLSTATE_STATUS: Record<string, number> = {
   "42501": 403,
   "22023": 400,
@@ -85,11 +90,15 @@ const SQLSTATE_STATUS: Record<string, number> = {
   "22008": 400,
   "23502": 400,
   "23514": 400,
+  P0001: 400,
   "23503": 409,
   "23505": 409,
-  PT404: 404,
-  PT409: 409,
 };
+
+function statusOf(state: string): number | undefined {
+  const explicit = /^PT([1-5]\d\d)$/.exec(state)?.[1];
+  return explicit === undefined ? SQLSTATE_STATUS[state] : Number(explicit);
+}
 
 interface PgErrorLike {
   name?: string;
@@ -108,27 +117,23 @@ function isPgError(error: unknown): error is PgErrorLike {
 }
 
 /**
- * Maps a Postgres error raised on purpose (SQLSTATE + HINT code) to an `ApiError`; anything else
- * is returned unchanged (and becomes a generic 500).
+ * Maps a Postgres error raised on purpose (SQLSTATE + HINT code) to an `ApiError` with the status
+ * PostgREST would answer; anything else is returned unchanged (and becomes a generic 500). 42501
+ * reaches a signed-out caller (role `anon`, or the hint `not_authenticated`) as 401
+ * `not_authenticated`, whatever the hint, as PostgREST answers it.
+ *
+ * @example
+ * mapDbError(pgError); // PT409 + hint room_full → ApiError { code: "room_full", status: 409 }
  */
 export function mapDbError(error: unknown, role = "authenticated"): unknown {
   if (!isPgError(error)) return error;
   const state = error.code as string;
-  let status = SQLSTATE_STATUS[state];
-  if (status === undefined) return error;
   const hint = isErrorCode(error.hint) ? error.hint : undefined;
-  if (state === "42501" && (hint === "not_authenticated" || role === "anon")) status = 401;
-  const code =
-    hint ??
-    (status === 400
-      ? "invalid_input"
-      : status === 401
-        ? "not_authenticated"
-        : status === 403
-          ? "forbidden"
-          : status === 404
-            ? "not_found"
-            : "conflict");
+  const signedOut = state === "42501" && (hint === "not_authenticated" || role === "anon");
+  const status = signedOut ? 401 : statusOf(state);
+  if (status === undefined) return error;
+  const code = signedOut ? "not_authenticated" : (hint ?? codeForStatus(status));
+  if (code === undefined) return error;
   // Roomkit's SQL functions write deliberate, user-facing messages; constraint names are not.
   const message = hint !== undefined || state.startsWith("PT") ? error.message : defaultMessage(status);
   return new ApiError(code, message, { status, cause: error });

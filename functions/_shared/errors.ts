@@ -2,17 +2,16 @@
  * Roomkit's one error type for edge functions. Anything thrown that is not an `ApiError` becomes a
  * generic 500 (logged in full by `http.ts`, never echoed to the caller).
  */
-import { ERROR_STATUS, type ErrorCode } from "./schemas.ts";
-
-export type { ErrorCode } from "./schemas.ts";
+import { ERROR_STATUS, type ErrorCode } from "./contract.ts";
 
 /**
  * A failure the caller may see: a code from the closed set, a human message, optional details
- * (validation issues name field paths).
+ * (validation issues name field paths). The status is the code's (`ERROR_STATUS`) unless given:
+ * `mapDbError` passes the one PostgREST would answer for the SQLSTATE, so both surfaces agree.
  *
  * @example
  * throw new ApiError("room_not_found", "Room not found");
- * throw new ApiError("not_member", "That user is not in the room", { status: 404 });
+ * throw new ApiError("invalid_input", "Bad cursor", { details: [{ path: "before", message: "not a cursor" }] });
  */
 export class ApiError extends Error {
   readonly status: number;
@@ -28,11 +27,6 @@ export class ApiError extends Error {
     this.status = options.status ?? ERROR_STATUS[code];
     this.details = options.details;
   }
-}
-
-/** Is `value` one of Roomkit's error codes (e.g. a HINT raised by a SQL function)? */
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === "string" && Object.hasOwn(ERROR_STATUS, value);
 }
 
 /** Zod-like issues as `details`: `[{ path: "room_id", message }]`. */

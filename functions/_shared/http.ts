@@ -4,9 +4,9 @@
  * failure into the one error envelope.
  */
 import type { z } from "zod";
+import type { ErrorEnvelope } from "./contract.ts";
 import { CORS_HEADERS, preflight } from "./cors.ts";
 import { ApiError, validationError } from "./errors.ts";
-import type { ErrorEnvelope } from "./schemas.ts";
 
 /** Largest JSON body a function reads; Roomkit bodies are a few hundred bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;

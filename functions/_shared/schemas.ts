@@ -1,5 +1,6 @@
 /**
- * The HTTP contract of Roomkit's edge functions: request and response bodies as zod schemas.
+ * The HTTP contract of Roomkit's edge functions: request and response bodies as zod schemas
+ * (error codes, the error envelope and the enums come from `contract.ts`).
  * Functions validate with them; the client library (`src/client/`) imports this same file from
  * Node, so it stays free of Deno APIs and imports zod by its bare name (mapped to `npm:zod@…` by
  * `functions/deno.json`, resolved from node_modules by Node).
@@ -9,56 +10,13 @@
  * type Invite = z.infer<typeof invite>;
  */
 import { z } from "zod";
+import { inviteStatus, memberRole, roomStatus } from "./contract.ts";
 
 /** Any 8-4-4-4-12 hex id: what Postgres accepts as `uuid` (zod's `uuid()` also checks the version). */
 export const id = z.guid();
 
-/**
- * Every error code a Roomkit function answers with, and its HTTP status. The SQL functions raise
- * the same codes as their error HINT (see the types migration), so one list serves both.
- */
-export const ERROR_STATUS = {
-  invalid_input: 400,
-  not_authenticated: 401,
-  forbidden: 403,
-  not_member: 403,
-  not_found: 404,
-  room_not_found: 404,
-  user_not_found: 404,
-  invite_not_found: 404,
-  message_not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  already_member: 409,
-  invite_exists: 409,
-  invite_expired: 409,
-  invite_revoked: 409,
-  invite_declined: 409,
-  invite_accepted: 409,
-  room_full: 409,
-  room_inactive: 409,
-  unprocessable: 422,
-  rate_limited: 429,
-  internal_error: 500,
-} as const;
-
-export type ErrorCode = keyof typeof ERROR_STATUS;
-export const errorCode = z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]);
-
-/** The one error envelope of every function: `{ "error": { code, message, details?, request_id? } }`. */
-export const errorEnvelope = z.object({
-  error: z.object({
-    code: errorCode,
-    message: z.string(),
-    details: z.unknown().optional(),
-    request_id: z.string().optional(),
-  }),
-});
-export type ErrorEnvelope = z.infer<typeof errorEnvelope>;
-
 const timestamp = z.string();
 
-export const inviteStatus = z.enum(["pending", "accepted", "declined", "revoked", "expired"]);
 /**
  * Where an invite stands; `pending` invites are the ones still waiting for an answer.
  *
@@ -91,7 +49,7 @@ export type Invite = z.infer<typeof invite>;
 export const membership = z.object({
   room_id: id,
   user_id: id,
-  role: z.enum(["owner", "admin", "member"]),
+  role: memberRole,
   joined_at: timestamp,
   left_at: timestamp.nullable(),
   mic_enabled: z.boolean(),
@@ -177,7 +135,7 @@ export const coworkingRoom = z.object({
   name: z.string(),
   description: z.string().nullable(),
   capacity: z.number().int(),
-  status: z.enum(["active", "inactive"]),
+  status: roomStatus,
   participant_count: z.number().int(),
 });
 /**

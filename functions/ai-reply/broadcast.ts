@@ -5,16 +5,10 @@
  * realtime.md §2.3). With the service role key the private topic's write policy is bypassed, so
  * the AI does not need to be a room member.
  */
+import { AI_EVENTS, roomTopic } from "../_shared/contract.ts";
 
 /** Realtime answers 202 Accepted with an empty body when the batch was taken. */
 const BROADCAST_ACCEPTED = 202;
-/** Events a client sees for one reply, in this order: typing, delta…, then done or error. */
-export const AI_EVENTS = {
-  typing: "ai.typing",
-  delta: "ai.delta",
-  done: "ai.done",
-  error: "ai.error",
-} as const;
 
 interface Pending {
   event: string;
@@ -28,7 +22,7 @@ interface Pending {
  *
  * @example
  * const b = new RoomBroadcaster({ url, key, roomId });
- * b.send("ai.typing", { reply_id });
+ * b.send(AI_EVENTS.typing, { reply_id });
  * b.delta(reply_id, "Hel"); b.delta(reply_id, "lo");
  * await b.flush();
  */
@@ -40,7 +34,7 @@ export class RoomBroadcaster {
   #deltaReply: string | undefined;
 
   constructor(private readonly options: { url: string; key: string; roomId: string; fetch?: typeof fetch }) {
-    this.topic = `room:${options.roomId}`;
+    this.topic = roomTopic(options.roomId);
   }
 
   /** Queues one event. */

@@ -22,10 +22,11 @@ import {
   type TokenUsage,
 } from "../_shared/ai.ts";
 import { authenticate } from "../_shared/auth.ts";
+import { AI_EVENTS } from "../_shared/contract.ts";
 import { loadEnv, supabaseEnv } from "../_shared/env.ts";
 import { ApiError } from "../_shared/errors.ts";
 import { createHandler, json, route } from "../_shared/http.ts";
-import { AI_EVENTS, RoomBroadcaster } from "./broadcast.ts";
+import { RoomBroadcaster } from "./broadcast.ts";
 import { buildPrompt } from "./prompt.ts";
 import { type ClaimedJob, claimJob, completeJob, extendLease, failJob, nextJobAt, skipJob } from "./queue.ts";
 

@@ -4,6 +4,7 @@
  * acts as the system, not as any user.
  */
 import { z } from "zod";
+import { messageKind } from "../_shared/contract.ts";
 import { asService } from "../_shared/db.ts";
 
 const id = z.string().uuid();
@@ -23,7 +24,7 @@ export const claimedJob = z.object({
       id,
       sender_id: id.nullable(),
       sender_name: z.string().nullable(),
-      kind: z.enum(["text", "emoji", "system", "ai"]),
+      kind: messageKind,
       body: z.string().nullable(),
       created_at: z.string(),
     }),

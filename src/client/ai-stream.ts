@@ -4,14 +4,9 @@
  * {reply_id, …}. Deltas are broadcasts, so they may arrive out of order or twice (a rejoin);
  * the text is rebuilt from `seq` order, each seq counted once.
  */
+import { AI_EVENTS } from "../../functions/_shared/contract.ts";
 
-/** Broadcast event names the AI participant uses. */
-export const AI_EVENTS = {
-  typing: "ai.typing",
-  delta: "ai.delta",
-  done: "ai.done",
-  error: "ai.error",
-} as const;
+const AI_EVENT_NAMES = new Set<string>(Object.values(AI_EVENTS));
 
 /**
  * One AI reply as it grows.
@@ -54,15 +49,18 @@ interface AiMessageLike {
  *
  * @example
  * const replies = new AiReplies();
- * const reply = replies.handle("ai.delta", { reply_id: "r1", seq: 0, text: "Hel" });
+ * const reply = replies.handle(AI_EVENTS.delta, { reply_id: "r1", seq: 0, text: "Hel" });
  * reply?.text; // "Hel"
  */
 export class AiReplies {
   private readonly replies = new Map<string, ReplyState>();
 
-  /** Applies one AI broadcast; returns the reply it changed, or undefined when nothing changed. */
+  /**
+   * Applies one broadcast; returns the reply it changed, or undefined when nothing changed (also
+   * for an event that is not one of {@link AI_EVENTS}).
+   */
   handle(event: string, payload: unknown): AiReply | undefined {
-    if (typeof payload !== "object" || payload === null) return undefined;
+    if (!AI_EVENT_NAMES.has(event) || typeof payload !== "object" || payload === null) return undefined;
     const p = payload as Record<string, unknown>;
     const replyId = typeof p.reply_id === "string" ? p.reply_id : undefined;
     if (!replyId) return undefined;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DB_EVENTS, LOBBY_TOPIC } from "../../functions/_shared/contract.ts";
 import { livekitTokenResponse, removeParticipantResponse } from "../../functions/_shared/schemas.ts";
 import { joinChannel, type Subscription, subscriptionOf } from "./realtime.ts";
 import {
@@ -12,17 +13,6 @@ import {
   type VoiceCredentials,
 } from "./schemas.ts";
 import { type Db, invoke, ok, query, type Result, ROOMKIT_SCHEMA, validate } from "./transport.ts";
-
-/**
- * Private topic with live lobby counts (`realtime.send(…, 'room.count', 'coworking:lobby', true)`).
- * Private so that only the database can send there; anyone, signed in or not, may receive.
- * `watchLobby` subscribes to it; the name is exported for apps that manage channels themselves.
- *
- * @example
- * supabase.channel(LOBBY_TOPIC, { config: { private: true } });
- */
-export const LOBBY_TOPIC = "coworking:lobby";
-const LOBBY_COUNT_EVENT = "room.count";
 
 /**
  * A lobby update: a coworking room's new participant count.
@@ -79,7 +69,7 @@ export class CoworkingClient {
     if (typeof callback !== "function")
       throw new TypeError("watchLobby(callback): callback must be a function");
     const joined = await joinChannel(this.db, LOBBY_TOPIC, { config: { private: true } }, (channel) => {
-      channel.on("broadcast", { event: LOBBY_COUNT_EVENT }, (m) => {
+      channel.on("broadcast", { event: DB_EVENTS.roomCount }, (m) => {
         const p = m.payload as Partial<LobbyCount> | undefined;
         if (p && typeof p.room_id === "string" && p.participant_count !== undefined) {
           callback({ room_id: p.room_id, participant_count: Number(p.participant_count) });

@@ -3,32 +3,22 @@
  * network, realtime, validation), after supabase-js's FunctionsError family. Runtime failures are
  * returned as `{ data, error }`; only misuse of the library throws.
  */
+import {
+  codeForStatus,
+  ERROR_CODES,
+  type ErrorCode,
+  errorEnvelope,
+  isErrorCode,
+} from "../../functions/_shared/contract.ts";
 
 /**
- * Codes the Roomkit SQL functions and edge functions put in the error HINT / envelope
- * (see supabase/migrations/*_types.sql for the convention).
+ * Every code the Roomkit server sends (SQL hint or function envelope), from the shared contract
+ * (`functions/_shared/contract.ts`, with each code's HTTP status).
  *
  * @example
  * SERVER_ERROR_CODES.includes("room_full"); // true
  */
-export const SERVER_ERROR_CODES = [
-  "not_authenticated",
-  "not_member",
-  "forbidden",
-  "invalid_input",
-  "room_not_found",
-  "user_not_found",
-  "invite_not_found",
-  "message_not_found",
-  "already_member",
-  "invite_exists",
-  "invite_expired",
-  "invite_revoked",
-  "invite_declined",
-  "invite_accepted",
-  "room_full",
-  "room_inactive",
-] as const;
+export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = ERROR_CODES;
 
 /**
  * A code from the Roomkit server (SQL hint or function envelope).
@@ -36,30 +26,24 @@ export const SERVER_ERROR_CODES = [
  * @example
  * const messages: Partial<Record<ServerErrorCode, string>> = { room_full: "That room is full" };
  */
-export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
+export type ServerErrorCode = ErrorCode;
 
 /**
- * Every code a {@link RoomkitError} can carry. Server codes first, then codes the client derives
- * when the server did not name one. Open-ended (`string & {}`) so new server codes pass through.
+ * Every code a {@link RoomkitError} can carry: the server's codes, then codes only the client
+ * derives. Open-ended (`string & {}`) so comparing with a code of another version still compiles.
  *
  * @example
  * const retryable = (code: RoomkitErrorCode) => code === "network_error" || code === "timeout";
  */
 export type RoomkitErrorCode =
   | ServerErrorCode
-  | "not_found"
-  | "conflict"
-  | "rate_limited"
   | "unauthorized"
   | "token_expired"
   | "network_error"
   | "timeout"
   | "channel_error"
-  | "internal"
   | "unknown"
   | (string & {});
-
-const SERVER_CODES = new Set<string>(SERVER_ERROR_CODES);
 
 /**
  * Is `code` one of the codes Roomkit's server sends?
@@ -68,7 +52,7 @@ const SERVER_CODES = new Set<string>(SERVER_ERROR_CODES);
  * if (error && isServerErrorCode(error.code)) showServerMessage(error.code);
  */
 export function isServerErrorCode(code: unknown): code is ServerErrorCode {
-  return typeof code === "string" && SERVER_CODES.has(code);
+  return isErrorCode(code);
 }
 
 /**
@@ -191,37 +175,16 @@ interface PostgrestLikeError {
   code?: string | null;
 }
 
-/**
- * Codes derived from the HTTP status when the server gave no Roomkit hint. PostgREST maps
- * 42501 to 401 for anon and 403 for a signed-in role (PostgREST `Error.hs` errorToStatus).
- */
-function codeForStatus(status: number): RoomkitErrorCode {
-  if (status === 400 || status === 422) return "invalid_input";
-  if (status === 401) return "not_authenticated";
-  if (status === 403) return "forbidden";
-  if (status === 404) return "not_found";
-  if (status === 409) return "conflict";
-  if (status === 429) return "rate_limited";
-  if (status >= 500) return "internal";
-  return "unknown";
-}
-
-/** Postgres SQLSTATEs with a meaning of their own when no hint was given. */
-const SQLSTATE_CODES: Record<string, RoomkitErrorCode> = {
-  "22023": "invalid_input",
-  "23514": "invalid_input",
-  "22P02": "invalid_input",
-  "23505": "conflict",
-  "42501": "forbidden",
-  // PostgREST's own: JWT expired / invalid (PGRST301, PGRST303).
+/** PostgREST's own codes for a rejected token (PGRST301: invalid JWT, PGRST303: expired). */
+const POSTGREST_CODES: Record<string, RoomkitErrorCode> = {
   PGRST301: "unauthorized",
   PGRST303: "token_expired",
 };
 
 /**
  * Turns a postgrest-js error into a Roomkit error. Order follows PostgrestError's own advice:
- * the `hint` first (Roomkit's machine-readable code), then the SQLSTATE, then the status.
- * postgrest-js reports fetch failures with status 0.
+ * the `hint` first (Roomkit's machine-readable code), then PostgREST's own code, then the status
+ * (which PostgREST derived from the SQLSTATE). postgrest-js reports fetch failures with status 0.
  *
  * @example
  * const { data, error, status } = await supabase.rpc("join_coworking_room", { room_id });
@@ -232,38 +195,32 @@ export function fromPostgrestError(error: PostgrestLikeError, status: number): R
   if (status === 0) return new RoomkitNetworkError(message, { cause: error });
   const hint = error.hint ?? "";
   let code: RoomkitErrorCode;
-  if (isServerErrorCode(hint)) code = hint;
-  else if (error.code && SQLSTATE_CODES[error.code]) code = SQLSTATE_CODES[error.code]!;
-  else code = codeForStatus(status);
-  // A signed-out caller meets 42501 as 401.
-  if (code === "forbidden" && status === 401) code = "not_authenticated";
+  if (isErrorCode(hint)) code = hint;
+  else code = (error.code && POSTGREST_CODES[error.code]) || (codeForStatus(status) ?? "unknown");
+  // PostgREST answers 42501 to a signed-out caller with 401, whatever the hint.
+  if (error.code === "42501" && status === 401) code = "not_authenticated";
   return new RoomkitHttpError(code, message, status, { cause: error, details: error.details ?? undefined });
 }
 
-/** Edge function error envelope: `{ "error": { "code", "message", "details"? } }` (STYLE.md §8). */
-interface ErrorEnvelope {
-  error?: { code?: unknown; message?: unknown; details?: unknown };
-}
-
 /**
- * Turns a non-2xx edge-function response into a Roomkit error, reading the error envelope.
+ * Turns a non-2xx edge-function response into a Roomkit error, reading the error envelope
+ * (`errorEnvelope` of the contract); without one (a gateway's answer), the status gives the code.
  *
  * @example
  * if (!response.ok) return { data: null, error: await fromFunctionResponse(response) };
  */
 export async function fromFunctionResponse(response: Response): Promise<RoomkitError> {
-  let envelope: ErrorEnvelope | undefined;
-  try {
-    envelope = (await response.clone().json()) as ErrorEnvelope;
-  } catch {
-    envelope = undefined;
+  const body: unknown = await response
+    .clone()
+    .json()
+    .catch(() => undefined);
+  const envelope = errorEnvelope.safeParse(body);
+  if (!envelope.success) {
+    const code = codeForStatus(response.status) ?? "unknown";
+    return new RoomkitHttpError(code, `Edge function answered ${response.status}`, response.status);
   }
-  const body = envelope?.error;
-  const code =
-    typeof body?.code === "string" && body.code !== "" ? body.code : codeForStatus(response.status);
-  const message =
-    typeof body?.message === "string" ? body.message : `Edge function answered ${response.status}`;
-  return new RoomkitHttpError(code, message, response.status, { details: body?.details });
+  const { code, message, details } = envelope.data.error;
+  return new RoomkitHttpError(code, message, response.status, { details });
 }
 
 /** `unknown` thrown by a dependency → a Roomkit error, keeping the original as `cause`. */

@@ -20,8 +20,9 @@ import { id } from "./schemas.ts";
 import { RoomSession, type RoomSessionOptions } from "./session.ts";
 import { currentUserId, type Db, type Result, validate } from "./transport.ts";
 
+export { LOBBY_TOPIC } from "../../functions/_shared/contract.ts";
 export { AiReplies, type AiReply } from "./ai-stream.ts";
-export { type CoworkingClient, LOBBY_TOPIC, type LobbyCount } from "./coworking.ts";
+export type { CoworkingClient, LobbyCount } from "./coworking.ts";
 export {
   isRoomkitError,
   isServerErrorCode,

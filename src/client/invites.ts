@@ -1,3 +1,4 @@
+import { DB_EVENTS, userTopic } from "../../functions/_shared/contract.ts";
 import {
   acceptInviteResponse,
   createInviteResponse,
@@ -30,9 +31,6 @@ export interface InviteEvent {
   type: "insert" | "update";
   invite: Invite;
 }
-
-/** Broadcast events on `user:<id>` (invites trigger in the realtime migration). */
-const INVITE_EVENTS = { insert: "invite.insert", update: "invite.update" } as const;
 
 /**
  * Invitations into private rooms, through the `invites` edge function, and live notifications on
@@ -164,13 +162,13 @@ export class InvitesClient {
     };
     const joined = await joinChannel(
       this.db,
-      `user:${me.data}`,
+      userTopic(me.data),
       { config: { private: true } },
       (channel) => {
-        channel.on("broadcast", { event: INVITE_EVENTS.insert }, (m) =>
+        channel.on("broadcast", { event: DB_EVENTS.inviteInsert }, (m) =>
           report("insert", recordOf(m.payload)),
         );
-        channel.on("broadcast", { event: INVITE_EVENTS.update }, (m) =>
+        channel.on("broadcast", { event: DB_EVENTS.inviteUpdate }, (m) =>
           report("update", recordOf(m.payload)),
         );
       },

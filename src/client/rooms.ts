@@ -1,4 +1,4 @@
-import type { Database } from "../database.types.ts";
+import type { Schema } from "../../functions/_shared/contract.ts";
 import { RoomkitError } from "./errors.ts";
 import {
   AI_USER_ID,
@@ -199,7 +199,7 @@ export class RoomsClient {
     if (valid.error) return valid;
     const patch = Object.fromEntries(
       Object.entries(valid.data).filter(([, v]) => v !== undefined),
-    ) as Database["roomkit"]["Tables"]["rooms"]["Update"];
+    ) as Schema["Tables"]["rooms"]["Update"];
     const result = await query<Room[]>(
       this.db.schema(ROOMKIT_SCHEMA).from("rooms").update(patch).eq("id", roomId).select("*"),
     );

@@ -1,13 +1,15 @@
 /**
  * Client-side input schemas and row types. Shapes shared with the edge functions come from
- * `functions/_shared/schemas.ts` (imported directly; the build compiles it alongside the client);
- * what only the client validates lives here. Limits mirror the
- * table checks in supabase/migrations/*_tables.sql so bad input fails before a round trip.
+ * `functions/_shared/schemas.ts`, enums and the AI user id from `functions/_shared/contract.ts`
+ * (imported directly; the build compiles them alongside the client); what only the client
+ * validates lives here. Limits mirror the table checks in supabase/migrations/*_tables.sql so bad
+ * input fails before a round trip.
  */
 import { z } from "zod";
+import { aiMode, type Schema } from "../../functions/_shared/contract.ts";
 import { id } from "../../functions/_shared/schemas.ts";
-import type { Database } from "../database.types.ts";
 
+export { AI_USER_ID, aiMode, memberRole } from "../../functions/_shared/contract.ts";
 export {
   type CoworkingRoom,
   coworkingRoom,
@@ -27,8 +29,8 @@ export {
   voiceCredentials,
 } from "../../functions/_shared/schemas.ts";
 
-type Tables = Database["roomkit"]["Tables"];
-type Enums = Database["roomkit"]["Enums"];
+type Tables = Schema["Tables"];
+type Enums = Schema["Enums"];
 
 /**
  * A room row (private or coworking).
@@ -89,17 +91,6 @@ export type MemberRole = Enums["member_role"];
  * const fromPerson = (kind: MessageKind) => kind === "text" || kind === "emoji";
  */
 export type MessageKind = Enums["message_kind"];
-
-/**
- * The AI participant's fixed user id (`roomkit_private.ai_user_id()` in the helpers migration).
- *
- * @example
- * const fromAi = message.sender_id === AI_USER_ID;
- */
-export const AI_USER_ID = "00000000-0000-4000-a000-00000000a1a1";
-
-export const aiMode = z.enum(["off", "mention", "always"]);
-export const memberRole = z.enum(["owner", "admin", "member"]);
 
 /** `rooms.name`: 1–100 characters after trimming (check constraint + create_private_room). */
 const roomName = z.string().trim().min(1, "Room name must not be empty").max(100);

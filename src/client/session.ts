@@ -4,6 +4,7 @@
  * presence, typing, speaking and emoji bursts on the members' private topic `room:<id>:live`.
  */
 import type { RealtimeChannel } from "@supabase/supabase-js";
+import { DB_EVENTS, roomLiveTopic, roomTopic, SIGNAL_EVENTS } from "../../functions/_shared/contract.ts";
 import { AiReplies, type AiReply } from "./ai-stream.ts";
 import type { CoworkingClient } from "./coworking.ts";
 import { Emitter } from "./emitter.ts";
@@ -152,25 +153,6 @@ export interface RoomSessionOptions {
    */
   backfillOverlapMs?: number;
 }
-
-/**
- * Broadcast events the database triggers send to `room:<id>` (realtime migration). Only that
- * topic's handler reads them: members may send on `room:<id>:live`, so anything arriving there is
- * a claim by some member, never a database event.
- */
-const DB_EVENTS = {
-  messageInsert: "message.insert",
-  messageUpdate: "message.update",
-  reactionInsert: "reaction.insert",
-  reactionDelete: "reaction.delete",
-  memberInsert: "member.insert",
-  memberUpdate: "member.update",
-  roomUpdate: "room.update",
-  roomDelete: "room.delete",
-  inviteUpdate: "invite.update",
-} as const;
-/** Client-to-client broadcast events on `room:<id>:live` (never stored). */
-export const SIGNAL_EVENTS = { typing: "typing", speaking: "speaking", burst: "emoji_burst" } as const;
 
 const DEFAULT_HISTORY = 50;
 const DEFAULT_OVERLAP_MS = 10_000;
@@ -604,7 +586,7 @@ export class RoomSession {
   private async join(kind: ChannelKind): Promise<Result<RealtimeChannel>> {
     const joined = await joinChannel(
       this.db,
-      kind === "events" ? `room:${this.roomId}` : `room:${this.roomId}:live`,
+      kind === "events" ? roomTopic(this.roomId) : roomLiveTopic(this.roomId),
       kind === "events"
         ? { config: { private: true } }
         : // Presence key = user id, so several tabs of one user are one online user.
@@ -754,7 +736,11 @@ export class RoomSession {
     this.authSubscription = data.subscription;
   }
 
-  /** Events of `room:<id>`: database changes and AI replies (no client can send there). */
+  /**
+   * Events of `room:<id>`: database changes and AI replies (no client can send there). Only this
+   * topic's handler reads `DB_EVENTS`: members may send on `room:<id>:live`, so anything arriving
+   * there is a claim by some member, never a database event.
+   */
   private routeEvent(event: string, payload: unknown): void {
     if (this.closedReason) return;
     switch (event) {
@@ -794,11 +780,10 @@ export class RoomSession {
         if (row) this.emitter.emit("invite_updated", row);
         return;
       }
-      default:
-        if (event.startsWith("ai.")) {
-          const reply = this.ai.handle(event, payload);
-          if (reply) this.emitter.emit("ai_reply", reply);
-        }
+      default: {
+        const reply = this.ai.handle(event, payload);
+        if (reply) this.emitter.emit("ai_reply", reply);
+      }
     }
   }
 

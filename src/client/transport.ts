@@ -5,7 +5,11 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { FunctionsFetchError, FunctionsHttpError, FunctionsRelayError } from "@supabase/supabase-js";
 import type { z } from "zod";
-import type { Database } from "../database.types.ts";
+import { ROOMKIT_SCHEMA } from "../../functions/_shared/contract.ts";
+import type { Database } from "../../functions/_shared/database.types.ts";
+
+export { ROOMKIT_SCHEMA };
+
 import {
   fromFunctionResponse,
   fromPostgrestError,
@@ -24,9 +28,6 @@ import {
  * data.forEach((room) => console.log(room.name, room.unread_count));
  */
 export type Result<T> = { data: T; error: null } | { data: null; error: RoomkitError };
-
-/** The schema Roomkit's tables and RPCs live in (exposed through `[api] schemas`). */
-export const ROOMKIT_SCHEMA = "roomkit";
 
 /**
  * The supabase-js client Roomkit works through, typed with Roomkit's generated schema. Queries go
@@ -120,7 +121,7 @@ export async function invoke<S extends z.ZodType>(
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
     return fail(
-      new RoomkitError("internal", `Unexpected response from ${path.split("?")[0]}`, {
+      new RoomkitError("internal_error", `Unexpected response from ${path.split("?")[0]}`, {
         details: parsed.error.issues,
       }),
     );

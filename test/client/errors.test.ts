@@ -30,7 +30,7 @@ describe("error mapping", () => {
     expect(fromPostgrestError({ message: "denied", code: "42501", hint: null }, 401).code).toBe(
       "not_authenticated",
     );
-    expect(fromPostgrestError({ message: "x", code: "XX000", hint: null }, 500).code).toBe("internal");
+    expect(fromPostgrestError({ message: "x", code: "XX000", hint: null }, 500).code).toBe("internal_error");
   });
 
   it("when the request never got an answer (status 0), then it is a network error", () => {
@@ -54,7 +54,7 @@ describe("error mapping", () => {
 
   it("when an edge function answers without an envelope, then the status gives the code", async () => {
     const error = await fromFunctionResponse(new Response("bad gateway", { status: 502 }));
-    expect(error.code).toBe("internal");
+    expect(error.code).toBe("internal_error");
   });
 
   it("when input is invalid, then the validation error names the field", () => {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AI_USER_ID } from "../../functions/_shared/contract.ts";
 import { ANON, as, createUser, rpc, rpcOk, type User } from "../support/actors.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { createCoworkingRoom } from "./fixtures.ts";
-
-const AI_USER_ID = "00000000-0000-4000-a000-00000000a1a1";
 
 interface Invite {
   id: string;

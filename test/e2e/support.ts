@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { expect } from "vitest";
+import type { Database } from "../../functions/_shared/database.types.ts";
 import { createRoomkitClient, type Result, type RoomkitClient } from "../../src/client/index.ts";
 import type { RoomSession, RoomSessionEvents } from "../../src/client/session.ts";
-import type { Database } from "../../src/database.types.ts";
 import { localOnly, startTestStack, type TestStack, type TestStackOptions } from "../support/stack.ts";
 
 /** LiveKit credentials the stack's functions sign voice tokens with (no LiveKit server runs). */

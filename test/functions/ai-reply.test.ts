@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { SupabaseClient } from "@supabase/supabase-js";
 import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AI_USER_ID } from "../../functions/_shared/contract.ts";
 import { into, type Received, realtimeClient, subscribe, until } from "../stack/realtime-support.ts";
 import {
   chunkEvent,
@@ -23,7 +24,6 @@ import { asUserSql, type FunctionsStack, startFunctionsStack, type TestUser } fr
  * loopback port whose bytes each test scripts.
  */
 
-const AI_USER_ID = "00000000-0000-4000-a000-00000000a1a1";
 /** Short enough that a stalled stream fails fast, long enough for the "slow but alive" stream. */
 const IDLE_TIMEOUT_MS = 1000;
 const WAIT_MS = 15_000;

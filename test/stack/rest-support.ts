@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { WebSocket } from "ws";
-import type { Database } from "../../src/database.types.ts";
+import type { Database } from "../../functions/_shared/database.types.ts";
 import type { TestStack } from "../support/stack.ts";
 
 export interface SignedInUser {

@@ -1,6 +1,6 @@
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { WebSocket } from "ws";
-import type { Database } from "../../src/database.types.ts";
+import type { Database } from "../../functions/_shared/database.types.ts";
 import { startStack } from "../../src/stack/index.ts";
 import { generateKeys } from "../../src/stack/keys.ts";
 import { createTestDatabase } from "./db.ts";

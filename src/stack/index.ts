@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { startAiDispatcher } from "./ai-dispatch.ts";
 import { createAuthSurface } from "./auth/index.ts";
+import { type ApiConfig, ConfigError, DEFAULT_CONFIG_PATH, readApiConfig } from "./config.ts";
 import { createFunctionsSurface } from "./functions/index.ts";
 import { createGatewayHandler, createUpgradeHandler, type GatewaySurfaces } from "./gateway.ts";
 import type { StackKeys } from "./keys.ts";
@@ -42,6 +43,12 @@ export interface StackOptions {
   functionsEnv?: Record<string, string>;
   /** Log sink; default writes prefixed lines to stdout. */
   log?: (source: string, line: string) => void;
+  /**
+   * The project's `supabase/config.toml`; its `[api]` section (`schemas`, `extra_search_path`,
+   * `max_rows`) configures `/rest/v1` as the CLI configures PostgREST. Default: the repository's
+   * file; a missing file means the CLI's defaults. Functions are always discovered from the repository.
+   */
+  configPath?: string;
 }
 
 export interface RunningStack {
@@ -67,6 +74,16 @@ export class StackStartError extends Error {
 
 function oneLineOf(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+}
+
+/** `[api]` of the config file; a value the stack cannot use stops the start with the key's name. */
+function loadApiConfig(path: string): ApiConfig {
+  try {
+    return readApiConfig(path);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new StackStartError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 function defaultLog(source: string, line: string): void {
@@ -103,6 +120,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const log = options.log ?? defaultLog;
+  const api = loadApiConfig(options.configPath ?? DEFAULT_CONFIG_PATH);
   const host = options.host ?? DEFAULT_HOST;
   const sockets = new Set<Socket>();
   let resolveSurfaces: (s: GatewaySurfaces) => void = () => {};
@@ -140,6 +158,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     apiUrl,
     keys: options.keys,
     userTokenAlg: options.userTokenAlg ?? "HS256",
+    api,
     log,
     options,
   };

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { ApiConfig } from "./config.ts";
 import type { StackOptions } from "./index.ts";
 import type { StackKeys } from "./keys.ts";
 
@@ -12,6 +13,8 @@ export interface StackContext {
   keys: StackKeys;
   /** Algorithm of user access tokens Auth issues: HS256 (CLI default) or ES256 (hosted default). */
   userTokenAlg: "HS256" | "ES256";
+  /** The Data API settings (`[api]` of `supabase/config.toml`) the REST surface serves with. */
+  api: ApiConfig;
   /** Writes one line of this surface's log, prefixed by the stack. */
   log(source: string, line: string): void;
   /** Everything `startStack` was given (surface knobs such as `realtimeErrorBackoffMs`, `functionsEnv`). */

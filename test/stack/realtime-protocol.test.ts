@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { API_DEFAULTS } from "../../src/stack/config.ts";
 import { signJwt } from "../../src/stack/jwt.ts";
 import { generateKeys, type StackKeys } from "../../src/stack/keys.ts";
 import { createRealtimeSurface } from "../../src/stack/realtime/index.ts";
@@ -176,6 +177,7 @@ describe("realtime connect refusals", () => {
       apiUrl: "http://127.0.0.1:0",
       keys,
       userTokenAlg: "HS256",
+      api: { ...API_DEFAULTS },
       log: () => {},
       options: { dbUrl, keys, realtimeErrorBackoffMs: 0 },
     });

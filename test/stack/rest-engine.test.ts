@@ -108,7 +108,8 @@ describe("request context", () => {
       method: "GET",
       path: "/rpc/whoami",
       header: "p1",
-      search_path: '"public", "extensions"',
+      // The request's schema, then every extra_search_path entry, repeats kept (`PreQuery.hs`).
+      search_path: '"public", "public", "extensions"',
     });
     const user = await call("/rpc/whoami", {
       method: "POST",

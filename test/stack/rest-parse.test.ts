@@ -154,6 +154,7 @@ describe("SQL building", () => {
             ],
           };
           const statement = buildReadStatement(cache, new Map([["", node]]), {
+            schema: "public",
             fromSql: '"public"."rooms"',
             source: { name: "rooms", table: rooms, columns: [] },
             select: [{ kind: "star" }],
@@ -171,6 +172,7 @@ describe("SQL building", () => {
   it("when a column is unknown, then 42703 names it as Postgres would", () => {
     expect(() =>
       buildReadStatement(cache, new Map(), {
+        schema: "public",
         fromSql: '"public"."rooms"',
         source: { name: "rooms", table: rooms, columns: [] },
         select: parseSelect("id,nope"),

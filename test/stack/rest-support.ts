@@ -11,7 +11,8 @@ export interface SignedInUser {
   client: SupabaseClient<Database>;
 }
 
-const clientOptions = {
+/** supabase-js options for tests: no stored session, and a WebSocket for realtime-js on Node 20. */
+export const clientOptions = {
   auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket },
 };
@@ -34,7 +35,7 @@ export async function signUpUser(stack: TestStack, name = "User"): Promise<Signe
 
 /** Raw fetch against `/rest/v1` with the anon key (for headers supabase-js hides). */
 export async function restFetch(
-  stack: TestStack,
+  stack: Pick<TestStack, "url" | "anonKey">,
   path: string,
   init: { method?: string; headers?: Record<string, string>; body?: string; token?: string } = {},
 ): Promise<Response> {

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { parseConfigToml, type TomlValue } from "../config.ts";
 
 /** A function the local runtime serves. */
 export interface FunctionConfig {
@@ -13,33 +14,17 @@ export interface FunctionConfig {
 /** Function slugs the Supabase CLI accepts (CLI `internal/utils/misc.go FuncSlugPattern`). */
 export const FUNCTION_SLUG = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
-type TomlValue = string | boolean | number;
-
 /**
- * The `[functions.<name>]` tables of `supabase/config.toml`: just enough TOML for `key = value`
- * lines with strings, booleans and numbers (what those tables hold).
+ * The `[functions.<name>]` tables of `supabase/config.toml`, by function name.
+ *
+ * @example
+ * readFunctionSections('[functions.hook]\nverify_jwt = false').get("hook") // { verify_jwt: false }
  */
 export function readFunctionSections(configToml: string): Map<string, Record<string, TomlValue>> {
   const sections = new Map<string, Record<string, TomlValue>>();
-  let current: Record<string, TomlValue> | undefined;
-  for (const raw of configToml.split(/\r?\n/)) {
-    const line = raw.replace(/\s+#.*$/, "").trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
-    if (header) {
-      const m = /^functions\.(?:"([^"]+)"|([A-Za-z0-9_-]+))$/.exec(header[1]!);
-      const name = m ? (m[1] ?? m[2]!) : undefined;
-      current = name ? (sections.get(name) ?? {}) : undefined;
-      if (name && current) sections.set(name, current);
-      continue;
-    }
-    if (!current) continue;
-    const kv = /^([A-Za-z0-9_-]+)\s*=\s*(.+)$/.exec(line);
-    if (!kv) continue;
-    const value = kv[2]!.trim();
-    if (value === "true" || value === "false") current[kv[1]!] = value === "true";
-    else if (/^".*"$/.test(value) || /^'.*'$/.test(value)) current[kv[1]!] = value.slice(1, -1);
-    else if (/^-?\d+(\.\d+)?$/.test(value)) current[kv[1]!] = Number(value);
+  for (const [table, keys] of parseConfigToml(configToml)) {
+    const name = /^functions\.(.+)$/.exec(table)?.[1];
+    if (name !== undefined) sections.set(name, keys);
   }
   return sections;
 }

@@ -7,7 +7,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt } from "jose";
 import postgres from "postgres";
-import { readBody } from "../http.ts";
+import { API_DEFAULTS, type ApiConfig } from "../config.ts";
+import { header, readBody } from "../http.ts";
 import { JwtError, verifyJwt } from "../jwt.ts";
 import type { StackKeys } from "../keys.ts";
 import type { Surface, SurfaceFactory } from "../surface.ts";
@@ -57,23 +58,12 @@ import {
   type Source,
 } from "./sql.ts";
 
-/** Knobs of the REST surface; defaults follow `supabase/config.toml` `[api]`. */
-export interface RestOptions {
-  /** `api.schemas`; the first is the default profile. */
-  schemas?: string[];
-  /** `api.extra_search_path`. */
-  extraSearchPath?: string[];
-  /** `api.max_rows`. */
-  maxRows?: number;
+/** Knobs of the REST surface: the `[api]` settings (CLI defaults for absent ones) and the pool size. */
+export interface RestOptions extends Partial<ApiConfig> {
   /** Connections in the request pool. */
   poolSize?: number;
 }
 
-const DEFAULTS = {
-  schemas: ["public", "graphql_public"],
-  extraSearchPath: ["public", "extensions"],
-  maxRows: 1000,
-};
 /** PostgREST's `db-anon-role` as the Supabase CLI sets it. */
 const ANON_ROLE = "anon";
 /** The role PostgREST connects as (`db-uri` user on Supabase); requests switch from it to the JWT's role. */
@@ -292,6 +282,58 @@ function applyGucs(outcome: Outcome, row: StatementRow | undefined): Outcome {
   return outcome;
 }
 
+/**
+ * Methods whose schema comes from `Content-Profile`; every other method (GET, HEAD, OPTIONS) uses
+ * `Accept-Profile` (`ApiRequest.hs getSchema`).
+ */
+const CONTENT_PROFILE_METHODS: ReadonlySet<string> = new Set(["POST", "PATCH", "PUT", "DELETE"]);
+
+/** The schema a request addresses. */
+interface Profile {
+  schema: string;
+  /**
+   * The schema was asked for, or several are exposed: responses with a body then carry
+   * `Content-Profile` (`Response.hs profileHeader`).
+   */
+  negotiated: boolean;
+}
+
+/**
+ * The request's schema from its profile header, or the first exposed schema without one. The
+ * value must be one of `schemas` exactly (case matters; an empty value is no schema), else 406
+ * PGRST106.
+ *
+ * @example
+ * negotiateProfile("POST", req, ["public", "roomkit"]) // { schema: "roomkit", negotiated: true } with `Content-Profile: roomkit`
+ */
+export function negotiateProfile(method: string, req: IncomingMessage, schemas: readonly string[]): Profile {
+  const requested = header(req, CONTENT_PROFILE_METHODS.has(method) ? "content-profile" : "accept-profile");
+  if (requested === undefined) return { schema: schemas[0]!, negotiated: schemas.length > 1 };
+  if (!schemas.includes(requested)) throw unacceptableSchema(requested, schemas);
+  return { schema: requested, negotiated: true };
+}
+
+/** What the path addresses (`ApiRequest.hs getResource`): `/`, `/<relation>` or `/rpc/<fn>`; deeper is 404 PGRST125. */
+type Resource = { kind: "root" } | { kind: "relation"; name: string } | { kind: "rpc"; name: string };
+
+function parseResource(pathname: string): Resource {
+  const segments = pathname
+    .split("/")
+    .filter((s) => s !== "")
+    .map(decodeURIComponent);
+  if (segments.length === 0) return { kind: "root" };
+  if (segments.length === 1) return { kind: "relation", name: segments[0]! };
+  if (segments.length === 2 && segments[0] === "rpc") return { kind: "rpc", name: segments[1]! };
+  throw invalidPath();
+}
+
+/**
+ * `Allow` of an OPTIONS request. PostgREST narrows these by the table's privileges and the
+ * function's volatility (`Response.hs`); the stand-in does not.
+ */
+const ALLOW_RELATION = "OPTIONS,GET,HEAD,POST,PATCH,DELETE";
+const ALLOW_RPC = "OPTIONS,GET,HEAD,POST";
+
 /** Media type negotiation for the few types postgrest-js asks for. */
 function negotiate(accept: string | undefined): { single: boolean; stripNulls: boolean; csv?: boolean } {
   if (!accept) return { single: false, stripNulls: false };
@@ -328,9 +370,9 @@ export function createRest(options: {
   log(line: string): void;
   rest?: RestOptions;
 }): Surface & { reload(): Promise<void> } {
-  const schemas = options.rest?.schemas ?? DEFAULTS.schemas;
-  const searchPath = options.rest?.extraSearchPath ?? DEFAULTS.extraSearchPath;
-  const maxRows = options.rest?.maxRows ?? DEFAULTS.maxRows;
+  const schemas = options.rest?.schemas ?? API_DEFAULTS.schemas;
+  const extraSearchPath = options.rest?.extraSearchPath ?? API_DEFAULTS.extraSearchPath;
+  const maxRows = options.rest?.maxRows ?? API_DEFAULTS.maxRows;
   const sql = postgres(options.dbUrl, {
     max: options.rest?.poolSize ?? 10,
     fetch_types: false,
@@ -420,7 +462,8 @@ export function createRest(options: {
       if (k !== "cookie" && v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
     }
     const settings: [string, string][] = [
-      ["search_path", [schema, ...searchPath.filter((s) => s !== schema)].map(ident).join(", ")],
+      // The request's schema, then `db-extra-search-path` (`PreQuery.hs txVarQuery`).
+      ["search_path", [schema, ...extraSearchPath].map(ident).join(", ")],
       ...(sc.roleSettings.get(auth.role) ?? []),
       ["role", auth.role],
       ["request.jwt.claims", JSON.stringify(auth.claims)],
@@ -504,6 +547,7 @@ export function createRest(options: {
         throw invalidRange("Limit should be greater than or equal to zero.");
       const effectiveLimit = Math.min(limit ?? maxRows, maxRows);
       const readOptions: ReadOptions = {
+        schema,
         fromSql: `${ident(table.schema)}.${ident(table.name)}`,
         source,
         select: q.select,
@@ -597,7 +641,7 @@ export function createRest(options: {
         params,
       );
     } else {
-      const builder = new ReadBuilder(sc, params, q.nodeParams);
+      const builder = new ReadBuilder(sc, schema, params, q.nodeParams);
       if (method === "PATCH") {
         const raw = (await readBody(req)).toString("utf8");
         let body: unknown;
@@ -630,6 +674,7 @@ export function createRest(options: {
     let statementParams: (string | null)[];
     if (wantsRows) {
       const readOptions: ReadOptions = {
+        schema,
         fromSql: `"pgrst_source"`,
         withSql: cte,
         source,
@@ -823,6 +868,7 @@ export function createRest(options: {
         sc,
         q.nodeParams,
         {
+          schema,
           fromSql: `"pgrst_call"`,
           withSql: callCte,
           source,
@@ -870,53 +916,16 @@ export function createRest(options: {
       let auth: Auth | undefined;
       let outcome: Outcome;
       try {
+        // PostgREST's order: the JWT, then the path, then the schema (`App.hs`, `ApiRequest.hs`).
+        auth = await authenticate(req.headers.authorization, options.keys);
         const url = new URL(path, "http://rest.local");
-        const segments = url.pathname
-          .split("/")
-          .filter((s) => s !== "")
-          .map(decodeURIComponent);
-        const negotiated =
-          method === "GET" || method === "HEAD"
-            ? req.headers["accept-profile"]
-            : req.headers["content-profile"];
-        const schema = typeof negotiated === "string" && negotiated !== "" ? negotiated : schemas[0]!;
-        if (!schemas.includes(schema)) throw unacceptableSchema(schema, schemas);
-        if (method === "OPTIONS") {
-          outcome = {
-            status: 200,
-            headers: {
-              Allow: segments[0] === "rpc" ? "OPTIONS,GET,HEAD,POST" : "OPTIONS,GET,HEAD,POST,PATCH,DELETE",
-            },
-            body: null,
-          };
-        } else {
-          auth = await authenticate(req.headers.authorization, options.keys);
-          if (segments.length === 0) {
-            outcome = await openApi(schema);
-          } else if (segments.length === 1) {
-            outcome = await handleTable(
-              req,
-              method,
-              url.pathname,
-              schema,
-              segments[0]!,
-              url.searchParams,
-              auth,
-            );
-          } else if (segments.length === 2 && segments[0] === "rpc") {
-            outcome = await handleRpc(
-              req,
-              method,
-              url.pathname,
-              schema,
-              segments[1]!,
-              url.searchParams,
-              auth,
-            );
-          } else {
-            throw invalidPath();
-          }
-          outcome.headers["Content-Profile"] = schema;
+        const resource = parseResource(url.pathname);
+        const profile = negotiateProfile(method, req, schemas);
+        outcome = await route(req, method, url, resource, profile.schema, auth);
+        // PostgREST sends Content-Profile along with the Content-Type of a result body
+        // (`Response.hs contentTypeHeaders`): not on 204s, OPTIONS or errors.
+        if (profile.negotiated && outcome.headers["Content-Type"] !== undefined) {
+          outcome.headers["Content-Profile"] = profile.schema;
         }
       } catch (error) {
         outcome = errorOutcome(error, auth);
@@ -929,6 +938,28 @@ export function createRest(options: {
       await sql.end({ timeout: 5 });
     },
   };
+
+  async function route(
+    req: IncomingMessage,
+    method: string,
+    url: URL,
+    resource: Resource,
+    schema: string,
+    auth: Auth,
+  ): Promise<Outcome> {
+    if (method === "OPTIONS") {
+      return {
+        status: 200,
+        headers: { Allow: resource.kind === "rpc" ? ALLOW_RPC : ALLOW_RELATION },
+        body: null,
+      };
+    }
+    if (resource.kind === "root") return openApi(schema);
+    if (resource.kind === "relation") {
+      return handleTable(req, method, url.pathname, schema, resource.name, url.searchParams, auth);
+    }
+    return handleRpc(req, method, url.pathname, schema, resource.name, url.searchParams, auth);
+  }
 
   const errorOutcome = (error: unknown, auth: Auth | undefined): Outcome => {
     let rest: RestError;
@@ -1028,4 +1059,4 @@ function send(res: ServerResponse, outcome: Outcome, head: boolean): void {
 
 /** The `/rest/v1` surface of the local stack. */
 export const createRestSurface: SurfaceFactory = async (ctx) =>
-  createRest({ dbUrl: ctx.dbUrl, keys: ctx.keys, log: (line) => ctx.log("rest", line) });
+  createRest({ dbUrl: ctx.dbUrl, keys: ctx.keys, log: (line) => ctx.log("rest", line), rest: ctx.api });

@@ -74,6 +74,15 @@ export const qualified = (schema: string, name: string) => `${schema}.${name}`;
  * cache.tables.get("roomkit.rooms")?.primaryKey // ["id"]
  */
 export async function loadSchemaCache(sql: postgres.Sql, schemas: readonly string[]): Promise<SchemaCache> {
+  return sql.begin("read only", async (tx) => {
+    // With an empty search_path format_type() qualifies every type outside pg_catalog, so a type
+    // name from the cache means the same type in any request's search_path (`SchemaCache.hs querySchemaCache`).
+    await tx`set local search_path to ''`;
+    return readCatalog(tx, schemas);
+  });
+}
+
+async function readCatalog(sql: postgres.TransactionSql, schemas: readonly string[]): Promise<SchemaCache> {
   const schemaList = [...schemas];
   // An array literal: the pool runs without fetched array types, so arrays travel as text.
   const schemaArray = `{${schemaList.map((x) => `"${x.replace(/["\\]/g, "\\$&")}"`).join(",")}}`;

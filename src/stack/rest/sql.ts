@@ -114,25 +114,29 @@ function ambiguousRelationship(parent: string, child: string, rels: Relationship
 
 /**
  * Finds the foreign-key relationship an embed `name!hint(...)` means, from `parent`'s point of view.
- * Many-to-many goes through a table whose primary key holds both foreign keys; relationships of
- * views are not inferred.
+ * Only relations of the request's `schema` can be embedded, as PostgREST keys relationships by the
+ * embedded table's schema (`SchemaCache.hs`, `Plan.hs findRel`). Many-to-many goes through a table
+ * whose primary key holds both foreign keys; relationships of views are not inferred.
  *
  * @example
- * resolveRelationship(cache, rooms, "profiles", "created_by") // many-to-one via rooms_created_by_fkey
+ * resolveRelationship(cache, "public", rooms, "profiles", "created_by") // many-to-one via rooms_created_by_fkey
  */
 export function resolveRelationship(
   cache: SchemaCache,
+  schema: string,
   parent: Table,
   name: string,
   hint?: string,
 ): Relationship {
+  const inRequestSchema = (fkSchema: string, table: string) =>
+    fkSchema === schema ? cache.tables.get(`${fkSchema}.${table}`) : undefined;
   const candidates: Relationship[] = [];
   const isUnique = (table: Table, cols: string[]) =>
     table.uniques.some((u) => u.length === cols.length && u.every((c) => cols.includes(c)));
   for (const fk of cache.foreignKeys) {
     const matchesHint = (cols: string[]) => hint === undefined || hint === fk.name || cols.includes(hint);
     if (fk.schema === parent.schema && fk.table === parent.name) {
-      const target = cache.tables.get(`${fk.refSchema}.${fk.refTable}`);
+      const target = inRequestSchema(fk.refSchema, fk.refTable);
       if (target && (name === fk.refTable || name === fk.name) && matchesHint(fk.columns)) {
         const oneToOne = isUnique(parent, fk.columns);
         candidates.push({
@@ -146,7 +150,7 @@ export function resolveRelationship(
       }
     }
     if (fk.refSchema === parent.schema && fk.refTable === parent.name) {
-      const target = cache.tables.get(`${fk.schema}.${fk.table}`);
+      const target = inRequestSchema(fk.schema, fk.table);
       if (target && (name === fk.table || name === fk.name) && matchesHint(fk.columns)) {
         const oneToOne = isUnique(target, fk.columns);
         candidates.push({
@@ -167,7 +171,7 @@ export function resolveRelationship(
     for (const targetFk of cache.foreignKeys) {
       if (targetFk === fk || targetFk.schema !== fk.schema || targetFk.table !== fk.table) continue;
       if (name !== targetFk.refTable) continue;
-      const target = cache.tables.get(`${targetFk.refSchema}.${targetFk.refTable}`);
+      const target = inRequestSchema(targetFk.refSchema, targetFk.refTable);
       const inPk = [...fk.columns, ...targetFk.columns].every((c) => junction.primaryKey.includes(c));
       if (!target || !inPk) continue;
       if (hint !== undefined && hint !== junction.name && hint !== fk.name && hint !== targetFk.name)
@@ -189,10 +193,14 @@ export function resolveRelationship(
   }
   if (candidates.length === 1) return candidates[0]!;
   if (candidates.length > 1) throw ambiguousRelationship(parent.name, name, candidates);
-  const related = cache.foreignKeys.flatMap((fk) =>
-    fk.table === parent.name ? [fk.refTable] : fk.refTable === parent.name ? [fk.table] : [],
-  );
-  throw noRelationship(parent.name, name, hint, parent.schema, closest(name, related, 0.33));
+  const related = cache.foreignKeys.flatMap((fk) => {
+    const outgoing = fk.schema === parent.schema && fk.table === parent.name;
+    const incoming = fk.refSchema === parent.schema && fk.refTable === parent.name;
+    if (outgoing && fk.refSchema === schema) return [fk.refTable];
+    if (incoming && fk.schema === schema) return [fk.table];
+    return [];
+  });
+  throw noRelationship(parent.name, name, hint, schema, closest(name, related, 0.33));
 }
 
 /** Builds SQL for one read tree; one instance per statement. */
@@ -202,6 +210,8 @@ export class ReadBuilder {
 
   constructor(
     private readonly cache: SchemaCache,
+    /** The request's schema: embeds resolve within it. */
+    private readonly schema: string,
     readonly params: Params,
     private readonly nodeParams: Map<string, NodeParams>,
   ) {}
@@ -379,9 +389,9 @@ export class ReadBuilder {
     embeds: Map<string, Embedded>,
   ): void {
     if (!source.table) {
-      throw noRelationship(source.name, item.relation, item.hint, "public", null);
+      throw noRelationship(source.name, item.relation, item.hint, this.schema, null);
     }
-    const rel = resolveRelationship(this.cache, source.table, item.relation, item.hint);
+    const rel = resolveRelationship(this.cache, this.schema, source.table, item.relation, item.hint);
     const name = item.alias ?? item.relation;
     const childAlias = this.next(rel.target.name);
     const lateral = this.next("pgrst");
@@ -479,6 +489,8 @@ export interface ReadStatement {
 }
 
 export interface ReadOptions {
+  /** The request's schema (`Accept-Profile`/`Content-Profile`): embeds resolve within it. */
+  schema: string;
   /** SQL for the FROM item, e.g. `"public"."rooms"` or a CTE name. */
   fromSql: string;
   /** CTEs placed before the select (mutations, function calls). */
@@ -502,7 +514,7 @@ export interface ReadOptions {
  *
  * @example
  * const { sql, params } = buildReadStatement(cache, nodeParams, {
- *   fromSql: '"public"."rooms"', source: { name: "rooms", table, columns: [] },
+ *   schema: "public", fromSql: '"public"."rooms"', source: { name: "rooms", table, columns: [] },
  *   select: parseSelect("id,name"), rootConditions: true, limit: 1000, exactCount: false,
  * });
  */
@@ -512,7 +524,7 @@ export function buildReadStatement(
   options: ReadOptions,
   params = new Params(),
 ): ReadStatement & { usedPaths: Set<string> } {
-  const builder = new ReadBuilder(cache, params, nodeParams);
+  const builder = new ReadBuilder(cache, options.schema, params, nodeParams);
   const alias = options.source.name;
   const built = builder.build(options.source, alias, options.select, [], !options.rootConditions);
   let from = `${options.fromSql} as ${ident(alias)}`;
@@ -543,7 +555,7 @@ export function buildPlannedCount(
   options: ReadOptions,
 ): ReadStatement {
   const params = new Params();
-  const builder = new ReadBuilder(cache, params, nodeParams);
+  const builder = new ReadBuilder(cache, options.schema, params, nodeParams);
   const alias = options.source.name;
   const built = builder.build(options.source, alias, options.select, [], !options.rootConditions);
   let from = `${options.fromSql} as ${ident(alias)}`;

@@ -1,11 +1,13 @@
--- Profiles: a user's public face in Roomkit (display name, avatar), one per auth user, created by a
--- trigger on auth.users; one profile is the AI participant. Apps that have their own
--- `public.profiles` keep it: Roomkit's is `roomkit.profiles`, and the two never meet.
+-- Profiles: a user's public face in Roomkit (display name, avatar), one per auth user, created and
+-- deleted by triggers on auth.users; one more profile is the AI participant, which is not an auth
+-- user (it never signs in, and an app's own triggers on auth.users never see it). Apps that have
+-- their own `public.profiles` keep it: Roomkit's is `roomkit.profiles`, and the two never meet.
 
 -- tables
 /** Display name and avatar per user; readable by signed-in users, editable by their owner. */
 create table roomkit.profiles (
-  id uuid primary key references auth.users (id) on delete cascade,
+  -- An auth.users id (kept in step by the triggers below), or the AI participant's fixed id.
+  id uuid primary key,
   display_name text not null check (char_length(display_name) between 1 and 50
                                     and not roomkit_private.is_blank(display_name)),
   avatar_url text check (avatar_url is null or (char_length(avatar_url) <= 2048 and avatar_url ~ '^https?://')),
@@ -72,7 +74,7 @@ begin
     avatar := null;
   end if;
   insert into roomkit.profiles (id, display_name, avatar_url, is_ai)
-  values (new.id, name, avatar, coalesce(new.raw_app_meta_data ->> 'roomkit_ai' = 'true', false))
+  values (new.id, name, avatar, false)
   on conflict (id) do nothing;
   return new;
 end;
@@ -80,18 +82,24 @@ $$;
 create trigger roomkit_on_auth_user_created after insert on auth.users
   for each row execute function roomkit_private.handle_new_user();
 
--- The AI participant: a user that cannot sign in (no email, no password), with a profile.
-insert into auth.users (instance_id, id, aud, role, raw_app_meta_data, raw_user_meta_data, created_at, updated_at,
-                        confirmation_token, recovery_token, email_change_token_new, email_change, is_anonymous)
-values ('00000000-0000-0000-0000-000000000000', roomkit_private.ai_user_id(), 'authenticated', 'authenticated',
-        '{"provider": "roomkit", "providers": [], "roomkit_ai": true}', '{"display_name": "Roomkit AI"}', now(), now(),
-        '', '', '', '', false)
+/** A deleted auth user's profile goes with them (their messages stay, with no sender). */
+create function roomkit_private.handle_deleted_user() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  delete from roomkit.profiles p where p.id = old.id;
+  return null;
+end;
+$$;
+create trigger roomkit_on_auth_user_deleted after delete on auth.users
+  for each row execute function roomkit_private.handle_deleted_user();
+
+-- The AI participant: a profile of its own, never an auth user.
+insert into roomkit.profiles (id, display_name, is_ai) values (roomkit_private.ai_user_id(), 'Roomkit AI', true)
 on conflict (id) do nothing;
 -- Users created before Roomkit was installed get their profile too.
 insert into roomkit.profiles (id, display_name, is_ai)
-select u.id, case when roomkit_private.is_blank(u.name) then 'Guest' else u.name end, u.is_ai
-from (select a.id, left(roomkit_private.trim_whitespace(split_part(coalesce(a.email, ''), '@', 1)), 50) as name,
-             coalesce(a.raw_app_meta_data ->> 'roomkit_ai' = 'true', false) as is_ai
+select u.id, case when roomkit_private.is_blank(u.name) then 'Guest' else u.name end, false
+from (select a.id, left(roomkit_private.trim_whitespace(split_part(coalesce(a.email, ''), '@', 1)), 50) as name
       from auth.users a) u
 on conflict (id) do nothing;
 

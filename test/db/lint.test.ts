@@ -101,6 +101,8 @@ describe("schema lint", () => {
     // ai_user_id is a constant the client may also use.
     used.add("trim_whitespace");
     used.add("is_blank");
+    // Called by my_room_ids and is_room_member, which the policies call with the caller's rights.
+    used.add("session_is_live");
     // The lobby RPC is security invoker over its implementation, so anon executes both.
     for (const name of ANON_CALLABLE) used.add(name);
     used.add("ai_user_id");

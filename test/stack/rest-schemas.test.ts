@@ -104,7 +104,7 @@ beforeAll(async () => {
     log: () => {},
   });
   api = { url: stack.apiUrl, anonKey: keys.anonKey };
-  supabase = createClient(stack.apiUrl, keys.anonKey, clientOptions);
+  supabase = createClient(stack.apiUrl, keys.anonKey, { ...clientOptions, db: { schema: "public" } });
 });
 
 afterAll(async () => {

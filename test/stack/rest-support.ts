@@ -13,6 +13,7 @@ export interface SignedInUser {
 
 /** supabase-js options for tests: no stored session, and a WebSocket for realtime-js on Node 20. */
 export const clientOptions = {
+  db: { schema: "roomkit" as const },
   auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket },
 };

@@ -6,6 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXTERNAL_WITHOUT_JWT_SECRET, startTestStack, type TestStack } from "../support/stack.ts";
 import { restFetch, type SignedInUser, signUpUser } from "./rest-support.ts";
 
+/** `restFetch` on Roomkit's schema, with the profile header supabase-js's `db.schema` sends. */
+function roomkitFetch(...[api, path, init = {}]: Parameters<typeof restFetch>): Promise<Response> {
+  const write = init.method !== undefined && !["GET", "HEAD"].includes(init.method);
+  const profile = { [write ? "Content-Profile" : "Accept-Profile"]: "roomkit" };
+  return restFetch(api, path, { ...init, headers: { ...profile, ...init.headers } });
+}
+
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -103,7 +110,7 @@ describe("reads", () => {
       .eq("kind", "coworking");
     expect(head.data).toBeNull();
     expect(head.count).toBe(count);
-    const res = await restFetch(stack, "/rooms?select=name&kind=eq.coworking&limit=2", {
+    const res = await roomkitFetch(stack, "/rooms?select=name&kind=eq.coworking&limit=2", {
       headers: { Prefer: "count=exact" },
     });
     expect(res.headers.get("content-range")).toBe(`0-1/${count}`);
@@ -113,7 +120,7 @@ describe("reads", () => {
   });
 
   it("when an offset is past the end with a count, then 416 PGRST103", async () => {
-    const res = await restFetch(stack, "/rooms?select=name&kind=eq.coworking&offset=500", {
+    const res = await roomkitFetch(stack, "/rooms?select=name&kind=eq.coworking&offset=500", {
       headers: { Prefer: "count=exact" },
     });
     expect(res.status).toBe(416);
@@ -260,7 +267,7 @@ describe("reads", () => {
     expect(table.status).toBe(404);
     expect(table.error).toMatchObject({
       code: "PGRST205",
-      message: "Could not find the table 'public.roomz' in the schema cache",
+      message: "Could not find the table 'roomkit.roomz' in the schema cache",
       hint: "Perhaps you meant the table 'roomkit.rooms'",
     });
   });
@@ -272,13 +279,13 @@ describe("reads", () => {
   });
 
   it("when the query string does not parse, then 400 PGRST100", async () => {
-    const res = await restFetch(stack, "/rooms?name=zz.Focus");
+    const res = await roomkitFetch(stack, "/rooms?name=zz.Focus");
     expect(res.status).toBe(400);
     expect((await res.json()).code).toBe("PGRST100");
   });
 
   it("when an unexposed schema is asked for, then 406 PGRST106", async () => {
-    const res = await restFetch(stack, "/users", { headers: { "Accept-Profile": "auth" } });
+    const res = await roomkitFetch(stack, "/users", { headers: { "Accept-Profile": "auth" } });
     expect(res.status).toBe(406);
     expect(await res.json()).toMatchObject({ code: "PGRST106", message: "Invalid schema: auth" });
   });
@@ -294,7 +301,7 @@ describe("auth", () => {
       const token = await signJwt({ role: "authenticated", exp: past, iat: past - 60 }, {
         jwtSecret: stack.jwtSecret,
       } as never);
-      const res = await restFetch(stack, "/rooms", { token });
+      const res = await roomkitFetch(stack, "/rooms", { token });
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({
         code: "PGRST303",
@@ -312,10 +319,10 @@ describe("auth", () => {
     const ada = await signUpUser(stack);
     const [h, p, s] = ada.token.split(".");
     const forged = `${h}.${Buffer.from(JSON.stringify({ role: "service_role", sub: ada.id })).toString("base64url")}.${s}`;
-    const res = await restFetch(stack, "/rooms", { token: forged });
+    const res = await roomkitFetch(stack, "/rooms", { token: forged });
     expect(res.status).toBe(401);
     expect((await res.json()).code).toBe("PGRST301");
-    const twoParts = await restFetch(stack, "/rooms", { token: `${h}.${p}` });
+    const twoParts = await roomkitFetch(stack, "/rooms", { token: `${h}.${p}` });
     expect(twoParts.status).toBe(401);
     expect(await twoParts.json()).toMatchObject({
       code: "PGRST301",
@@ -329,7 +336,7 @@ describe("auth", () => {
     async () => {
       const { signJwt } = await import("../../src/stack/jwt.ts");
       const token = await signJwt({ role: "no_such_role" }, { jwtSecret: stack.jwtSecret } as never);
-      const res = await restFetch(stack, "/rooms", { token });
+      const res = await roomkitFetch(stack, "/rooms", { token });
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({
         code: "22023",
@@ -344,7 +351,7 @@ describe("auth", () => {
     async () => {
       const { signJwt } = await import("../../src/stack/jwt.ts");
       const token = await signJwt({ role: "postgres" }, { jwtSecret: stack.jwtSecret } as never);
-      const res = await restFetch(stack, "/rooms?select=id&kind=eq.private", { token });
+      const res = await roomkitFetch(stack, "/rooms?select=id&kind=eq.private", { token });
       expect(res.status).toBe(403);
       expect(await res.json()).toMatchObject({
         code: "42501",
@@ -368,10 +375,11 @@ describe("auth", () => {
 });
 
 describe("writes", () => {
-  it("when a member inserts a message with select(), then 201 and the row comes back", async () => {
+  it("when a row is inserted with select(), then 201 and the row comes back (service role: members send through send_message)", async () => {
     const ada = await signUpUser(stack, "Ada");
     const roomId = await privateRoom(ada);
-    const { data, error, status } = await ada.client
+    const admin = stack.admin();
+    const { data, error, status } = await admin
       .from("room_messages")
       .insert({ room_id: roomId, sender_id: ada.id, body: "hi there" })
       .select("body, sender:profiles!sender_id(display_name)")
@@ -379,7 +387,7 @@ describe("writes", () => {
     expect(error).toBeNull();
     expect(status).toBe(201);
     expect(data).toEqual({ body: "hi there", sender: { display_name: "Ada" } });
-    const minimal = await ada.client
+    const minimal = await admin
       .from("room_messages")
       .insert({ room_id: roomId, sender_id: ada.id, body: "again" });
     expect(minimal.status).toBe(201);
@@ -388,10 +396,11 @@ describe("writes", () => {
       { room_id: roomId, sender_id: ada.id, body: "a" },
       { room_id: roomId, sender_id: ada.id, body: "b", kind: "emoji" as const },
     ];
-    // Keys missing from a bulk row are NULL (here: a kind the policy refuses) unless missing=default.
-    const nulls = await ada.client.from("room_messages").insert(rows);
-    expect(nulls.status).toBe(403);
-    const bulk = await ada.client
+    // Keys missing from a bulk row are NULL (here: a kind the table refuses) unless missing=default.
+    const nulls = await admin.from("room_messages").insert(rows);
+    expect(nulls.status).toBe(400);
+    expect(nulls.error?.code).toBe("23502");
+    const bulk = await admin
       .from("room_messages")
       .insert(rows, { defaultToNull: false })
       .select("body, kind");
@@ -401,7 +410,7 @@ describe("writes", () => {
     ]);
   });
 
-  it("when RLS denies an insert, then 403 42501 for a user and 401 for anon", async () => {
+  it("when a write is not granted, then 403 42501 for a user and 401 for anon", async () => {
     const ada = await signUpUser(stack);
     const bob = await signUpUser(stack);
     const roomId = await privateRoom(ada);
@@ -470,7 +479,7 @@ describe("writes", () => {
         .insert({ message_id: messageId, user_id: ada.id, emoji } as never);
     }
     // What postgrest-js' maxAffected(1) sends (typed only for PostgREST 13+ schemas).
-    const res = await restFetch(stack, `/message_reactions?message_id=eq.${messageId}`, {
+    const res = await roomkitFetch(stack, `/message_reactions?message_id=eq.${messageId}`, {
       method: "DELETE",
       token: ada.token,
       headers: { Prefer: "handling=strict, max-affected=1" },
@@ -566,7 +575,7 @@ describe("rpc", () => {
     expect(missing.error).toMatchObject({
       code: "PGRST202",
       message:
-        "Could not find the function public.list_coworking_roomz without parameters in the schema cache",
+        "Could not find the function roomkit.list_coworking_roomz without parameters in the schema cache",
       hint: "Perhaps you meant to call the function roomkit.list_coworking_rooms",
     });
     const ada = await signUpUser(stack);

@@ -26,7 +26,9 @@ export function roleOf(actor: Actor): "anon" | "authenticated" | "service_role" 
 /**
  * The JWT claims PostgREST would put in `request.jwt.claims` for this actor: a Supabase Auth
  * access token for users (sub, role, aud, email …), `{"role":"anon"}` without a user token, and
- * the service_role key's claims.
+ * the service_role key's claims. User claims carry no `session_id`, like a token minted by server
+ * code: Roomkit's policies check a `session_id` against `auth.sessions` (sign-out), which
+ * test/stack/sign-out tests through the stack's real Auth.
  */
 export function claimsOf(actor: Actor): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000);
@@ -40,7 +42,6 @@ export function claimsOf(actor: Actor): Record<string, unknown> {
       exp: now + 3600,
       aal: "aal1",
       is_anonymous: false,
-      session_id: randomUUID(),
     };
   }
   return { role: roleOf(actor), iss: "supabase", iat: now, exp: now + 3600 };

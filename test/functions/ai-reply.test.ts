@@ -1,9 +1,15 @@
 import { randomUUID } from "node:crypto";
-import type { SupabaseClient } from "@supabase/supabase-js";
 import type postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AI_USER_ID } from "../../functions/_shared/contract.ts";
-import { into, type Received, realtimeClient, subscribe, until } from "../stack/realtime-support.ts";
+import {
+  into,
+  type Received,
+  type RoomkitClient,
+  realtimeClient,
+  subscribe,
+  until,
+} from "../stack/realtime-support.ts";
 import {
   chunkEvent,
   DONE_EVENT,
@@ -80,7 +86,7 @@ async function aiRoom(stack: FunctionsStack, mode: "off" | "mention" | "always",
   return { user, name, roomId, client, events };
 }
 
-async function say(client: SupabaseClient, roomId: string, body: string, kind: "text" | "emoji" = "text") {
+async function say(client: RoomkitClient, roomId: string, body: string, kind: "text" | "emoji" = "text") {
   const { data, error } = await client.rpc("send_message", { room_id: roomId, body, kind });
   expect(error).toBeNull();
   return data as { id: string };

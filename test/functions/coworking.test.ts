@@ -343,7 +343,7 @@ describe("DELETE /coworking/rooms/{id}/participants/{user_id} (moderation)", () 
 
   // Checks LiveKit tokens or calls against the fake LiveKit the functions are pointed at (functionsEnv): local stack only.
   test.skipIf(EXTERNAL_STACK)(
-    "when the target is not in the room, then 404 not_member; when LiveKit is down, then removal still holds",
+    "when the target is not in the room, then 404 member_not_found; when LiveKit is down, then removal still holds",
     async () => {
       const room = await coworkingRoom(f.sql);
       const ada = await f.user("Ada");
@@ -352,7 +352,7 @@ describe("DELETE /coworking/rooms/{id}/participants/{user_id} (moderation)", () 
         token: f.stack.serviceRoleKey,
       });
       expect(missing.status).toBe(404);
-      expect((await body<Json>(missing)).error.code).toBe("not_member");
+      expect((await body<Json>(missing)).error.code).toBe("member_not_found");
       await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: ada.token });
       f.livekit.failWith = { status: 503, code: "unavailable" };
       try {

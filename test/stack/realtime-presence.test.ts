@@ -1,6 +1,13 @@
-import type { RealtimeChannel, SupabaseClient } from "@supabase/supabase-js";
+import type { RealtimeChannel } from "@supabase/supabase-js";
 import { describe, expect, it } from "vitest";
-import { createRoom, subscribe, until, useRealtimeStack, watch } from "./realtime-support.ts";
+import {
+  createRoom,
+  type RoomkitClient,
+  subscribe,
+  until,
+  useRealtimeStack,
+  watch,
+} from "./realtime-support.ts";
 
 const rt = useRealtimeStack();
 
@@ -10,7 +17,7 @@ function online(channel: RealtimeChannel): string[] {
 }
 
 /** Cuts the client's TCP connection without a WebSocket close frame, like a lost network. */
-function dropSocket(client: SupabaseClient): void {
+function dropSocket(client: { realtime: unknown }): void {
   const phoenix = (
     client.realtime as unknown as { socketAdapter: { socket: { conn: { terminate(): void } } } }
   ).socketAdapter.socket;
@@ -24,7 +31,7 @@ describe("realtime presence", () => {
     const roomId = await createRoom(rt.sql, alice, [bob, carol]);
     const topic = `room:${roomId}:live`;
     const clients = await Promise.all(users.map((u) => rt.connect(u)));
-    const [, , c] = clients as [SupabaseClient, SupabaseClient, SupabaseClient];
+    const [, , c] = clients as [RoomkitClient, RoomkitClient, RoomkitClient];
     const joinsSeenByA: string[] = [];
     const leavesSeenByA: string[] = [];
     const channels = clients.map((client, i) =>

@@ -4,6 +4,7 @@ import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { WebSocket } from "ws";
+import type { Database } from "../../functions/_shared/database.types.ts";
 import { signJwt } from "../../src/stack/jwt.ts";
 import type { StackKeys } from "../../src/stack/keys.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
@@ -25,17 +26,20 @@ export function superuser(stack: TestStack): postgres.Sql {
   return postgres(stack.dbUrl, { max: 3, onnotice: () => {} });
 }
 
+/** A user with a live Auth session (an `auth.sessions` row), whose tokens carry its `session_id` as Auth's do. */
 export async function createUser(stack: TestStack, sql: postgres.Sql): Promise<TestUser> {
   const id = randomUUID();
+  const sessionId = randomUUID();
   await sql`insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
             values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${`${id}@example.com`},
                     '{"provider":"email","providers":["email"]}', '{}', now(), now())`;
+  await sql`insert into auth.sessions (id, user_id, created_at, updated_at) values (${sessionId}, ${id}, now(), now())`;
   return {
     id,
     token: (ttlSeconds = 3600) =>
       signToken(
         stack,
-        { sub: id, role: "authenticated", aud: "authenticated", session_id: randomUUID() },
+        { sub: id, role: "authenticated", aud: "authenticated", session_id: sessionId },
         ttlSeconds,
       ),
   };
@@ -67,6 +71,9 @@ export async function createRoom(
   return room.id;
 }
 
+/** A supabase-js client on Roomkit's schema. */
+export type RoomkitClient = SupabaseClient<Database, "roomkit">;
+
 /**
  * A supabase-js client whose Realtime authenticates with `token.current`. The token is fetched
  * before returning: a join sent before the `accessToken` callback resolved would carry only the
@@ -75,8 +82,9 @@ export async function createRoom(
 export async function realtimeClient(
   stack: TestStack,
   token: { current: string | null },
-): Promise<SupabaseClient> {
+): Promise<RoomkitClient> {
   const client = createClient(stack.url, stack.anonKey, {
+    db: { schema: "roomkit" },
     accessToken: async () => token.current,
     realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket },
   });
@@ -140,16 +148,16 @@ export interface RealtimeStack {
   /** `count` new users, made at once. */
   users<N extends number>(count: N): Promise<Users<N>>;
   /** A supabase-js Realtime client authenticating with `token.current`; cleaned up after the test. */
-  client(token: { current: string | null }): Promise<SupabaseClient>;
+  client(token: { current: string | null }): Promise<RoomkitClient>;
   /** A client signed in as `user` with a fresh token valid `ttlSeconds` (default 1 h). */
-  connect(user: TestUser, ttlSeconds?: number): Promise<SupabaseClient>;
+  connect(user: TestUser, ttlSeconds?: number): Promise<RoomkitClient>;
 }
 
 /** Starts the stack before the file's tests and stops it after them (call at the top of the file). */
 export function useRealtimeStack(): RealtimeStack {
   let stack: TestStack | undefined;
   let sql: postgres.Sql | undefined;
-  let opened: SupabaseClient[] = [];
+  let opened: RoomkitClient[] = [];
   beforeAll(async () => {
     stack = await startTestStack({ functions: false });
     sql = superuser(stack);
@@ -202,7 +210,7 @@ export interface JoinOptions {
  * into `got`, subscribes and expects SUBSCRIBED.
  */
 export async function join(
-  client: SupabaseClient,
+  client: Pick<SupabaseClient, "channel">,
   topic: string,
   options: JoinOptions = {},
 ): Promise<{ channel: RealtimeChannel; got: Received[] }> {
@@ -218,7 +226,10 @@ export async function join(
 }
 
 /** Expects a private join of `topic` to be refused for lack of read permission. */
-export async function expectReadRefused(client: SupabaseClient, topic: string): Promise<void> {
+export async function expectReadRefused(
+  client: Pick<SupabaseClient, "channel">,
+  topic: string,
+): Promise<void> {
   const outcome = await subscribe(client.channel(topic, { config: { private: true } }));
   expect(outcome.status).toBe("CHANNEL_ERROR");
   expect(outcome.error?.message).toBe(

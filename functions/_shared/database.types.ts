@@ -244,6 +244,7 @@ export type Database = {
           created_at: string;
           created_by: string | null;
           description: string | null;
+          epoch: number;
           id: string;
           kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;
@@ -257,6 +258,7 @@ export type Database = {
           created_at?: string;
           created_by?: string | null;
           description?: string | null;
+          epoch?: number;
           id?: string;
           kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;
@@ -269,6 +271,7 @@ export type Database = {
           created_at?: string;
           created_by?: string | null;
           description?: string | null;
+          epoch?: number;
           id?: string;
           kind?: Database["roomkit"]["Enums"]["room_kind"];
           name?: string;
@@ -318,6 +321,7 @@ export type Database = {
           created_at: string;
           created_by: string | null;
           description: string | null;
+          epoch: number;
           id: string;
           kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;

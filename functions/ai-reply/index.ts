@@ -28,7 +28,16 @@ import { ApiError } from "../_shared/errors.ts";
 import { createHandler, json, route } from "../_shared/http.ts";
 import { RoomBroadcaster } from "./broadcast.ts";
 import { buildPrompt } from "./prompt.ts";
-import { type ClaimedJob, claimJob, completeJob, extendLease, failJob, nextJobAt, skipJob } from "./queue.ts";
+import {
+  type ClaimedJob,
+  claimJob,
+  completeJob,
+  currentRoomTopic,
+  extendLease,
+  failJob,
+  nextJobAt,
+  skipJob,
+} from "./queue.ts";
 
 declare const EdgeRuntime: { waitUntil(promise: Promise<unknown>): void } | undefined;
 
@@ -104,7 +113,7 @@ async function processJob(job: ClaimedJob, ai: AiConfigResult): Promise<void> {
     return;
   }
   const { url, key } = serviceKey();
-  const live = new RoomBroadcaster({ url, key, roomId: job.room.id });
+  const live = new RoomBroadcaster({ url, key, topic: currentRoomTopic(job.room.id) });
   const replyId = job.reply_id;
   live.send(AI_EVENTS.typing, { reply_id: replyId, attempt: job.attempt });
   const abort = new AbortController();

@@ -225,6 +225,8 @@ export class RoomSession {
   private readonly overlapMicros: number;
   private readonly channels: Partial<Record<ChannelKind, RealtimeChannel>> = {};
   private roomRow: Room | undefined;
+  /** The epoch of the topics joined (rooms.epoch); it advances whenever a membership ends. */
+  private epoch = 0;
   private presenceMeta: PresenceMeta;
   private online: OnlineUser[] = [];
   private historyStart = false;
@@ -271,7 +273,10 @@ export class RoomSession {
     options: RoomSessionOptions,
   ): Promise<Result<RoomSession>> {
     const session = new RoomSession(roomId, deps, options);
-    // Join first, then read: a message committed in between is in the page or arrives live (or both; ids dedupe).
+    // The room first (its epoch names the topics), then join, then read history: a message committed
+    // in between is in the page or arrives live (or both; ids dedupe).
+    const room = await session.readRoom();
+    if (room.error) return room;
     const joined = await session.connect();
     if (joined.error) return joined;
     const loaded = await session.loadInitial(Math.min(options.historyLimit ?? DEFAULT_HISTORY, 100));
@@ -570,23 +575,46 @@ export class RoomSession {
     this.intent = "leaving";
   }
 
-  /** Joins `room:<id>` and `room:<id>:live`; neither stays joined unless both are. */
+  /**
+   * Joins `room:<id>:<epoch>` and its `:live` topic; neither stays joined unless both are. A refusal
+   * because the epoch moved on in the meantime is retried at the new epoch.
+   */
   private async connect(): Promise<Result<null>> {
-    const [events, live] = await Promise.all([this.join("events"), this.join("live")]);
-    const failed = events.error ? events : live.error ? live : undefined;
-    if (!failed) return ok(null);
-    for (const kind of ["events", "live"] as const) {
-      const channel = this.channels[kind];
-      this.channels[kind] = undefined;
-      if (channel) await this.db.removeChannel(channel);
+    for (let attempt = 0; ; attempt++) {
+      const [events, live] = await Promise.all([this.join("events"), this.join("live")]);
+      const failed = events.error ? events : live.error ? live : undefined;
+      if (!failed) return ok(null);
+      for (const kind of ["events", "live"] as const) {
+        const channel = this.channels[kind];
+        this.channels[kind] = undefined;
+        if (channel) await this.db.removeChannel(channel);
+      }
+      if (failed.error.code !== "unauthorized" || attempt >= 2 || !(await this.epochMoved())) return failed;
     }
-    return failed;
+  }
+
+  /** Re-reads the room's epoch: true (and adopted) when it has moved past the one joined. */
+  private async epochMoved(): Promise<boolean> {
+    const before = this.epoch;
+    const room = await this.readRoom();
+    return !room.error && this.epoch !== before;
+  }
+
+  /**
+   * The room moved to a new epoch (a membership ended): join its new topics and catch up from
+   * history. The old topics get nothing more, and a former member cannot join the new ones.
+   */
+  private moveTo(epoch: number): void {
+    if (epoch <= this.epoch || this.closedReason || this.exitTimer !== undefined || this.intent === "leaving")
+      return;
+    this.epoch = epoch;
+    for (const kind of ["events", "live"] as const) void this.resubscribe(kind);
   }
 
   private async join(kind: ChannelKind): Promise<Result<RealtimeChannel>> {
     const joined = await joinChannel(
       this.db,
-      kind === "events" ? roomTopic(this.roomId) : roomLiveTopic(this.roomId),
+      kind === "events" ? roomTopic(this.roomId, this.epoch) : roomLiveTopic(this.roomId, this.epoch),
       kind === "events"
         ? { config: { private: true } }
         : // Presence key = user id, so several tabs of one user are one online user.
@@ -676,6 +704,7 @@ export class RoomSession {
           this.onStatus(kind, this.channels[kind], "SUBSCRIBED");
           return;
         }
+        if (joined.error.code === "unauthorized" && (await this.epochMoved())) continue;
         if (joined.error.code === "unauthorized" || joined.error.code === "token_expired") {
           await this.end(
             joined.error.code === "token_expired" ? "token_expired" : "unauthorized",
@@ -690,11 +719,20 @@ export class RoomSession {
     }
   }
 
+  /** Reads the room row (name, AI mode, epoch …). */
+  private async readRoom(): Promise<Result<Room>> {
+    const room = await query<Room | null>(
+      this.db.schema(ROOMKIT_SCHEMA).from("rooms").select("*").eq("id", this.roomId).maybeSingle(),
+    );
+    if (room.error) return room;
+    if (!room.data) return fail(new RoomkitError("room_not_found", "Room not found"));
+    this.roomRow = room.data;
+    this.epoch = Math.max(this.epoch, room.data.epoch);
+    return ok(room.data);
+  }
+
   private async loadInitial(limit: number): Promise<Result<null>> {
-    const [room, page, profile] = await Promise.all([
-      query<Room | null>(
-        this.db.schema(ROOMKIT_SCHEMA).from("rooms").select("*").eq("id", this.roomId).maybeSingle(),
-      ),
+    const [page, profile] = await Promise.all([
       this.deps.messages.list(this.roomId, { limit }),
       query<{ display_name: string } | null>(
         this.db
@@ -705,10 +743,7 @@ export class RoomSession {
           .maybeSingle(),
       ),
     ]);
-    if (room.error) return room;
-    if (!room.data) return fail(new RoomkitError("room_not_found", "Room not found"));
     if (page.error) return page;
-    this.roomRow = room.data;
     for (const m of page.data.messages) this.log.ingest(m);
     this.historyStart = page.data.next_cursor === null;
     this.presenceMeta.display_name = profile.data?.display_name ?? "";
@@ -769,6 +804,7 @@ export class RoomSession {
         if (row) {
           this.roomRow = row;
           this.emitter.emit("room_updated", row);
+          this.moveTo(row.epoch);
         }
         return;
       }

@@ -21,6 +21,9 @@ create table roomkit.rooms (
   capacity integer check (capacity between 1 and 500),
   status roomkit.room_status not null default 'active',
   ai_mode roomkit.ai_mode,
+  -- Advances whenever a membership ends; realtime topics carry it (realtime migration), so a former
+  -- member's open channel stops receiving the moment it changes.
+  epoch integer not null default 1,
   created_by uuid references roomkit.profiles (id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
@@ -137,7 +140,8 @@ $$;
 /**
  * Ends an active membership (leave, removal, expiry): mic and voice off, ownership handed on.
  * Private rooms: an owner's ownership passes to the longest-standing admin, else the longest-standing
- * member; when nobody is left the room is deleted. Posts "<name> <verb>" otherwise.
+ * member; when nobody is left the room is deleted. Posts "<name> <verb>" otherwise, then advances the
+ * room's epoch (the realtime topics the remaining members move to).
  * The room must already be locked by the caller. Returns false when the room was deleted.
  */
 create function roomkit_private.end_membership(room roomkit.rooms, user_id uuid, event text, verb text,
@@ -170,6 +174,9 @@ begin
   end if;
   perform roomkit_private.post_system_message(room.id, roomkit_private.display_name(end_membership.user_id) || ' ' || verb,
                                               end_membership.event, end_membership.user_id);
+  -- Last: everything up to the departure went to the old topics; from here on only the new ones,
+  -- which the former member cannot join.
+  update roomkit.rooms r set epoch = r.epoch + 1 where r.id = room.id;
   return true;
 end;
 $$;

@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { WebSocket } from "ws";
+import { ROOMKIT_SCHEMA } from "../functions/_shared/contract.ts";
 import { startStack } from "../src/stack/index.ts";
 import { type Claims, signJwt } from "../src/stack/jwt.ts";
 import { generateKeys, type StackKeys } from "../src/stack/keys.ts";
@@ -28,7 +29,7 @@ import { startThrowawayPostgres, withDatabase } from "../src/stack/postgres.ts";
 import { mergeSummary, type SummaryEntry } from "./_summary.ts";
 
 /** Where the Roomkit tables live, for SQL and for supabase-js (`schema(SCHEMA)`). */
-const SCHEMA = "public";
+const SCHEMA = ROOMKIT_SCHEMA;
 
 const USERS = 2000;
 const ROOMS = 1000;
@@ -98,6 +99,7 @@ const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 /** SQL for the uuid of user `u`, room `r`, message `i` of room `r` (deterministic, so no lookups). */
 const userId = (u: string) => `md5('rk-user-' || (${u}))::uuid`;
+const sessionId = (u: string) => `md5('rk-session-' || (${u}))::uuid`;
 const roomId = (r: string) => `md5('rk-room-' || (${r}))::uuid`;
 const messageId = (r: string, i: string) => `md5('rk-msg-' || (${r}) || '-' || (${i}))::uuid`;
 const memberIndex = (r: string, j: string) =>
@@ -150,6 +152,12 @@ async function build(sql: Sql): Promise<Build> {
             'bench-' || u || '@example.test', '', now(), '{"provider": "email", "providers": ["email"]}',
             jsonb_build_object('display_name', 'Bench user ' || u), now(), now(), '', '', '', ''
      from generate_series(0, ${USERS - 1}) u`,
+  );
+  // Every user is signed in once: Roomkit's policies check the token's session_id against auth.sessions.
+  await step(
+    "sessions",
+    `insert into auth.sessions (id, user_id, created_at, updated_at, aal)
+     select ${sessionId("u")}, ${userId("u")}, now(), now(), 'aal1' from generate_series(0, ${USERS - 1}) u`,
   );
   // Bulk load: no FK checks, broadcasts or AI queueing (all triggers); the data is consistent by construction.
   await sql.unsafe("set session_replication_role = replica");
@@ -233,6 +241,8 @@ async function build(sql: Sql): Promise<Build> {
 interface Member {
   index: number;
   id: string;
+  /** Their Auth session (auth.sessions row), as in the token's session_id claim. */
+  sessionId: string;
   rooms: string[];
 }
 
@@ -240,11 +250,16 @@ async function pickMembers(sql: Sql, count: number): Promise<Member[]> {
   const picked = Array.from({ length: count }, (_, k) => Math.floor((k * USERS) / count) + 7);
   const out: Member[] = [];
   for (const index of picked) {
-    const rows = await sql.unsafe<{ user_id: string; room_id: string }[]>(
-      `select user_id::text, room_id::text from ${S}.room_members
+    const rows = await sql.unsafe<{ user_id: string; session_id: string; room_id: string }[]>(
+      `select user_id::text, ${sessionId(String(index))}::text as session_id, room_id::text from ${S}.room_members
        where user_id = ${userId(String(index))} order by room_id`,
     );
-    out.push({ index, id: rows[0]!.user_id, rooms: rows.map((r) => r.room_id) });
+    out.push({
+      index,
+      id: rows[0]!.user_id,
+      sessionId: rows[0]!.session_id,
+      rooms: rows.map((r) => r.room_id),
+    });
   }
   return out;
 }
@@ -265,7 +280,7 @@ function memberClaims(apiUrl: string, m: Member): Claims {
     role: "authenticated",
     aal: "aal1",
     amr: [{ method: "password", timestamp: now }],
-    session_id: randomUUID(),
+    session_id: m.sessionId,
     is_anonymous: false,
   };
 }

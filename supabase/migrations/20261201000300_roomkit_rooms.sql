@@ -42,6 +42,8 @@ create table roomkit.room_members (
   left_at timestamptz,
   mic_enabled boolean not null default false,
   voice_connected boolean not null default false,
+  -- Coworking: the participant's last heartbeat (roomkit.heartbeat, sent by open sessions).
+  last_seen_at timestamptz not null default now(),
   last_read_at timestamptz not null default now(),
   -- Coworking: a participant removed by a moderator cannot rejoin before this.
   removed_until timestamptz,

@@ -174,7 +174,9 @@ describe("membership and invites", () => {
       private: true,
       payload: { operation: "INSERT", table: "room_invites", record: { id: inv.id, status: "pending" } },
     });
-    expect((await broadcasts(`room:${roomId}:1`)).filter((b) => b.event.startsWith("invite."))).toHaveLength(0);
+    expect((await broadcasts(`room:${roomId}:1`)).filter((b) => b.event.startsWith("invite."))).toHaveLength(
+      0,
+    );
   });
 
   it("when an invite is accepted, then invite.update reaches the invitee and the room, and member.insert reaches the room", async () => {

@@ -12,7 +12,7 @@
  * Run: `npx tsx bench/rls-scale.ts` (or `npm run bench -- rls-scale`). A throwaway embedded
  * PostgreSQL 17 is started and removed again.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -152,6 +152,11 @@ export interface RoomSessionOptions {
    * See {@link RoomSession} for why there is an overlap at all.
    */
   backfillOverlapMs?: number;
+  /**
+   * Coworking rooms: how often the session tells the server I am still here, in ms. Default 15 000;
+   * the server lets a participant go after `participant_timeout_seconds` (default 45) of silence.
+   */
+  heartbeatIntervalMs?: number;
 }
 
 const DEFAULT_HISTORY = 50;
@@ -159,6 +164,8 @@ const DEFAULT_OVERLAP_MS = 10_000;
 const BACKFILL_PAGE = 100;
 const BACKFILL_RETRIES = [500, 1000, 2000, 5000];
 const RESUBSCRIBE_DELAYS = [500, 1000, 2000, 5000, 10_000];
+/** Default heartbeat of an open coworking session (ms): two may be lost before the 45 s timeout. */
+const DEFAULT_HEARTBEAT_MS = 15_000;
 /**
  * At most one token-refresh backfill per this many ms. auth-js refreshes inside `getSession()`
  * whenever the token is near expiry, and a backfill calls `getSession()`: with tokens shorter-lived
@@ -225,6 +232,8 @@ export class RoomSession {
   private readonly overlapMicros: number;
   private readonly channels: Partial<Record<ChannelKind, RealtimeChannel>> = {};
   private roomRow: Room | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly heartbeatMs: number;
   /** The epoch of the topics joined (rooms.epoch); it advances whenever a membership ends. */
   private epoch = 0;
   private presenceMeta: PresenceMeta;
@@ -250,6 +259,7 @@ export class RoomSession {
     this.db = deps.db;
     this.deps = deps;
     this.overlapMicros = (options.backfillOverlapMs ?? DEFAULT_OVERLAP_MS) * 1000;
+    this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
     this.typers = new ExpiringSet(TYPING_EXPIRY_MS, (ids) => this.emitter.emit("typing", ids));
     this.speakers = new ExpiringSet(SPEAKING_EXPIRY_MS, (ids) => this.emitter.emit("speaking", ids));
     this.typingOut = new Throttle(
@@ -285,6 +295,7 @@ export class RoomSession {
       return loaded;
     }
     session.watchAuth();
+    session.startHeartbeat();
     session.presenceOut.update(session.presenceMeta);
     return ok(session);
   }
@@ -1030,9 +1041,26 @@ export class RoomSession {
     this.emitter.clear();
   }
 
+  /**
+   * Coworking rooms: tells the server every `heartbeatIntervalMs` that I am still here. A closed tab
+   * sends nothing, so the server lets a silent participant go (roomkit_private.expire_participants).
+   */
+  private startHeartbeat(): void {
+    if (this.roomRow?.kind !== "coworking") return;
+    const beat = async () => {
+      const result = await query<null>(
+        this.db.schema(ROOMKIT_SCHEMA).rpc("heartbeat", { room_id: this.roomId }),
+      );
+      if (result.error && !this.closedReason) this.emitter.emit("error", result.error);
+    };
+    this.heartbeatTimer = setInterval(() => void beat(), this.heartbeatMs);
+  }
+
   private async shutdown(): Promise<void> {
     if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
     this.speakingTimer = undefined;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
     this.presenceOut.cancel();
     this.typers.clear();
     this.speakers.clear();

@@ -20,6 +20,7 @@ import {
   reasonOf,
   recordOf,
 } from "./realtime.ts";
+import { Roster } from "./roster.ts";
 import {
   emoji as emojiSchema,
   type Invite,
@@ -233,6 +234,7 @@ export class RoomSession {
   private readonly channels: Partial<Record<ChannelKind, RealtimeChannel>> = {};
   private roomRow: Room | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly roster: Roster;
   private readonly heartbeatMs: number;
   /** The epoch of the topics joined (rooms.epoch); it advances whenever a membership ends. */
   private epoch = 0;
@@ -260,6 +262,7 @@ export class RoomSession {
     this.deps = deps;
     this.overlapMicros = (options.backfillOverlapMs ?? DEFAULT_OVERLAP_MS) * 1000;
     this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.roster = new Roster(deps.db, roomId);
     this.typers = new ExpiringSet(TYPING_EXPIRY_MS, (ids) => this.emitter.emit("typing", ids));
     this.speakers = new ExpiringSet(SPEAKING_EXPIRY_MS, (ids) => this.emitter.emit("speaking", ids));
     this.typingOut = new Throttle(
@@ -672,6 +675,8 @@ export class RoomSession {
       }
       this.emitter.emit("status", "live");
       void this.backfill();
+      // Membership changes missed while away: the roster decides whose presence and signals count.
+      void this.roster.load();
       return;
     }
     if (status === "CLOSED") {
@@ -743,7 +748,7 @@ export class RoomSession {
   }
 
   private async loadInitial(limit: number): Promise<Result<null>> {
-    const [page, profile] = await Promise.all([
+    const [page, profile, roster] = await Promise.all([
       this.deps.messages.list(this.roomId, { limit }),
       query<{ display_name: string } | null>(
         this.db
@@ -753,8 +758,10 @@ export class RoomSession {
           .eq("id", this.userId)
           .maybeSingle(),
       ),
+      this.roster.load(),
     ]);
     if (page.error) return page;
+    if (roster.error) return roster;
     for (const m of page.data.messages) this.log.ingest(m);
     this.historyStart = page.data.next_cursor === null;
     this.presenceMeta.display_name = profile.data?.display_name ?? "";
@@ -842,7 +849,8 @@ export class RoomSession {
     if (this.closedReason || typeof payload !== "object" || payload === null) return;
     const p = payload as Record<string, unknown>;
     const from = typeof p.user_id === "string" ? p.user_id : undefined;
-    if (!from || from === this.userId) return;
+    // Signals from (or about) anyone who is not a current member are dropped.
+    if (!from || from === this.userId || !this.roster.get(from)) return;
     if (event === SIGNAL_EVENTS.typing) {
       if (p.typing === false) this.typers.delete(from);
       else this.typers.add(from);
@@ -892,6 +900,10 @@ export class RoomSession {
 
   private acceptMember(row: Member | undefined, old: Member | undefined): void {
     if (!row) return;
+    void this.roster.apply(row).then(() => {
+      const live = this.channels.live;
+      if (live) this.syncPresence(live);
+    });
     const wasActive = old ? old.left_at === null : false;
     const isActive = row.left_at === null;
     if (isActive && !wasActive) this.emitter.emit("member_joined", row);
@@ -928,12 +940,15 @@ export class RoomSession {
     const online: OnlineUser[] = [];
     for (const [key, metas] of Object.entries(state)) {
       const meta = metas[metas.length - 1];
-      if (!meta) continue;
+      // The presence key is the member's id (chosen by their client): only current members count,
+      // with their profile's name and their membership's mic, whatever the payload says.
+      const member = this.roster.get(key);
+      if (!meta || !member) continue;
       online.push({
-        user_id: typeof meta.user_id === "string" ? meta.user_id : key,
-        display_name: typeof meta.display_name === "string" ? meta.display_name : "",
-        status: typeof meta.status === "string" ? meta.status : "online",
-        mic_enabled: meta.mic_enabled === true,
+        user_id: member.user_id,
+        display_name: member.display_name,
+        status: typeof meta.status === "string" ? meta.status.slice(0, 50) : "online",
+        mic_enabled: member.mic_enabled,
         online_at: typeof meta.online_at === "string" ? meta.online_at : "",
       });
     }

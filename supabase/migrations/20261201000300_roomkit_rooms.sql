@@ -389,10 +389,10 @@ grant all on roomkit.rooms, roomkit.room_members to service_role;
 grant select on roomkit.rooms to anon, authenticated;
 grant update (name, description, ai_mode) on roomkit.rooms to authenticated;
 grant select on roomkit.room_members to authenticated;
-grant execute on function roomkit_private.my_room_ids(), roomkit_private.coworking_room_ids(),
-  roomkit_private.is_room_member(uuid),
-  roomkit_private.has_room_role(uuid, roomkit.member_role[])
+grant execute on function roomkit_private.my_room_ids(), roomkit_private.coworking_room_ids()
   to anon, authenticated, service_role;
+grant execute on function roomkit_private.is_room_member(uuid), roomkit_private.has_room_role(uuid, roomkit.member_role[])
+  to authenticated, service_role;
 grant execute on function roomkit_private.create_private_room(text, text, roomkit.ai_mode),
   roomkit_private.leave_room(uuid), roomkit_private.remove_member(uuid, uuid),
   roomkit_private.set_member_role(uuid, uuid, roomkit.member_role), roomkit_private.delete_room(uuid),

@@ -85,7 +85,8 @@ export type Database = {
           created_at: string;
           expires_at: string;
           id: string;
-          invitee_id: string;
+          invitee_email: string | null;
+          invitee_id: string | null;
           inviter_id: string | null;
           responded_at: string | null;
           room_id: string;
@@ -96,7 +97,8 @@ export type Database = {
           created_at?: string;
           expires_at?: string;
           id?: string;
-          invitee_id: string;
+          invitee_email?: string | null;
+          invitee_id?: string | null;
           inviter_id?: string | null;
           responded_at?: string | null;
           room_id: string;
@@ -106,7 +108,8 @@ export type Database = {
           created_at?: string;
           expires_at?: string;
           id?: string;
-          invitee_id?: string;
+          invitee_email?: string | null;
+          invitee_id?: string | null;
           inviter_id?: string | null;
           responded_at?: string | null;
           room_id?: string;
@@ -345,7 +348,8 @@ export type Database = {
           created_at: string;
           expires_at: string;
           id: string;
-          invitee_id: string;
+          invitee_email: string | null;
+          invitee_id: string | null;
           inviter_id: string | null;
           responded_at: string | null;
           room_id: string;
@@ -420,7 +424,8 @@ export type Database = {
           created_at: string;
           expires_at: string;
           id: string;
-          invitee_id: string;
+          invitee_email: string | null;
+          invitee_id: string | null;
           inviter_id: string | null;
           responded_at: string | null;
           room_id: string;
@@ -446,7 +451,8 @@ export type Database = {
           created_at: string;
           expires_at: string;
           id: string;
-          invitee_id: string;
+          invitee_email: string | null;
+          invitee_id: string | null;
           inviter_id: string | null;
           responded_at: string | null;
           room_id: string;

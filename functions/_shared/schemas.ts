@@ -30,7 +30,10 @@ export const invite = z.object({
   id,
   room_id: id,
   inviter_id: id.nullable(),
-  invitee_id: id,
+  /** Null for an invite by email until someone accepts it. */
+  invitee_id: id.nullable(),
+  /** The address an invite by email was sent to (lower-case), else null. */
+  invitee_email: z.string().nullable(),
   status: inviteStatus,
   created_at: timestamp,
   responded_at: timestamp.nullable(),
@@ -95,7 +98,8 @@ export type ListInvitesQuery = z.infer<typeof listInvitesQuery>;
 export const inviteWithNames = invite.extend({
   room: z.object({ id, name: z.string() }),
   inviter: z.object({ id, display_name: z.string() }).nullable(),
-  invitee: z.object({ id, display_name: z.string() }),
+  /** Null for an invite by email that nobody has accepted yet. */
+  invitee: z.object({ id, display_name: z.string() }).nullable(),
 });
 /**
  * An invite with the room's name and the inviter's and invitee's display names.

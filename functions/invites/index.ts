@@ -26,24 +26,26 @@ import {
 const inviteParams = z.object({ id });
 
 /** Invites with the names a user needs, newest first. `status` is the effective one (a lapsed pending invite reads `expired`). */
-async function selectInvites(tx: Tx, where: { roomId?: string; inviteeId?: string; status?: string }) {
+async function selectInvites(tx: Tx, where: { roomId?: string; mine?: boolean; status?: string }) {
   const rows = await tx<{ invite: InviteWithNames }[]>`
     select jsonb_build_object(
       'id', i.id, 'room_id', i.room_id, 'inviter_id', i.inviter_id, 'invitee_id', i.invitee_id,
+      'invitee_email', i.invitee_email,
       'status', s.status, 'created_at', i.created_at, 'responded_at', i.responded_at, 'expires_at', i.expires_at,
       'room', jsonb_build_object('id', r.id, 'name', r.name),
       'inviter', case when inviter.id is null then null
                       else jsonb_build_object('id', inviter.id, 'display_name', inviter.display_name) end,
-      'invitee', jsonb_build_object('id', invitee.id, 'display_name', invitee.display_name)
+      'invitee', case when invitee.id is null then null
+                      else jsonb_build_object('id', invitee.id, 'display_name', invitee.display_name) end
     ) as invite
     from roomkit.room_invites i
     cross join lateral (select case when i.status = 'pending' and i.expires_at <= now()
                                     then 'expired' else i.status::text end as status) s
     join roomkit.rooms r on r.id = i.room_id
-    join roomkit.profiles invitee on invitee.id = i.invitee_id
+    left join roomkit.profiles invitee on invitee.id = i.invitee_id
     left join roomkit.profiles inviter on inviter.id = i.inviter_id
     where (${where.roomId ?? null}::uuid is null or i.room_id = ${where.roomId ?? null}::uuid)
-      and (${where.inviteeId ?? null}::uuid is null or i.invitee_id = ${where.inviteeId ?? null}::uuid)
+      and (not ${where.mine ?? false}::boolean or roomkit_private.is_my_invite(i))
       and (${where.status ?? null}::text is null or s.status = ${where.status ?? null}::text)
     order by i.created_at desc, i.id desc
     limit 500`;
@@ -82,7 +84,7 @@ const listInvites = route({
   async run({ query, caller }) {
     const invites = await asUser(caller, async (tx) => {
       if (query.room_id === undefined)
-        return selectInvites(tx, { inviteeId: caller.id, status: query.status ?? "pending" });
+        return selectInvites(tx, { mine: true, status: query.status ?? "pending" });
       const [room] = await tx<{ member: boolean }[]>`
         select roomkit_private.is_room_member(r.id) as member from roomkit.rooms r where r.id = ${query.room_id}`;
       if (!room) throw new ApiError("room_not_found", "Room not found");

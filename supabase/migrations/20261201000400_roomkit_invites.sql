@@ -1,5 +1,8 @@
 -- Invites into private rooms: send, accept, decline, revoke. A pending invite lets the invitee
 -- see the room (name, description) before accepting; accepting makes them a member.
+-- An invite names a user (invitee_id) or an email address (invitee_email). Inviting an address
+-- answers the same whether or not anyone has it: nothing is looked up for the inviter; whoever
+-- holds that address, confirmed, sees the invite (now, or after signing up) and may accept it.
 
 -- types
 create type roomkit.invite_status as enum ('pending', 'accepted', 'declined', 'revoked', 'expired');
@@ -10,27 +13,49 @@ create table roomkit.room_invites (
   id uuid primary key default gen_random_uuid(),
   room_id uuid not null references roomkit.rooms (id) on delete cascade,
   inviter_id uuid references roomkit.profiles (id) on delete set null,
-  invitee_id uuid not null references roomkit.profiles (id) on delete cascade,
+  invitee_id uuid references roomkit.profiles (id) on delete cascade,
+  -- Lower-case; set for invites by email (invitee_id is filled in when someone accepts).
+  invitee_email text check (invitee_email = lower(invitee_email) and char_length(invitee_email) between 3 and 320
+                            and invitee_email ~ '^[^@[:space:]]+@[^@[:space:]]+$'),
   status roomkit.invite_status not null default 'pending',
   created_at timestamptz not null default now(),
   responded_at timestamptz,
-  expires_at timestamptz not null default now() + interval '7 days'
+  expires_at timestamptz not null default now() + interval '7 days',
+  constraint room_invites_names_someone check (invitee_id is not null or invitee_email is not null)
 );
 comment on table roomkit.room_invites is 'Invites; written only by Roomkit''s SQL functions. Visible to the invitee, the inviter and room members.';
 alter table roomkit.room_invites enable row level security;
 
 -- indexes
 create unique index room_invites_one_pending_idx on roomkit.room_invites (room_id, invitee_id) where status = 'pending';
+create unique index room_invites_one_pending_email_idx on roomkit.room_invites (room_id, invitee_email)
+  where status = 'pending' and invitee_email is not null;
+create index room_invites_email_idx on roomkit.room_invites (invitee_email, status) where invitee_email is not null;
 create index room_invites_room_idx on roomkit.room_invites (room_id, status);
 create index room_invites_invitee_idx on roomkit.room_invites (invitee_id, status);
 create index room_invites_inviter_idx on roomkit.room_invites (inviter_id, created_at);
 
 -- helpers
+/** The caller's email address, lower-case, once Auth has confirmed it (else null). */
+create function roomkit_private.my_email() returns text
+language sql stable security definer set search_path = '' as $$
+  select lower(u.email) from auth.users u
+  where u.id = (select auth.uid()) and u.email_confirmed_at is not null and roomkit_private.session_is_live()
+$$;
+
+/** Is the invite addressed to the caller (by id, or by their confirmed email address)? */
+create function roomkit_private.is_my_invite(invite roomkit.room_invites) returns boolean
+language sql stable security definer set search_path = '' as $$
+  select coalesce(is_my_invite.invite.invitee_id = (select auth.uid())
+                  or is_my_invite.invite.invitee_email = roomkit_private.my_email(), false)
+$$;
+
 /** The rooms the caller has a pending, unexpired invite to, as a set for policies. */
 create function roomkit_private.my_invited_room_ids() returns setof uuid
 language sql stable security definer set search_path = '' rows 5 as $$
   select i.room_id from roomkit.room_invites i
-  where i.invitee_id = (select auth.uid()) and i.status = 'pending' and i.expires_at > now()
+  where (i.invitee_id = (select auth.uid()) or i.invitee_email = (select roomkit_private.my_email()))
+    and i.status = 'pending' and i.expires_at > now() and roomkit_private.session_is_live()
 $$;
 
 /** 404 invite_not_found. */
@@ -98,24 +123,30 @@ alter policy "Anyone can read coworking rooms; members and invitees can read the
 create policy "Invitees, inviters and room members can read invites" on roomkit.room_invites
   for select to authenticated
   using (invitee_id = (select auth.uid()) or inviter_id = (select auth.uid())
+         or invitee_email = (select roomkit_private.my_email())
          or room_id = any (array(select roomkit_private.my_room_ids())));
 
 -- functions
 /**
- * Invites a user (by id or by email) into a private room the caller is a member of.
- * Errors: 403 not_member; 404 room_not_found / user_not_found; 409 already_member / invite_exists;
- * 429 rate_limited (limits.invites_per_hour); 400 invalid_input (neither or both of invitee_id and invitee_email; inviting yourself).
+ * Invites a user (by id) or an email address into a private room the caller is a member of. By
+ * email the answer never depends on whether the address belongs to anyone.
+ * Errors: 403 not_member; 404 room_not_found / user_not_found (by id); 409 already_member (by id) /
+ * invite_exists; 429 rate_limited (limits.invites_per_hour); 400 invalid_input (neither or both of
+ * invitee_id and invitee_email, a malformed address, inviting yourself).
  */
 create function roomkit_private.send_invite(room_id uuid, invitee_id uuid, invitee_email text)
 returns roomkit.room_invites language plpgsql security definer set search_path = '' as $$
 declare
   uid uuid := roomkit_private.require_user();
-  target uuid := send_invite.invitee_id;
+  email text := lower(btrim(send_invite.invitee_email));
   room roomkit.rooms;
   invite roomkit.room_invites;
 begin
   if (send_invite.invitee_id is null) = (send_invite.invitee_email is null) then
     perform roomkit_private.invalid_input('Give exactly one of invitee_id and invitee_email');
+  end if;
+  if email is not null and (char_length(email) not between 3 and 320 or email !~ '^[^@[:space:]]+@[^@[:space:]]+$') then
+    perform roomkit_private.invalid_input('invitee_email is not an email address');
   end if;
   room := roomkit_private.lock_room(send_invite.room_id);
   if room.id is null or room.kind <> 'private' then
@@ -130,27 +161,29 @@ begin
     perform roomkit_private.rate_limited(format('You can send at most %s invites an hour',
                                                 (select l.invites_per_hour from roomkit_private.limits l)));
   end if;
-  if target is null then
-    select u.id into target from auth.users u
-    where lower(u.email) = lower(btrim(send_invite.invitee_email)) and u.deleted_at is null;
-  end if;
-  if target is null or not exists (select 1 from roomkit.profiles p where p.id = target and not p.is_ai) then
-    raise exception using errcode = 'PT404', message = 'No such user', hint = 'user_not_found';
-  end if;
-  if target = uid then
+  if send_invite.invitee_id = uid or email = (select lower(u.email) from auth.users u where u.id = uid) then
     perform roomkit_private.invalid_input('You cannot invite yourself');
   end if;
-  if exists (select 1 from roomkit.room_members m where m.room_id = room.id and m.user_id = target and m.left_at is null) then
-    raise exception using errcode = 'PT409', message = 'That user is already in the room', hint = 'already_member';
+  if send_invite.invitee_id is not null then
+    if not exists (select 1 from roomkit.profiles p where p.id = send_invite.invitee_id and not p.is_ai) then
+      raise exception using errcode = 'PT404', message = 'No such user', hint = 'user_not_found';
+    end if;
+    if exists (select 1 from roomkit.room_members m
+               where m.room_id = room.id and m.user_id = send_invite.invitee_id and m.left_at is null) then
+      raise exception using errcode = 'PT409', message = 'That user is already in the room', hint = 'already_member';
+    end if;
   end if;
   -- An expired invite no longer blocks a new one.
   update roomkit.room_invites i set status = 'expired'
-  where i.room_id = room.id and i.invitee_id = target and i.status = 'pending' and i.expires_at <= now();
-  if exists (select 1 from roomkit.room_invites i where i.room_id = room.id and i.invitee_id = target and i.status = 'pending') then
-    raise exception using errcode = 'PT409', message = 'That user already has a pending invite to this room',
+  where i.room_id = room.id and i.status = 'pending' and i.expires_at <= now()
+    and (i.invitee_id = send_invite.invitee_id or i.invitee_email = email);
+  if exists (select 1 from roomkit.room_invites i where i.room_id = room.id and i.status = 'pending'
+             and (i.invitee_id = send_invite.invitee_id or i.invitee_email = email)) then
+    raise exception using errcode = 'PT409', message = 'There is already a pending invite for them in this room',
       hint = 'invite_exists';
   end if;
-  insert into roomkit.room_invites (room_id, inviter_id, invitee_id) values (room.id, uid, target) returning * into invite;
+  insert into roomkit.room_invites (room_id, inviter_id, invitee_id, invitee_email)
+  values (room.id, uid, send_invite.invitee_id, email) returning * into invite;
   return invite;
 end;
 $$;
@@ -168,7 +201,7 @@ declare
   invite roomkit.room_invites := roomkit_private.lock_invite(accept_invite.invite_id);
   member roomkit.room_members;
 begin
-  if invite.id is null or invite.invitee_id <> uid then
+  if invite.id is null or not roomkit_private.is_my_invite(invite) then
     perform roomkit_private.invite_not_found();
   end if;
   if invite.status = 'accepted' then
@@ -181,7 +214,7 @@ begin
   if invite.status <> 'pending' then
     perform roomkit_private.invite_settled(invite.status);
   end if;
-  update roomkit.room_invites i set status = 'accepted', responded_at = now() where i.id = invite.id;
+  update roomkit.room_invites i set status = 'accepted', responded_at = now(), invitee_id = uid where i.id = invite.id;
   insert into roomkit.room_members as m (room_id, user_id, role)
   values (invite.room_id, uid, 'member')
   on conflict on constraint room_members_pkey do update
@@ -204,7 +237,7 @@ declare
   uid uuid := roomkit_private.require_user();
   invite roomkit.room_invites := roomkit_private.lock_invite(decline_invite.invite_id);
 begin
-  if invite.id is null or invite.invitee_id <> uid then
+  if invite.id is null or not roomkit_private.is_my_invite(invite) then
     perform roomkit_private.invite_not_found();
   end if;
   return roomkit_private.settle_invite(invite, 'declined');
@@ -263,7 +296,9 @@ create trigger room_members_revoke_invites after update of left_at on roomkit.ro
 -- grants
 grant all on roomkit.room_invites to service_role;
 grant select on roomkit.room_invites to authenticated;
-grant execute on function roomkit_private.my_invited_room_ids() to anon, authenticated, service_role;
+grant execute on function roomkit_private.my_invited_room_ids(), roomkit_private.my_email()
+  to anon, authenticated, service_role;
+grant execute on function roomkit_private.is_my_invite(roomkit.room_invites) to authenticated, service_role;
 grant execute on function roomkit_private.send_invite(uuid, uuid, text), roomkit_private.accept_invite(uuid),
   roomkit_private.decline_invite(uuid), roomkit_private.revoke_invite(uuid)
   to authenticated, service_role;

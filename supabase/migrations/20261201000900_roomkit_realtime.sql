@@ -99,9 +99,17 @@ $$;
 /** New invites reach the invitee on `user:<invitee_id>`; status changes reach the invitee and the room. */
 create function roomkit_private.broadcast_invite() returns trigger
 language plpgsql security definer set search_path = '' as $$
+declare
+  invitee uuid;
 begin
-  perform realtime.broadcast_changes('user:' || new.invitee_id::text, 'invite.' || lower(tg_op), tg_op,
-                                     tg_table_name, tg_table_schema, new, old);
+  -- By email: the user who holds that confirmed address now, if anyone (never told to the inviter).
+  invitee := coalesce(new.invitee_id, (select u.id from auth.users u
+                                       where u.email = new.invitee_email and u.email_confirmed_at is not null
+                                       limit 1));
+  if invitee is not null then
+    perform realtime.broadcast_changes('user:' || invitee::text, 'invite.' || lower(tg_op), tg_op,
+                                       tg_table_name, tg_table_schema, new, old);
+  end if;
   if tg_op = 'UPDATE' then
     perform realtime.broadcast_changes(roomkit_private.room_topic(new.room_id), 'invite.update', tg_op,
                                        tg_table_name, tg_table_schema, new, old);

@@ -51,8 +51,9 @@ export async function startFunctionsStack(options: TestStackOptions = {}): Promi
       const id = randomUUID();
       const email = `${name.toLowerCase().replace(/[^a-z0-9]/g, "")}-${id.slice(0, 8)}@example.com`;
       await sql`
-        insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
-        values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${email},
+        insert into auth.users (instance_id, id, aud, role, email, email_confirmed_at, raw_app_meta_data,
+                                raw_user_meta_data, created_at, updated_at)
+        values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${email}, now(),
                 ${sql.json({ provider: "email", ...appMetadata } as postgres.JSONValue)}, ${sql.json({ display_name: name })}, now(), now())`;
       const now = Math.floor(Date.now() / 1000);
       const token = await signJwt(

@@ -17,8 +17,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import postgres from "postgres";
-import { freePort } from "../src/stack/net.ts";
-import { startEmbeddedPostgres } from "../src/stack/postgres.ts";
+import { freePort } from "../packages/stack/src/net.ts";
+import { startEmbeddedPostgres } from "../packages/stack/src/postgres.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");

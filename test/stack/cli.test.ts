@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../src/stack/migrate.ts";
 import { freePort } from "../support/global-setup.ts";
+import { REPO_ROOT as ROOT } from "../support/repo.ts";
 
 const run = promisify(execFile);
 

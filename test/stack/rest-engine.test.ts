@@ -6,9 +6,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signJwt } from "../../src/stack/jwt.ts";
-import { generateKeys, type StackKeys } from "../../src/stack/keys.ts";
-import { createRest } from "../../src/stack/rest/index.ts";
+import { signJwt } from "../../packages/stack/src/jwt.ts";
+import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
+import { createRest } from "../../packages/stack/src/rest/index.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 
 let db: TestDatabase;

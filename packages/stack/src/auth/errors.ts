@@ -55,6 +55,7 @@ export const E = {
   validation: (message: string) => new AuthError(400, "validation_failed", message),
   badJson: (detail: string) =>
     new AuthError(400, "bad_json", `Could not parse request body as JSON: ${detail}`),
+  signupDisabled: () => new AuthError(422, "signup_disabled", "Signups not allowed for this instance"),
   anonymousDisabled: () =>
     new AuthError(422, "anonymous_provider_disabled", "Anonymous sign-ins are disabled"),
   noAuthorization: () =>

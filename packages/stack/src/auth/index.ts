@@ -18,12 +18,6 @@ import {
   userJson,
 } from "./users.ts";
 
-/** `[auth] jwt_expiry` default of the CLI. */
-const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 3600;
-/** `[auth] refresh_token_reuse_interval` default of the CLI. */
-const DEFAULT_REUSE_INTERVAL_SECONDS = 10;
-/** `[auth] minimum_password_length` default. */
-const MIN_PASSWORD_LENGTH = 6;
 /** bcrypt reads at most 72 bytes; GoTrue refuses longer passwords (`api/password.go`). */
 const MAX_PASSWORD_LENGTH = 72;
 /** GoTrue hashes with bcrypt's default cost (`crypto/password.go`). */
@@ -36,8 +30,12 @@ const DEFAULT_PER_PAGE = 50;
 const BODY_LIMIT_BYTES = 256 * 1024;
 /** Role GoTrue connects as; triggers on `auth.users` run with its rights (CLI `GOTRUE_DB_DATABASE_URL`). */
 const AUTH_DB_ROLE = "supabase_auth_admin";
-/** Same shape as checkmail's format check GoTrue uses: something@something.tld, no spaces. */
-const EMAIL_FORMAT = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/**
+ * The address format GoTrue accepts: badoux/checkmail's `ValidateFormat` pattern (the HTML5
+ * email grammar): atext characters before `@`, dot-separated DNS labels after it.
+ */
+const EMAIL_FORMAT =
+  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
 type Json = Record<string, unknown>;
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
@@ -58,11 +56,11 @@ function validateEmail(raw: string): string {
   return email.toLowerCase();
 }
 
-function checkPassword(password: string): void {
+function checkPasswordLength(password: string, minLength: number): void {
   if (password.length > MAX_PASSWORD_LENGTH) {
     throw E.validation(`Password cannot be longer than ${MAX_PASSWORD_LENGTH} characters`);
   }
-  if (password.length < MIN_PASSWORD_LENGTH) throw E.weakPassword(MIN_PASSWORD_LENGTH);
+  if (password.length < minLength) throw E.weakPassword(minLength);
 }
 
 /** Go's `time.ParseDuration` subset GoTrue's `ban_duration` takes ("24h", "1h30m", "90s"); "none" lifts a ban. */
@@ -94,13 +92,15 @@ function clientMeta(req: IncomingMessage): { userAgent: string | undefined; ip: 
  */
 export const createAuthSurface: SurfaceFactory = async (ctx) => {
   const sql = postgres(ctx.dbUrl, { max: 10, onnotice: () => {}, idle_timeout: 30 });
-  const anonymousSignIns = ctx.options.anonymousSignIns !== false;
+  const anonymousSignIns = ctx.auth.enableAnonymousSignIns;
+  const checkPassword = (password: string) => checkPasswordLength(password, ctx.auth.minimumPasswordLength);
   const settings: TokenSettings = {
     keys: ctx.keys,
     alg: ctx.userTokenAlg,
     issuer: `${ctx.apiUrl}/auth/v1`,
-    ttlSeconds: ctx.options.accessTokenTtlSeconds ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
-    reuseIntervalSeconds: ctx.options.refreshTokenReuseIntervalSeconds ?? DEFAULT_REUSE_INTERVAL_SECONDS,
+    ttlSeconds: ctx.auth.jwtExpiry,
+    rotation: ctx.auth.enableRefreshTokenRotation,
+    reuseIntervalSeconds: ctx.auth.refreshTokenReuseInterval,
   };
 
   /** One transaction as the Auth role, like GoTrue's `db.Transaction`. */
@@ -177,6 +177,7 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
     const phone = str(params.phone);
     const password = str(params.password);
     const data = asObject(params.data);
+    if (!ctx.auth.enableSignup) throw E.signupDisabled();
     if (!email && !phone) {
       if (password) throw E.validation("To signup, please provide your email");
       if (!anonymousSignIns) throw E.anonymousDisabled();
@@ -388,11 +389,8 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
         role: str(params.role) ?? "authenticated",
         bannedUntil,
       });
+      // Unlike sign-up, GoTrue's admin create keeps the identity's claims out of user_metadata.
       await insertEmailIdentity(tx, userId, { sub: userId, ...identity });
-      await tx.unsafe(
-        `update auth.users set raw_user_meta_data = raw_user_meta_data || $2::jsonb where id = $1`,
-        [userId, { sub: userId, ...identity }],
-      );
       return (await findUserById(tx, userId))!;
     }).catch(uniqueViolationAs(E.emailExists));
     sendJson(res, 200, await toJson(created));

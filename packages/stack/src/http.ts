@@ -6,24 +6,6 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 /** Why a request body could not be used; each surface maps it to its own error body. */
 export type BodyFailure = "too_large" | "invalid_json";
 
-/**
- * A failure with an HTTP status. `body` is what the surface answers (each surface has its own
- * error shape); `headers` are added to the response.
- *
- * @example
- * throw new HttpError(404, { message: "not found" });
- */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(typeof body === "object" && body && "message" in body ? String(body.message) : `HTTP ${status}`);
-    this.name = "HttpError";
-  }
-}
-
 /** A request body that was too large or not JSON. */
 export class BodyError extends Error {
   constructor(

@@ -1,11 +1,12 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { startAiDispatcher } from "./ai-dispatch.ts";
 import { createAuthSurface } from "./auth/index.ts";
-import { type ApiConfig, ConfigError, DEFAULT_CONFIG_PATH, readApiConfig } from "./config.ts";
+import { type AuthConfig, ConfigError } from "./config.ts";
 import { createFunctionsSurface } from "./functions/index.ts";
 import { createGatewayHandler, createUpgradeHandler, type GatewaySurfaces } from "./gateway.ts";
+import { startJobs } from "./jobs/index.ts";
 import type { StackKeys } from "./keys.ts";
+import { findProjectDir, loadProject, type Project } from "./project.ts";
 import { createRealtimeSurface } from "./realtime/index.ts";
 import { createRestSurface } from "./rest/index.ts";
 import type { StackContext, Surface } from "./surface.ts";
@@ -21,12 +22,16 @@ export interface StackOptions {
   keys: StackKeys;
   /** Algorithm of user access tokens. Default HS256, as `supabase start`. */
   userTokenAlg?: "HS256" | "ES256";
-  /** Allow `signInAnonymously()`. Default true. */
+  /** Allow `signInAnonymously()`. Default: `[auth] enable_anonymous_sign_ins`. */
   anonymousSignIns?: boolean;
-  /** Lifetime of user access tokens in seconds (`[auth] jwt_expiry`). Default 3600. */
+  /** Allow new users to sign up. Default: `[auth] enable_signup`. */
+  enableSignup?: boolean;
+  /** Lifetime of user access tokens in seconds. Default: `[auth] jwt_expiry` (3600). */
   accessTokenTtlSeconds?: number;
-  /** Grace period in seconds in which a rotated refresh token may be used again (`[auth] refresh_token_reuse_interval`). Default 10. */
+  /** Grace period in seconds in which a rotated refresh token may be used again. Default: `[auth] refresh_token_reuse_interval` (10). */
   refreshTokenReuseIntervalSeconds?: number;
+  /** Detect reuse of rotated refresh tokens. Default: `[auth] enable_refresh_token_rotation` (true). */
+  refreshTokenRotation?: boolean;
   /** Realtime: delay before the client may retry a failed join (ms). Default as Supabase; 0 in tests. */
   realtimeErrorBackoffMs?: number;
   /** Realtime: presence calls allowed per client per window. Default 5 per 30 s. */
@@ -44,11 +49,15 @@ export interface StackOptions {
   /** Log sink; default writes prefixed lines to stdout. */
   log?: (source: string, line: string) => void;
   /**
-   * The project's `supabase/config.toml`; its `[api]` section (`schemas`, `extra_search_path`,
-   * `max_rows`) configures `/rest/v1` as the CLI configures PostgREST. Default: the repository's
-   * file; a missing file means the CLI's defaults. Functions are always discovered from the repository.
+   * The Supabase project folder (the one holding `supabase/`): its `config.toml` configures the
+   * surfaces (`[api]`, `[auth]`, `[functions.*]`), its functions are served. Default: the nearest
+   * folder at or above the working directory that has `supabase/`.
    */
+  projectDir?: string;
+  /** Read `config.toml` from here instead of `<projectDir>/supabase/config.toml` (a missing file means the CLI's defaults). */
   configPath?: string;
+  /** Deno's cache for the functions worker. Default `ROOMKIT_DENO_DIR`, else `<projectDir>/.roomkit/deno`. */
+  denoDir?: string;
 }
 
 export interface RunningStack {
@@ -76,14 +85,28 @@ function oneLineOf(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 }
 
-/** `[api]` of the config file; a value the stack cannot use stops the start with the key's name. */
-function loadApiConfig(path: string): ApiConfig {
+/** The project; a config value the stack cannot use stops the start with the key's name. */
+function openProject(options: StackOptions): Project {
+  const dir = options.projectDir ?? findProjectDir() ?? process.cwd();
   try {
-    return readApiConfig(path);
+    return loadProject(dir, options.configPath);
   } catch (error) {
     if (error instanceof ConfigError) throw new StackStartError(error.message, { cause: error });
     throw error;
   }
+}
+
+/** `[auth]` of the project with the explicit options on top. */
+function authSettings(project: Project, options: StackOptions): AuthConfig {
+  const auth = project.config.auth;
+  return {
+    ...auth,
+    jwtExpiry: options.accessTokenTtlSeconds ?? auth.jwtExpiry,
+    enableSignup: options.enableSignup ?? auth.enableSignup,
+    enableAnonymousSignIns: options.anonymousSignIns ?? auth.enableAnonymousSignIns,
+    enableRefreshTokenRotation: options.refreshTokenRotation ?? auth.enableRefreshTokenRotation,
+    refreshTokenReuseInterval: options.refreshTokenReuseIntervalSeconds ?? auth.refreshTokenReuseInterval,
+  };
 }
 
 function defaultLog(source: string, line: string): void {
@@ -120,7 +143,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const log = options.log ?? defaultLog;
-  const api = loadApiConfig(options.configPath ?? DEFAULT_CONFIG_PATH);
+  const project = openProject(options);
   const host = options.host ?? DEFAULT_HOST;
   const sockets = new Set<Socket>();
   let resolveSurfaces: (s: GatewaySurfaces) => void = () => {};
@@ -158,7 +181,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     apiUrl,
     keys: options.keys,
     userTokenAlg: options.userTokenAlg ?? "HS256",
-    api,
+    project,
+    api: project.config.api,
+    auth: authSettings(project, options),
     log,
     options,
   };
@@ -190,16 +215,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     log("stack", `functions worker failed to start: ${oneLineOf(error)}`),
   );
 
-  // With functions, AI jobs are pushed to `ai-reply` as a Database Webhook would (see ai-dispatch.ts).
-  const aiDispatcher =
-    options.functions === false
-      ? undefined
-      : await startAiDispatcher({
-          dbUrl: options.dbUrl,
-          apiUrl,
-          serviceRoleKey: options.keys.serviceRoleKey,
-          log,
-        });
+  const jobs = await startJobs(ctx);
 
   let closing: Promise<void> | undefined;
   return {
@@ -208,7 +224,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     keys: options.keys,
     close() {
       closing ??= (async () => {
-        await aiDispatcher?.close();
+        await jobs.close();
         await functionsStarting.catch(() => {});
         // Surfaces first, so Realtime can say goodbye on its sockets before they are cut.
         const results = await Promise.allSettled(created.map((s) => s.close()));

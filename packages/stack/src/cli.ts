@@ -244,6 +244,26 @@ function refuseNpmSwallowedFlags(extra: string[]): void {
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"\n${USAGE}`, 2);
 }
 
+/**
+ * While the stack runs, failures print one line each: postgres.js reports a lost replication stream
+ * with a full stack trace (`subscribe.js`), and a rejection nobody awaited must not end the stack.
+ * ROOMKIT_VERBOSE=1 keeps the full output.
+ */
+function keepOutputReadable(verbose: boolean): void {
+  process.on("unhandledRejection", (reason) => {
+    console.error(`${NAME}: ${verbose && reason instanceof Error ? reason.stack : oneLine(reason)}`);
+  });
+  if (verbose) return;
+  const consoleError = console.error.bind(console);
+  console.error = (...args: unknown[]) => {
+    if (typeof args[0] === "string" && args[0].startsWith("Unexpected error during logical streaming")) {
+      consoleError(`[realtime] replication stream lost (${oneLine(args[1])}); reconnecting`);
+      return;
+    }
+    consoleError(...args);
+  };
+}
+
 /** Restarts of an embedded Postgres that died, spaced out while it keeps dying. */
 const PG_RESTART_DELAYS_MS = [500, 1_000, 2_000, 5_000];
 
@@ -273,6 +293,7 @@ async function start(values: { port?: string; "db-port"?: string; workdir?: stri
   }
 
   await mkdir(dir, { recursive: true });
+  keepOutputReadable(verbose);
   let pg: PostgresServer | undefined;
   let stack: RunningStack | undefined;
   let stopping: Promise<void> | undefined;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { header, sendJson } from "./http.ts";
+import { header, isConnectionError, sendJson } from "./http.ts";
 import type { StackKeys } from "./keys.ts";
 import type { Surface } from "./surface.ts";
 
@@ -46,6 +46,10 @@ export const NO_API_KEY = {
 export const INVALID_API_KEY = {
   message: "Invalid API key",
   hint: "Double check your Supabase `anon` or `service_role` API key.",
+} as const;
+/** A surface could not reach the database and had no answer of its own: 503, retryable. */
+export const DATABASE_UNAVAILABLE = {
+  message: "The database is unavailable; the local stack reconnects when it is back.",
 } as const;
 /** Kong's answer when no route matches a path. */
 export const NO_ROUTE = { message: "no Route matched with those values" } as const;
@@ -227,6 +231,11 @@ export function createGatewayHandler(options: {
         return surface.handle(req, res, surfacePath(target.rest, url));
       })
       .catch((error: unknown) => {
+        if (isConnectionError(error)) {
+          if (!res.headersSent) sendJson(res, 503, DATABASE_UNAVAILABLE);
+          else res.destroy();
+          return;
+        }
         log("gateway", `${req.method} ${url.pathname} failed: ${(error as Error).stack ?? String(error)}`);
         if (!res.headersSent)
           sendJson(res, 500, { message: "An invalid response was received from the upstream server" });

@@ -73,6 +73,22 @@ export interface RunningStack {
 export const DEFAULT_API_PORT = 54321;
 const DEFAULT_HOST = "127.0.0.1";
 
+/** How long one surface may take to close before the stack stops waiting for it. */
+const SURFACE_CLOSE_TIMEOUT_MS = 2_000;
+
+async function closeWithin(surface: Surface, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a surface did not close within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([surface.close(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A start-up failure with one line that names the cause (the CLI prints just this). */
 export class StackStartError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -226,8 +242,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       closing ??= (async () => {
         await jobs.close();
         await functionsStarting.catch(() => {});
-        // Surfaces first, so Realtime can say goodbye on its sockets before they are cut.
-        const results = await Promise.allSettled(created.map((s) => s.close()));
+        // Surfaces first, so Realtime can say goodbye on its sockets before they are cut. Each gets
+        // a bounded time: with the database gone, a pool can wait for a connection that never comes.
+        const results = await Promise.allSettled(
+          created.map((s) => closeWithin(s, SURFACE_CLOSE_TIMEOUT_MS)),
+        );
         for (const r of results) if (r.status === "rejected") log("stack", `close: ${String(r.reason)}`);
         await closeServer();
       })();

@@ -76,6 +76,9 @@ export const E = {
   notFound: () => new AuthError(404, "not_found", "Not Found"),
   methodNotAllowed: () => new AuthError(405, "method_not_allowed", "Method Not Allowed"),
   requestTooLarge: () => new AuthError(413, "request_too_large", "Request body too large"),
+  /** The database cannot be reached: 503, so auth-js retries (`AuthRetryableFetchError`). */
+  databaseUnavailable: () =>
+    new AuthError(503, "unexpected_failure", "Database connection error. Retrying the connection."),
   unexpected: () =>
     new AuthError(
       500,

@@ -1,7 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import bcrypt from "bcryptjs";
 import postgres from "postgres";
-import { BodyError, bearerToken, header, readJson, sendJson } from "../http.ts";
+import {
+  BodyError,
+  bearerToken,
+  decodePathSegment,
+  header,
+  isConnectionError,
+  readJson,
+  sendJson,
+} from "../http.ts";
 import { type Claims, JwtError, verifyJwt } from "../jwt.ts";
 import type { Surface, SurfaceFactory } from "../surface.ts";
 import { AuthError, E, OAuthError, sendAuthError } from "./errors.ts";
@@ -142,11 +150,11 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
   async function requireUser(req: IncomingMessage): Promise<{ user: UserRow; claims: Claims }> {
     const claims = await verify(req);
     if (!claims.sub) throw E.missingSub();
-    const user = await findUserById(sql, claims.sub).catch(() => undefined);
+    const user = await findUserById(sql, claims.sub).catch(unlessUnreachable(undefined));
     if (!user) throw E.userFromJwtMissing();
     if (claims.session_id) {
       const [session] = await sql`select 1 from auth.sessions where id = ${claims.session_id}::uuid`.catch(
-        () => [],
+        unlessUnreachable([]),
       );
       if (!session) throw E.sessionNotFound();
     }
@@ -594,11 +602,15 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
         const method = req.method === "HEAD" ? "GET" : req.method;
         const hit = matching.find(([m]) => m === method);
         if (!hit) throw E.methodNotAllowed();
-        const params = (pathname.match(hit[1]) ?? []).slice(1).map((p) => decodeURIComponent(p));
+        const params = (pathname.match(hit[1]) ?? []).slice(1).map(decodePathSegment);
         await hit[2](req, res, url, params);
       } catch (error) {
         if (error instanceof AuthError || error instanceof OAuthError) {
           sendAuthError(req, res, error);
+          return;
+        }
+        if (isConnectionError(error)) {
+          sendAuthError(req, res, E.databaseUnavailable());
           return;
         }
         ctx.log("auth", `${req.method} ${pathname}: ${(error as Error).stack ?? String(error)}`);
@@ -611,6 +623,14 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
   };
   return surface;
 };
+
+/** A lookup that fails on bad input reads as "not found"; an unreachable database stays an error (503). */
+function unlessUnreachable<T>(fallback: T): (error: unknown) => T {
+  return (error) => {
+    if (isConnectionError(error)) throw error;
+    return fallback;
+  };
+}
 
 /** A unique-index race (two sign-ups with one email) ends as the error GoTrue gives for a duplicate. */
 function uniqueViolationAs(make: () => AuthError): (error: unknown) => never {

@@ -8,7 +8,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt } from "jose";
 import postgres from "postgres";
 import { API_DEFAULTS, type ApiConfig } from "../config.ts";
-import { header, readBody } from "../http.ts";
+import {
+  BodyError,
+  DEFAULT_BODY_LIMIT_BYTES,
+  decodePathSegment,
+  header,
+  isConnectionError,
+  readBody,
+} from "../http.ts";
 import { JwtError, verifyJwt } from "../jwt.ts";
 import type { StackKeys } from "../keys.ts";
 import type { Surface, SurfaceFactory } from "../surface.ts";
@@ -320,7 +327,7 @@ function parseResource(pathname: string): Resource {
   const segments = pathname
     .split("/")
     .filter((s) => s !== "")
-    .map(decodeURIComponent);
+    .map(decodePathSegment);
   if (segments.length === 0) return { kind: "root" };
   if (segments.length === 1) return { kind: "relation", name: segments[0]! };
   if (segments.length === 2 && segments[0] === "rpc") return { kind: "rpc", name: segments[1]! };
@@ -964,7 +971,9 @@ export function createRest(options: {
   const errorOutcome = (error: unknown, auth: Auth | undefined): Outcome => {
     let rest: RestError;
     if (error instanceof RestError) rest = error;
+    else if (isConnectionError(error)) rest = databaseUnavailable(error);
     else if (isPgError(error)) rest = fromPgError(error, (auth?.role ?? ANON_ROLE) !== ANON_ROLE);
+    else if (error instanceof BodyError) rest = bodyTooLarge();
     else {
       options.log(`unexpected error: ${(error as Error)?.stack ?? String(error)}`);
       rest = new RestError(500, "PGRSTX00", "Internal server error");
@@ -994,6 +1003,28 @@ export function createRest(options: {
   }
 
   return surface;
+}
+
+/**
+ * PGRST000, 503: the database cannot be reached (down or restarting). PostgREST answers this while
+ * it retries its connection; `details` carries the driver's reason (`Error.hs` ConnectionUsageError).
+ */
+function databaseUnavailable(error: unknown): RestError {
+  const reason = (error as { message?: string }).message ?? String(error);
+  return new RestError(503, "PGRST000", "Database connection error. Retrying the connection.", reason);
+}
+
+/**
+ * 413 for a body over the local stack's limit. PostgREST has no limit of its own (the platform's
+ * proxy has one); the envelope is PostgREST's, the code that of an unusable body (PGRST102).
+ */
+function bodyTooLarge(): RestError {
+  return new RestError(
+    413,
+    "PGRST102",
+    "Request body too large",
+    `The local stack accepts request bodies up to ${DEFAULT_BODY_LIMIT_BYTES} bytes`,
+  );
 }
 
 /** PGRST202 with PostgREST's message, details and fuzzy hint (`Error.hs NoRpc`). */

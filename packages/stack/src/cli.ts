@@ -35,7 +35,7 @@ export interface StatusFile {
 
 /** `.roomkit/` in the project folder, or `ROOMKIT_STATE_DIR` (tests and benches use throwaway ones). */
 export function stateDir(projectDir: string): string {
-  return process.env.ROOMKIT_STATE_DIR ?? join(projectDir, ".roomkit");
+  return process.env.ROOMKIT_STATE_DIR || join(projectDir, ".roomkit");
 }
 
 function statusPath(dir: string): string {

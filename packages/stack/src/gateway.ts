@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { header, isConnectionError, sendJson } from "./http.ts";
-import type { StackKeys } from "./keys.ts";
+import { mapApiKey, type StackKeys } from "./keys.ts";
 import type { Surface } from "./surface.ts";
 
 /**
@@ -101,18 +101,6 @@ const CORS_MAX_AGE_SECONDS = "86400";
 type KeyCheck =
   | { ok: true; mapped: string | undefined }
   | { ok: false; body: typeof NO_API_KEY | typeof INVALID_API_KEY };
-
-/**
- * Maps an `apikey` to the legacy JWT the surfaces understand, as the CLI's Kong does:
- * `sb_secret_…` → service_role JWT, `sb_publishable_…` → anon JWT, a JWT key → itself.
- * Anything else is unknown (`undefined`).
- */
-export function mapApiKey(apikey: string, keys: StackKeys): string | undefined {
-  if (apikey === keys.secretKey) return keys.serviceRoleKey;
-  if (apikey === keys.publishableKey) return keys.anonKey;
-  if (apikey === keys.anonKey || apikey === keys.serviceRoleKey) return apikey;
-  return undefined;
-}
 
 function apikeyOf(req: IncomingMessage, url: URL): string | undefined {
   return header(req, "apikey") ?? url.searchParams.get("apikey") ?? undefined;

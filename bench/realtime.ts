@@ -16,12 +16,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { WebSocket, WebSocketServer } from "ws";
-import { startStack } from "../src/stack/index.ts";
-import { signJwt } from "../src/stack/jwt.ts";
-import { generateKeys } from "../src/stack/keys.ts";
-import { prepareDatabase } from "../src/stack/migrate.ts";
-import { freePort } from "../src/stack/net.ts";
-import { startThrowawayPostgres, withDatabase } from "../src/stack/postgres.ts";
+import { startStack } from "../packages/stack/src/index.ts";
+import { signJwt } from "../packages/stack/src/jwt.ts";
+import { generateKeys } from "../packages/stack/src/keys.ts";
+import { prepareDatabase } from "../packages/stack/src/migrate.ts";
+import { freePort } from "../packages/stack/src/net.ts";
+import { startThrowawayPostgres, withDatabase } from "../packages/stack/src/postgres.ts";
 
 const SUBSCRIBERS = 100;
 const MESSAGES = 200;
@@ -270,7 +270,10 @@ async function main(): Promise<void> {
   await admin.unsafe(`create database ${dbName}`);
   const dbUrl = withDatabase(serverUrl, dbName);
   try {
-    await prepareDatabase(dbUrl, { seed: false });
+    await prepareDatabase(dbUrl, {
+      projectDir: join(dirname(fileURLToPath(import.meta.url)), ".."),
+      seed: false,
+    });
     const bare = await benchBareWs();
     const { ws, db } = await benchStack(dbUrl);
     const result = {

@@ -20,12 +20,12 @@ import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { WebSocket } from "ws";
 import { ROOMKIT_SCHEMA } from "../functions/_shared/contract.ts";
-import { startStack } from "../src/stack/index.ts";
-import { type Claims, signJwt } from "../src/stack/jwt.ts";
-import { generateKeys, type StackKeys } from "../src/stack/keys.ts";
-import { prepareDatabase } from "../src/stack/migrate.ts";
-import { freePort } from "../src/stack/net.ts";
-import { startThrowawayPostgres, withDatabase } from "../src/stack/postgres.ts";
+import { startStack } from "../packages/stack/src/index.ts";
+import { type Claims, signJwt } from "../packages/stack/src/jwt.ts";
+import { generateKeys, type StackKeys } from "../packages/stack/src/keys.ts";
+import { prepareDatabase } from "../packages/stack/src/migrate.ts";
+import { freePort } from "../packages/stack/src/net.ts";
+import { startThrowawayPostgres, withDatabase } from "../packages/stack/src/postgres.ts";
 import { mergeSummary, type SummaryEntry } from "./_summary.ts";
 
 /** Where the Roomkit tables live, for SQL and for supabase-js (`schema(SCHEMA)`). */
@@ -550,7 +550,10 @@ async function main(): Promise<void> {
     await admin.unsafe(`create database ${dbName}`);
     const dbUrl = withDatabase(pg.url, dbName);
     const migrateStarted = performance.now();
-    await prepareDatabase(dbUrl, { seed: false });
+    await prepareDatabase(dbUrl, {
+      projectDir: join(dirname(fileURLToPath(import.meta.url)), ".."),
+      seed: false,
+    });
     const migrateSeconds = seconds(performance.now() - migrateStarted);
     // Cluster-wide, but the cluster is this bench's own; set before the REST surface reads role settings.
     await admin.unsafe(`alter role authenticated set statement_timeout = '${LIFTED_STATEMENT_TIMEOUT}'`);

@@ -1,5 +1,5 @@
 /**
- * Start-up time and memory of `npm start`'s path (`tsx src/stack/cli.ts start`), measured to
+ * Start-up time and memory of `npm start`'s path (`tsx packages/stack/src/cli.ts start`), measured to
  * "accepting requests": the first 200 from `/auth/v1/health`.
  *   cold: a fresh state directory (initdb, platform bootstrap, `supabase db push` with seed, keys);
  *   warm: the same directory again (Postgres data kept, no pending migrations).
@@ -17,8 +17,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import postgres from "postgres";
-import { freePort } from "../src/stack/net.ts";
-import { startEmbeddedPostgres } from "../src/stack/postgres.ts";
+import { freePort } from "../packages/stack/src/net.ts";
+import { startEmbeddedPostgres } from "../packages/stack/src/postgres.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
@@ -77,7 +77,7 @@ async function stackSample(stateDir: string): Promise<Sample> {
   const started = performance.now();
   const child: ChildProcess = spawn(
     TSX,
-    [join(ROOT, "src", "stack", "cli.ts"), "start", "--port", String(apiPort), "--db-port", String(dbPort)],
+    [join(ROOT, "packages", "stack", "src", "cli.ts"), "start", "--port", String(apiPort), "--db-port", String(dbPort)],
     {
       cwd: ROOT,
       env: { ...process.env, ROOMKIT_STATE_DIR: stateDir },

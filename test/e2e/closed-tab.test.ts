@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../src/stack/migrate.ts";
+import { REPO_ROOT as ROOT } from "../support/repo.ts";
 import { localOnly, type TestStack } from "../support/stack.ts";
 import { eventually, must, type Person, record, signUp, startE2EStack } from "./support.ts";
 

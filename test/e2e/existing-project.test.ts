@@ -13,11 +13,12 @@ import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
-import { type RunningStack, startStack } from "../../src/stack/index.ts";
-import { generateKeys } from "../../src/stack/keys.ts";
-import { applyMigrations, applyPlatform, ROOT } from "../../src/stack/migrate.ts";
-import { freePort } from "../../src/stack/net.ts";
-import { withDatabase } from "../../src/stack/postgres.ts";
+import { type RunningStack, startStack } from "../../packages/stack/src/index.ts";
+import { generateKeys } from "../../packages/stack/src/keys.ts";
+import { applyMigrations, applyPlatform } from "../../packages/stack/src/migrate.ts";
+import { freePort } from "../../packages/stack/src/net.ts";
+import { withDatabase } from "../../packages/stack/src/postgres.ts";
+import { REPO_ROOT as ROOT } from "../support/repo.ts";
 import { EXTERNAL_STACK } from "../support/stack.ts";
 
 /** The app's own schema before Roomkit: the user-management starter plus a chat of its own. */

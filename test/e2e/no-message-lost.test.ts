@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { realtimeSurfaceFor } from "../../src/stack/realtime/index.ts";
+import { realtimeSurfaceFor } from "../../packages/stack/src/realtime/index.ts";
 import type { TestStack } from "../support/stack.ts";
 import { eventually, must, record, signUpAll, startE2EStack } from "./support.ts";
 

@@ -4,10 +4,15 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { discoverFunctions, readEnvFile, readFunctionSections } from "../../src/stack/functions/config.ts";
-import { DENO_DIR } from "../../src/stack/functions/index.ts";
-import { FunctionsRuntime } from "../../src/stack/functions/runtime.ts";
-import { ROOT } from "../../src/stack/migrate.ts";
+import {
+  discoverFunctions,
+  readEnvFile,
+  readFunctionSections,
+} from "../../packages/stack/src/functions/config.ts";
+import { denoDirFor } from "../../packages/stack/src/functions/index.ts";
+import { FunctionsRuntime } from "../../packages/stack/src/functions/runtime.ts";
+import { denoBinary } from "../../packages/stack/src/paths.ts";
+import { REPO_ROOT as ROOT } from "../support/repo.ts";
 import { body, type FunctionsStack, startFunctionsStack } from "./support.ts";
 
 describe("the functions surface of the local stack", () => {
@@ -68,8 +73,8 @@ describe("the Deno worker", () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "roomkit-fn-"));
     const fn = async (name: string, code: string) => {
-      await mkdir(join(root, "functions", name), { recursive: true });
-      await writeFile(join(root, "functions", name, "index.ts"), code);
+      await mkdir(join(root, "supabase", "functions", name), { recursive: true });
+      await writeFile(join(root, "supabase", "functions", name, "index.ts"), code);
     };
     await fn(
       "hello",
@@ -84,11 +89,11 @@ describe("the Deno worker", () => {
     await fn("broken", `import "./missing-module.ts"; export const handler = () => new Response("never");`);
     await fn("bare", `Deno.serve(() => new Response("bare ok"));`);
     runtime = await FunctionsRuntime.start({
-      root,
+      cwd: root,
       functions: discoverFunctions(root),
       env: { MY_SECRET: "from-env" },
-      denoBin: join(ROOT, "node_modules", ".bin", "deno"),
-      denoDir: DENO_DIR,
+      denoBin: denoBinary(),
+      denoDir: denoDirFor(ROOT),
       log: (source, line) => logs.push(`[${source}] ${line}`),
     });
     server = createServer((req, res) => void runtime.proxy(req, res, req.url ?? "/"));

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import postgres from "postgres";
-import { signJwt } from "../../src/stack/jwt.ts";
-import type { StackKeys } from "../../src/stack/keys.ts";
+import { signJwt } from "../../packages/stack/src/jwt.ts";
+import type { StackKeys } from "../../packages/stack/src/keys.ts";
 import { localOnly, startTestStack, type TestStack, type TestStackOptions } from "../support/stack.ts";
 
 /** A signed-in test user: id, display name and a valid access token. */

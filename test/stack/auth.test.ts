@@ -369,3 +369,72 @@ describe.skipIf(EXTERNAL_STACK)("asymmetric tokens and configuration", () => {
     });
   });
 });
+
+describe("GoTrue contracts the stand-in once missed", () => {
+  it("when an address is not in GoTrue's email format, then sign-up and admin create answer 400 validation_failed", async () => {
+    for (const address of ["xx:;x@x.x", "a b@example.com", "no-at-sign.example.com", "x@-bad.example"]) {
+      const signUp = await stack.client().auth.signUp({ email: address, password: PASSWORD });
+      expect(signUp.error?.status).toBe(400);
+      expect(signUp.error?.code).toBe("validation_failed");
+      const created = await stack.admin().auth.admin.createUser({ email: address, password: PASSWORD });
+      expect(created.error?.status).toBe(400);
+      expect(created.error?.code).toBe("validation_failed");
+    }
+  });
+
+  it("when the service role creates or updates a user, then user_metadata holds only what it was given", async () => {
+    const admin = stack.admin().auth.admin;
+    const created = await admin.createUser({
+      email: email(),
+      password: PASSWORD,
+      email_confirm: true,
+      user_metadata: { display_name: "Ada" },
+    });
+    expect(created.error).toBeNull();
+    expect(created.data.user?.user_metadata).toEqual({ display_name: "Ada" });
+    const updated = await admin.updateUserById(created.data.user!.id, { user_metadata: { theme: "dark" } });
+    expect(updated.data.user?.user_metadata).toEqual({ display_name: "Ada", theme: "dark" });
+  });
+});
+
+// Needs a stack with sign-ups closed and refresh-token rotation off: local stack only.
+describe.skipIf(EXTERNAL_STACK)("[auth] settings", () => {
+  let closed: TestStack;
+  beforeAll(async () => {
+    closed = await startTestStack({ functions: false, enableSignup: false, refreshTokenRotation: false });
+  });
+  afterAll(async () => {
+    await closed?.stop();
+  });
+
+  it("when enable_signup is false, then sign-ups and anonymous sign-ins answer 422 signup_disabled, admin create still works", async () => {
+    const signUp = await closed.client().auth.signUp({ email: email(), password: PASSWORD });
+    expect(signUp.error?.status).toBe(422);
+    expect(signUp.error?.code).toBe("signup_disabled");
+    const anonymous = await closed.client().auth.signInAnonymously();
+    expect(anonymous.error?.code).toBe("signup_disabled");
+    const created = await closed.admin().auth.admin.createUser({ email: email(), password: PASSWORD });
+    expect(created.error).toBeNull();
+  });
+
+  it("when refresh-token rotation is off, then a used refresh token keeps working", async () => {
+    const address = email();
+    await closed.admin().auth.admin.createUser({ email: address, password: PASSWORD, email_confirm: true });
+    const client = closed.client();
+    const { data } = await client.auth.signInWithPassword({ email: address, password: PASSWORD });
+    const first = data.session!.refresh_token;
+    const refresh = (token: string) =>
+      fetch(`${closed.url}/auth/v1/token?grant_type=refresh_token`, {
+        method: "POST",
+        headers: { apikey: closed.anonKey, "content-type": "application/json" },
+        body: JSON.stringify({ refresh_token: token }),
+      });
+    expect((await refresh(first)).status).toBe(200);
+    expect((await refresh((await (await refresh(first)).json()).refresh_token)).status).toBe(200);
+    // Well past any reuse interval a rotating server would allow.
+    const closedDb = postgres(closed.dbUrl!, { max: 1, onnotice: () => {} });
+    await closedDb.unsafe(`update auth.refresh_tokens set updated_at = now() - interval '1 hour'`);
+    await closedDb.end();
+    expect((await refresh(first)).status).toBe(200);
+  });
+});

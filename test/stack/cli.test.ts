@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../src/stack/migrate.ts";
 import { freePort } from "../support/global-setup.ts";
+import { REPO_ROOT as ROOT } from "../support/repo.ts";
 
 const run = promisify(execFile);
 
@@ -179,6 +179,9 @@ describe("npm start", () => {
     expect(await listening(apiPort)).toBe(false);
     expect(await listening(dbPort)).toBe(false);
     expect(existsSync(join(stateDir, "db", "postmaster.pid"))).toBe(false);
+    // Ctrl-C is an ordinary way to stop: no stack traces, no errors.
+    expect(output).not.toMatch(/^\s+at /m);
+    expect(output).not.toMatch(/error/i);
     const after = await status(stateDir);
     expect(after.code).toBe(1);
     expect(ownLines(after.stderr).join("\n")).toContain("not running");
@@ -196,6 +199,21 @@ describe("npm start failures", () => {
   afterAll(async () => {
     await new Promise((r) => blocker.close(r));
   });
+
+  it("when npm start gets --port without --, then it refuses with the fix instead of using the default port", async () => {
+    const result = await run("npm", ["start", "--port", String(port)], { cwd: ROOT }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(result.code).not.toBe(0);
+    expect(ownLines(result.stderr).join("\n")).toContain("npm start -- --port");
+  }, 30_000);
+
+  it("when status is asked for an unknown format, then it exits 2 naming the formats", async () => {
+    const result = await status(tmpdir(), "-o", "yaml");
+    expect(result.code).toBe(2);
+    expect(ownLines(result.stderr).join("\n")).toContain("pretty, env, json");
+  }, 30_000);
 
   it("when the API port is taken by another program, then npm start exits non-zero with one line naming the port", async () => {
     const stateDir = await mkdtemp(join(tmpdir(), "roomkit-cli-fail-"));

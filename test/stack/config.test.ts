@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_DEFAULTS, parseConfigToml, readApiConfig } from "../../src/stack/config.ts";
-import { StackStartError, startStack } from "../../src/stack/index.ts";
-import { generateKeys } from "../../src/stack/keys.ts";
+import { API_DEFAULTS, parseConfigToml, readApiConfig } from "../../packages/stack/src/config.ts";
+import { StackStartError, startStack } from "../../packages/stack/src/index.ts";
+import { generateKeys } from "../../packages/stack/src/keys.ts";
 
 let dir: string;
 

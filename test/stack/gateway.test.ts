@@ -4,8 +4,8 @@ import { connect } from "node:net";
 import { createClient } from "@supabase/supabase-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { startStack } from "../../src/stack/index.ts";
-import { generateKeys, type StackKeys } from "../../src/stack/keys.ts";
+import { startStack } from "../../packages/stack/src/index.ts";
+import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { freePort } from "../support/global-setup.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { realtimeSurfaceFor } from "../../src/stack/realtime/index.ts";
+import { realtimeSurfaceFor } from "../../packages/stack/src/realtime/index.ts";
 import { EXTERNAL_STACK } from "../support/stack.ts";
 import {
   createRoom,

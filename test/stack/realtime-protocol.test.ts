@@ -2,11 +2,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { API_DEFAULTS } from "../../src/stack/config.ts";
-import { signJwt } from "../../src/stack/jwt.ts";
-import { generateKeys, type StackKeys } from "../../src/stack/keys.ts";
-import { createRealtimeSurface } from "../../src/stack/realtime/index.ts";
-import type { Surface } from "../../src/stack/surface.ts";
+import { API_DEFAULTS, AUTH_DEFAULTS } from "../../packages/stack/src/config.ts";
+import { signJwt } from "../../packages/stack/src/jwt.ts";
+import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
+import { loadProject } from "../../packages/stack/src/project.ts";
+import { createRealtimeSurface } from "../../packages/stack/src/realtime/index.ts";
+import type { Surface } from "../../packages/stack/src/surface.ts";
+import { REPO_ROOT } from "../support/repo.ts";
 import { createRoom, useRealtimeStack } from "./realtime-support.ts";
 
 /**
@@ -177,7 +179,9 @@ describe("realtime connect refusals", () => {
       apiUrl: "http://127.0.0.1:0",
       keys,
       userTokenAlg: "HS256",
+      project: loadProject(REPO_ROOT),
       api: { ...API_DEFAULTS },
+      auth: { ...AUTH_DEFAULTS },
       log: () => {},
       options: { dbUrl, keys, realtimeErrorBackoffMs: 0 },
     });

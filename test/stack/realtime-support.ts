@@ -5,8 +5,8 @@ import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { WebSocket } from "ws";
 import type { Database } from "../../functions/_shared/database.types.ts";
-import { signJwt } from "../../src/stack/jwt.ts";
-import type { StackKeys } from "../../src/stack/keys.ts";
+import { signJwt } from "../../packages/stack/src/jwt.ts";
+import type { StackKeys } from "../../packages/stack/src/keys.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 /**

@@ -1,16 +1,16 @@
 /** Engine-level checks of the URL grammar and the SQL builder (no server, no database). */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RestError } from "../../src/stack/rest/errors.ts";
+import { RestError } from "../../packages/stack/src/rest/errors.ts";
 import {
   parseLogic,
   parseOperation,
   parseOrder,
   parsePrefer,
   parseSelect,
-} from "../../src/stack/rest/parse.ts";
-import type { SchemaCache, Table } from "../../src/stack/rest/schema-cache.ts";
-import { buildReadStatement, type NodeParams } from "../../src/stack/rest/sql.ts";
+} from "../../packages/stack/src/rest/parse.ts";
+import type { SchemaCache, Table } from "../../packages/stack/src/rest/schema-cache.ts";
+import { buildReadStatement, type NodeParams } from "../../packages/stack/src/rest/sql.ts";
 
 const rooms: Table = {
   schema: "public",

@@ -296,7 +296,7 @@ describe("auth", () => {
   it.skipIf(EXTERNAL_WITHOUT_JWT_SECRET)(
     "when the JWT is expired, then 401 PGRST303 with WWW-Authenticate",
     async () => {
-      const { signJwt } = await import("../../src/stack/jwt.ts");
+      const { signJwt } = await import("../../packages/stack/src/jwt.ts");
       const past = Math.floor(Date.now() / 1000) - 3600;
       const token = await signJwt({ role: "authenticated", exp: past, iat: past - 60 }, {
         jwtSecret: stack.jwtSecret,
@@ -334,7 +334,7 @@ describe("auth", () => {
   it.skipIf(EXTERNAL_WITHOUT_JWT_SECRET)(
     "when a JWT names a role that does not exist, then 401 22023",
     async () => {
-      const { signJwt } = await import("../../src/stack/jwt.ts");
+      const { signJwt } = await import("../../packages/stack/src/jwt.ts");
       const token = await signJwt({ role: "no_such_role" }, { jwtSecret: stack.jwtSecret } as never);
       const res = await roomkitFetch(stack, "/rooms", { token });
       expect(res.status).toBe(401);
@@ -349,7 +349,7 @@ describe("auth", () => {
   it.skipIf(EXTERNAL_WITHOUT_JWT_SECRET)(
     "when a JWT names a role the authenticator cannot switch to (postgres), then 403 42501 and nothing runs as it",
     async () => {
-      const { signJwt } = await import("../../src/stack/jwt.ts");
+      const { signJwt } = await import("../../packages/stack/src/jwt.ts");
       const token = await signJwt({ role: "postgres" }, { jwtSecret: stack.jwtSecret } as never);
       const res = await roomkitFetch(stack, "/rooms?select=id&kind=eq.private", { token });
       expect(res.status).toBe(403);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { inject } from "vitest";
-import { withDatabase } from "../../src/stack/postgres.ts";
+import { withDatabase } from "../../packages/stack/src/postgres.ts";
 
 export type Sql = postgres.Sql;
 

@@ -1,7 +1,8 @@
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
-import { prepareDatabase } from "../../src/stack/migrate.ts";
-import { startThrowawayPostgres, withDatabase } from "../../src/stack/postgres.ts";
+import { prepareDatabase } from "../../packages/stack/src/migrate.ts";
+import { startThrowawayPostgres, withDatabase } from "../../packages/stack/src/postgres.ts";
+import { REPO_ROOT } from "./repo.ts";
 
 export const TEMPLATE_DB = "roomkit_template";
 
@@ -14,7 +15,7 @@ declare module "vitest" {
   }
 }
 
-export { freePort } from "../../src/stack/net.ts";
+export { freePort } from "../../packages/stack/src/net.ts";
 
 /**
  * One Postgres server per test run: ROOMKIT_TEST_DB_URL (an external server whose user may create
@@ -36,7 +37,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } finally {
     await admin.end();
   }
-  await prepareDatabase(withDatabase(serverUrl, TEMPLATE_DB), { seed: true });
+  await prepareDatabase(withDatabase(serverUrl, TEMPLATE_DB), { projectDir: REPO_ROOT, seed: true });
   project.provide("dbServerUrl", serverUrl);
   project.provide("templateDb", TEMPLATE_DB);
   return stop;

@@ -1,10 +1,11 @@
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { WebSocket } from "ws";
 import type { Database } from "../../functions/_shared/database.types.ts";
-import { startStack } from "../../src/stack/index.ts";
-import { generateKeys } from "../../src/stack/keys.ts";
+import { startStack } from "../../packages/stack/src/index.ts";
+import { generateKeys } from "../../packages/stack/src/keys.ts";
 import { createTestDatabase } from "./db.ts";
 import { freePort } from "./global-setup.ts";
+import { REPO_ROOT } from "./repo.ts";
 
 /** A Supabase stack to test against: the local one, or a real one named by env vars. */
 export interface TestStack {
@@ -110,6 +111,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const keys = await generateKeys();
   const stack = await startStack({
     realtimeErrorBackoffMs: 0,
+    // The repository's config.toml leaves anonymous sign-ins off (the CLI default); the suites use them.
+    anonymousSignIns: true,
+    projectDir: REPO_ROOT,
     log: env.ROOMKIT_TEST_LOG ? (s, l) => console.log(`[${s}] ${l}`) : () => {},
     ...options,
     dbUrl: db.url,

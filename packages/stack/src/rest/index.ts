@@ -8,7 +8,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt } from "jose";
 import postgres from "postgres";
 import { API_DEFAULTS, type ApiConfig } from "../config.ts";
-import { header, readBody } from "../http.ts";
+import {
+  BodyError,
+  DEFAULT_BODY_LIMIT_BYTES,
+  decodePathSegment,
+  header,
+  isConnectionError,
+  readBody,
+} from "../http.ts";
 import { JwtError, verifyJwt } from "../jwt.ts";
 import type { StackKeys } from "../keys.ts";
 import type { Surface, SurfaceFactory } from "../surface.ts";
@@ -221,6 +228,21 @@ function parseQuery(search: URLSearchParams, rpcParamNames: Set<string> | null):
   return out;
 }
 
+/** Carries a finished response out of a transaction that `Prefer: tx=rollback` rolls back. */
+class RolledBack {
+  constructor(readonly result: unknown) {}
+}
+
+/** Adds `tx=rollback` to `Preference-Applied` of a rolled-back request's outcome. */
+function withTxApplied<T>(result: T): T {
+  const outcome = result as unknown as Outcome;
+  if (outcome && typeof outcome === "object" && "headers" in outcome) {
+    const applied = outcome.headers["Preference-Applied"];
+    outcome.headers["Preference-Applied"] = applied ? `${applied}, tx=rollback` : "tx=rollback";
+  }
+  return result;
+}
+
 /** `Content-Range` as `RangeQuery.hs contentRangeH` formats it. */
 function contentRange(lower: number, upper: number, total: number | null): string {
   const range = total !== 0 && lower <= upper ? `${lower}-${upper}` : "*";
@@ -320,7 +342,7 @@ function parseResource(pathname: string): Resource {
   const segments = pathname
     .split("/")
     .filter((s) => s !== "")
-    .map(decodeURIComponent);
+    .map(decodePathSegment);
   if (segments.length === 0) return { kind: "root" };
   if (segments.length === 1) return { kind: "relation", name: segments[0]! };
   if (segments.length === 2 && segments[0] === "rpc") return { kind: "rpc", name: segments[1]! };
@@ -477,23 +499,33 @@ export function createRest(options: {
     const mode = `isolation level read committed ${readOnly ? "read only" : "read write"}`;
     const attempt = async (prepare: boolean) =>
       (await sql.begin(mode, async (tx) => {
-        // PostgREST logs in as the authenticator, which can only switch to the roles granted to it
-        // (anon, authenticated, service_role): a signed token naming any other role (postgres,
-        // supabase_auth_admin …) fails with 42501 instead of running with the pool user's rights.
-        // SET ROLE is checked against the session user, so the session user changes (until commit).
-        await tx.unsafe(`set local session authorization ${AUTHENTICATOR_ROLE}`, [], { prepare });
-        await tx.unsafe(setSql, settings.flat(), { prepare });
-        return work(
-          async (text, params) =>
-            (await tx.unsafe(text, params as never[], { prepare })) as unknown as StatementRow[],
-        );
+        const result = await runInTransaction(tx, prepare);
+        // `Prefer: tx=rollback`: the response is built, then everything is undone (`MainTx.hs optionalRollback`).
+        if (prefs.tx === "rollback") throw new RolledBack(result);
+        return result;
       })) as T;
+    const runInTransaction = async (tx: postgres.TransactionSql, prepare: boolean): Promise<T> => {
+      // PostgREST logs in as the authenticator, which can only switch to the roles granted to it
+      // (anon, authenticated, service_role): a signed token naming any other role (postgres,
+      // supabase_auth_admin …) fails with 42501 instead of running with the pool user's rights.
+      // SET ROLE is checked against the session user, so the session user changes (until commit).
+      await tx.unsafe(`set local session authorization ${AUTHENTICATOR_ROLE}`, [], { prepare });
+      await tx.unsafe(setSql, settings.flat(), { prepare });
+      return work(
+        async (text, params) =>
+          (await tx.unsafe(text, params as never[], { prepare })) as unknown as StatementRow[],
+      );
+    };
     try {
       return await attempt(true);
     } catch (error) {
+      if (error instanceof RolledBack) return withTxApplied(error.result as T);
       // A migration changed a relation under a prepared statement; the request itself is fine.
       if (isPgError(error) && error.code === "0A000" && /cached plan must not change/.test(error.message)) {
-        return attempt(false);
+        return attempt(false).catch((retryError: unknown) => {
+          if (retryError instanceof RolledBack) return withTxApplied(retryError.result as T);
+          throw retryError;
+        });
       }
       throw error;
     }
@@ -793,9 +825,12 @@ export function createRest(options: {
     }
     const isObjectBody =
       method !== "POST" || (typeof bodyValue === "object" && bodyValue !== null && !Array.isArray(bodyValue));
+    // A function with an unnamed parameter cannot be called with named arguments; only the single
+    // unnamed json/jsonb form below takes it (`functions.rst`).
     const matches = routines.filter(
       (r) =>
         isObjectBody &&
+        r.params.every((p) => p.name !== "") &&
         argNames.every((a) => r.params.some((p) => p.name === a)) &&
         r.params.every((p) => p.hasDefault || argNames.includes(p.name)),
     );
@@ -855,7 +890,7 @@ export function createRest(options: {
         statement = {
           sql:
             `with ${callCte} select ${isVoid ? "null::text" : `coalesce((select to_json("pgrst_scalar") from "pgrst_call" limit 1), 'null')::text`} as body, ` +
-            `(select count(*) from "pgrst_call") as page_total, null::bigint as total, ${gucs}`,
+            `(select count(*) from "pgrst_call") as page_total, ${prefs.count ? `(select count(*) from "pgrst_call")` : "null::bigint"} as total, ${gucs}`,
           params: params.values,
         };
       }
@@ -884,10 +919,27 @@ export function createRest(options: {
       checkUnusedPaths(q.nodeParams, built.usedPaths);
       statement = built;
     }
+    const strictMaxAffected = prefs.handling === "strict" && prefs.maxAffected !== undefined;
+    if (strictMaxAffected && !routine.returnsSet) {
+      throw new RestError(
+        400,
+        "PGRST128",
+        "Function must return SETOF or TABLE when max-affected preference is used with handling=strict",
+      );
+    }
     return transaction(req, pathname, auth, schema, readOnly, prefs, sc, async (run) => {
       const [row] = await run(statement.sql, statement.params);
       const pageTotal = Number(row?.page_total ?? 0);
       const total = row?.total === null || row?.total === undefined ? null : Number(row.total);
+      if (strictMaxAffected && pageTotal > prefs.maxAffected!) {
+        // Thrown inside the transaction, so whatever the function wrote is rolled back (`MainTx.hs`).
+        throw new RestError(
+          400,
+          "PGRST124",
+          "Query result exceeds max-affected preference constraint",
+          `The query affects ${pageTotal} rows`,
+        );
+      }
       if (isVoid) return applyGucs({ status: 204, headers: {}, body: null }, row);
       if (media.single && routine.returnsSet && pageTotal !== 1) throw singularityError(pageTotal);
       let status = routine.returnsSet ? rangeStatus(offset, offset + pageTotal - 1, total) : 200;
@@ -964,7 +1016,9 @@ export function createRest(options: {
   const errorOutcome = (error: unknown, auth: Auth | undefined): Outcome => {
     let rest: RestError;
     if (error instanceof RestError) rest = error;
+    else if (isConnectionError(error)) rest = databaseUnavailable(error);
     else if (isPgError(error)) rest = fromPgError(error, (auth?.role ?? ANON_ROLE) !== ANON_ROLE);
+    else if (error instanceof BodyError) rest = bodyTooLarge();
     else {
       options.log(`unexpected error: ${(error as Error)?.stack ?? String(error)}`);
       rest = new RestError(500, "PGRSTX00", "Internal server error");
@@ -994,6 +1048,28 @@ export function createRest(options: {
   }
 
   return surface;
+}
+
+/**
+ * PGRST000, 503: the database cannot be reached (down or restarting). PostgREST answers this while
+ * it retries its connection; `details` carries the driver's reason (`Error.hs` ConnectionUsageError).
+ */
+function databaseUnavailable(error: unknown): RestError {
+  const reason = (error as { message?: string }).message ?? String(error);
+  return new RestError(503, "PGRST000", "Database connection error. Retrying the connection.", reason);
+}
+
+/**
+ * 413 for a body over the local stack's limit. PostgREST has no limit of its own (the platform's
+ * proxy has one); the envelope is PostgREST's, the code that of an unusable body (PGRST102).
+ */
+function bodyTooLarge(): RestError {
+  return new RestError(
+    413,
+    "PGRST102",
+    "Request body too large",
+    `The local stack accepts request bodies up to ${DEFAULT_BODY_LIMIT_BYTES} bytes`,
+  );
 }
 
 /** PGRST202 with PostgREST's message, details and fuzzy hint (`Error.hs NoRpc`). */

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { header, sendJson } from "./http.ts";
-import type { StackKeys } from "./keys.ts";
+import { header, isConnectionError, sendJson } from "./http.ts";
+import { mapApiKey, type StackKeys } from "./keys.ts";
 import type { Surface } from "./surface.ts";
 
 /**
@@ -46,6 +46,10 @@ export const NO_API_KEY = {
 export const INVALID_API_KEY = {
   message: "Invalid API key",
   hint: "Double check your Supabase `anon` or `service_role` API key.",
+} as const;
+/** A surface could not reach the database and had no answer of its own: 503, retryable. */
+export const DATABASE_UNAVAILABLE = {
+  message: "The database is unavailable; the local stack reconnects when it is back.",
 } as const;
 /** Kong's answer when no route matches a path. */
 export const NO_ROUTE = { message: "no Route matched with those values" } as const;
@@ -97,18 +101,6 @@ const CORS_MAX_AGE_SECONDS = "86400";
 type KeyCheck =
   | { ok: true; mapped: string | undefined }
   | { ok: false; body: typeof NO_API_KEY | typeof INVALID_API_KEY };
-
-/**
- * Maps an `apikey` to the legacy JWT the surfaces understand, as the CLI's Kong does:
- * `sb_secret_…` → service_role JWT, `sb_publishable_…` → anon JWT, a JWT key → itself.
- * Anything else is unknown (`undefined`).
- */
-export function mapApiKey(apikey: string, keys: StackKeys): string | undefined {
-  if (apikey === keys.secretKey) return keys.serviceRoleKey;
-  if (apikey === keys.publishableKey) return keys.anonKey;
-  if (apikey === keys.anonKey || apikey === keys.serviceRoleKey) return apikey;
-  return undefined;
-}
 
 function apikeyOf(req: IncomingMessage, url: URL): string | undefined {
   return header(req, "apikey") ?? url.searchParams.get("apikey") ?? undefined;
@@ -227,6 +219,11 @@ export function createGatewayHandler(options: {
         return surface.handle(req, res, surfacePath(target.rest, url));
       })
       .catch((error: unknown) => {
+        if (isConnectionError(error)) {
+          if (!res.headersSent) sendJson(res, 503, DATABASE_UNAVAILABLE);
+          else res.destroy();
+          return;
+        }
         log("gateway", `${req.method} ${url.pathname} failed: ${(error as Error).stack ?? String(error)}`);
         if (!res.headersSent)
           sendJson(res, 500, { message: "An invalid response was received from the upstream server" });

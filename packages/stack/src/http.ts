@@ -6,24 +6,6 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 /** Why a request body could not be used; each surface maps it to its own error body. */
 export type BodyFailure = "too_large" | "invalid_json";
 
-/**
- * A failure with an HTTP status. `body` is what the surface answers (each surface has its own
- * error shape); `headers` are added to the response.
- *
- * @example
- * throw new HttpError(404, { message: "not found" });
- */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(typeof body === "object" && body && "message" in body ? String(body.message) : `HTTP ${status}`);
-    this.name = "HttpError";
-  }
-}
-
 /** A request body that was too large or not JSON. */
 export class BodyError extends Error {
   constructor(
@@ -113,4 +95,55 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   const value = header(req, "authorization");
   const match = value?.match(/^bearer\s+(\S+)\s*$/i);
   return match?.[1];
+}
+
+/**
+ * Percent-decoding that never throws: a malformed escape (`%ZZ`, a lone `%`) stays as written,
+ * as Warp's lenient `urlDecode` leaves it for PostgREST, so bad input is an unknown name, not a 500.
+ *
+ * @example
+ * decodePathSegment("a%20b%ZZ") // "a b%ZZ"
+ */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+}
+
+/** Postgres error fields and postgres.js connection error codes that mean "the database is not reachable". */
+const CONNECTION_ERROR_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+  // admin_shutdown, crash_shutdown, cannot_connect_now (starting up / shutting down)
+  "57P01",
+  "57P02",
+  "57P03",
+]);
+
+/**
+ * Whether an error means the database could not be reached (down, restarting, connection cut),
+ * as opposed to an error of the request itself. Surfaces answer these with 503.
+ *
+ * @example
+ * if (isConnectionError(error)) sendJson(res, 503, { message: "database unavailable" });
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") return false;
+  return CONNECTION_ERROR_CODES.has(code) || code.startsWith("08");
 }

@@ -27,6 +27,8 @@ const DEFAULT_PRESENCE_RATE_LIMIT = { calls: 5, windowMs: 30_000 };
 const DEFAULT_MAX_PAYLOAD_BYTES = 3000 * 1024 + 500;
 /** The server keeps today's partitions in place; we re-run the janitor hourly. */
 const PARTITION_MAINTENANCE_MS = 60 * 60 * 1000;
+/** How often a broken replication stream (database restarted) is checked for and reopened. */
+const REPLICATION_WATCHDOG_MS = 2_000;
 
 /** The realtime surface, with the local-only knob tests use to simulate a server restart. */
 export interface RealtimeSurface extends Surface {
@@ -94,6 +96,30 @@ export const createRealtimeSurface: SurfaceFactory = async (ctx) => {
   const maintenance = setInterval(maintain, PARTITION_MAINTENANCE_MS);
   maintenance.unref();
   await start();
+  // A database that went away and came back: postgres.js retries the replication stream once;
+  // if that fails too, a fresh stream is opened here until one holds.
+  let repairing = false;
+  const watchdog = setInterval(() => {
+    if (!accepting || repairing || replication?.healthy()) return;
+    repairing = true;
+    void (async () => {
+      try {
+        await replication?.stop();
+        replication = await startReplication(
+          ctx.dbUrl,
+          (m) => server.hub.publish(tenantTopic(m.topic, m.isPrivate), m.frame),
+          log,
+        );
+        log("replication stream reconnected");
+      } catch (error) {
+        replication = undefined;
+        log(`replication stream still down: ${(error as Error).message}`);
+      } finally {
+        repairing = false;
+      }
+    })();
+  }, REPLICATION_WATCHDOG_MS);
+  watchdog.unref();
 
   const surface: RealtimeSurface = {
     async handle(req, res, path) {
@@ -123,6 +149,7 @@ export const createRealtimeSurface: SurfaceFactory = async (ctx) => {
     async close() {
       byApiUrl.delete(ctx.apiUrl);
       clearInterval(maintenance);
+      clearInterval(watchdog);
       await dropAll();
       wss.close();
       await sql.end({ timeout: 1 });

@@ -1,8 +1,9 @@
+import type { ServerResponse } from "node:http";
 import { join } from "node:path";
 import { header, sendJson } from "../http.ts";
 import { verifyJwt } from "../jwt.ts";
 import type { StackKeys } from "../keys.ts";
-import { ROOT } from "../migrate.ts";
+import { denoBinary } from "../paths.ts";
 import type { Surface, SurfaceFactory } from "../surface.ts";
 import { discoverFunctions, type FunctionConfig, readEnvFile } from "./config.ts";
 import { FunctionsRuntime } from "./runtime.ts";
@@ -29,9 +30,16 @@ export const LIVEKIT_DEV_DEFAULTS = {
   LIVEKIT_API_SECRET: "secret",
 } as const;
 
-/** Where Deno keeps its npm cache: git-ignored, kept between starts so they stay fast. */
-export const DENO_DIR = join(ROOT, ".roomkit", "deno");
-const DENO_BIN = join(ROOT, "node_modules", ".bin", "deno");
+/**
+ * Where Deno keeps its npm cache: `ROOMKIT_DENO_DIR`, else `.roomkit/deno` in the project
+ * (git-ignored), kept between starts so they stay fast.
+ *
+ * @example
+ * denoDirFor("/home/me/app") // "/home/me/app/.roomkit/deno"
+ */
+export function denoDirFor(projectDir: string): string {
+  return process.env.ROOMKIT_DENO_DIR ?? join(projectDir, ".roomkit", "deno");
+}
 
 /**
  * The environment Supabase gives functions (reference §11): gateway URL, keys, database URL,
@@ -61,9 +69,9 @@ export function supabaseFunctionEnv(input: {
 }
 
 /** Secrets from the env file, minus `SUPABASE_*` names (the CLI skips those: they are reserved). */
-function fileSecrets(root: string, log: (line: string) => void): Record<string, string> {
+function fileSecrets(projectDir: string, log: (line: string) => void): Record<string, string> {
   const secrets: Record<string, string> = {};
-  for (const [name, value] of Object.entries(readEnvFile(join(root, FUNCTIONS_ENV_FILE)))) {
+  for (const [name, value] of Object.entries(readEnvFile(join(projectDir, FUNCTIONS_ENV_FILE)))) {
     if (name.startsWith("SUPABASE_")) log(`env name cannot start with SUPABASE_, skipping: ${name}`);
     else secrets[name] = value;
   }
@@ -87,51 +95,86 @@ async function checkJwt(
   }
 }
 
+/** Functions that share an import map run in one worker (Deno takes one import map per process). */
+function groupByImportMap(functions: FunctionConfig[]): FunctionConfig[][] {
+  const groups = new Map<string, FunctionConfig[]>();
+  for (const fn of functions) {
+    const key = fn.importMap ?? "";
+    groups.set(key, [...(groups.get(key) ?? []), fn]);
+  }
+  return [...groups.values()];
+}
+
+/** The edge runtime's 404 for a name no function has: text, with hosted Supabase's error code header. */
+function sendFunctionNotFound(res: ServerResponse): void {
+  res.writeHead(404, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": String(Buffer.byteLength(FUNCTION_NOT_FOUND)),
+    "sb-error-code": "NOT_FOUND",
+  });
+  res.end(FUNCTION_NOT_FOUND);
+}
+
 /**
- * `/functions/v1`: real Deno running `functions/*` in one worker process. The gateway strips
- * `/functions/v1`, so the path arrives as `/<name>/…`, which is exactly what a function sees in
- * `new URL(req.url).pathname` on Supabase. `verify_jwt` comes from `[functions.<name>]` in
- * `supabase/config.toml` (default true); secrets from `supabase/functions/.env` and
- * `StackOptions.functionsEnv` (which wins).
+ * `/functions/v1`: real Deno running the project's functions, one worker process per import map.
+ * The gateway strips `/functions/v1`, so the path arrives as `/<name>/…`, which is exactly what a
+ * function sees in `new URL(req.url).pathname` on Supabase. Functions are found as the CLI finds
+ * them (see `discoverFunctions`); `verify_jwt` comes from `[functions.<name>]` (default true);
+ * secrets from `supabase/functions/.env` and `StackOptions.functionsEnv` (which wins).
  */
 export const createFunctionsSurface: SurfaceFactory = async (ctx) => {
-  const root = ROOT;
-  const functions = discoverFunctions(root);
-  const byName = new Map(functions.map((f) => [f.name, f]));
+  const projectDir = ctx.project.dir;
+  const functions = discoverFunctions(projectDir, ctx.project.configPath);
   const env = {
     ...LIVEKIT_DEV_DEFAULTS,
-    ...fileSecrets(root, (line) => ctx.log("functions", line)),
+    ...fileSecrets(projectDir, (line) => ctx.log("functions", line)),
     ...supabaseFunctionEnv({ apiUrl: ctx.apiUrl, dbUrl: ctx.dbUrl, keys: ctx.keys }),
     ...(ctx.options.functionsEnv ?? {}),
   };
-  const runtime = await FunctionsRuntime.start({
-    root,
-    functions,
-    env,
-    denoBin: DENO_BIN,
-    denoDir: DENO_DIR,
-    log: ctx.log,
-  });
+  const denoDir = ctx.options.denoDir ?? denoDirFor(projectDir);
+  const started = await Promise.allSettled(
+    groupByImportMap(functions).map((group) =>
+      FunctionsRuntime.start({
+        cwd: projectDir,
+        functions: group,
+        ...(group[0]?.importMap ? { importMap: group[0].importMap } : {}),
+        env,
+        denoBin: denoBinary(),
+        denoDir,
+        log: ctx.log,
+      }),
+    ),
+  );
+  const runtimes = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.allSettled(runtimes.map((r) => r.close()));
+    throw failed.reason;
+  }
+  const byName = new Map<string, { fn: FunctionConfig; runtime: FunctionsRuntime }>();
+  for (const runtime of runtimes) for (const fn of runtime.functions) byName.set(fn.name, { fn, runtime });
   ctx.log("functions", `serving ${functions.map((f) => f.name).join(", ") || "no functions"}`);
   const surface: Surface = {
     async handle(req, res, path) {
-      const name = decodeURIComponent(new URL(path, "http://functions").pathname.split("/")[1] ?? "");
-      const fn = byName.get(name);
-      if (!fn) {
-        res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
-        res.end(FUNCTION_NOT_FOUND);
+      // The first segment as sent: slugs never need decoding, and a malformed escape is just an unknown name.
+      const name = path.split("?")[0]!.split("/")[1] ?? "";
+      const target = byName.get(name);
+      if (!target) {
+        sendFunctionNotFound(res);
         return;
       }
       if (req.method !== "OPTIONS") {
-        const refusal = await checkJwt(fn, header(req, "authorization"), ctx.keys);
+        const refusal = await checkJwt(target.fn, header(req, "authorization"), ctx.keys);
         if (refusal) {
           sendJson(res, 401, refusal);
           return;
         }
       }
-      await runtime.proxy(req, res, path);
+      await target.runtime.proxy(req, res, path);
     },
-    close: () => runtime.close(),
+    close: async () => {
+      await Promise.allSettled(runtimes.map((r) => r.close()));
+    },
   };
   return surface;
 };

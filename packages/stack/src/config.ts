@@ -3,9 +3,7 @@
  * reader for the subset the Supabase CLI template uses, and the `[api]` settings of the Data API.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { z } from "zod";
-import { ROOT } from "./migrate.ts";
 
 /** A scalar of the TOML subset read here. */
 export type TomlScalar = string | boolean | number;
@@ -13,9 +11,6 @@ export type TomlScalar = string | boolean | number;
 export type TomlValue = TomlScalar | TomlScalar[];
 /** Table name (`api`, `functions.hook`; `""` for keys above the first header) → its keys. */
 export type TomlTables = Map<string, Record<string, TomlValue>>;
-
-/** The repository's own config, which `npm start` and the tests use unless told otherwise. */
-export const DEFAULT_CONFIG_PATH = join(ROOT, "supabase", "config.toml");
 
 /**
  * Calls `visit` with each character outside TOML strings (basic `"…"` with backslash escapes,
@@ -194,14 +189,102 @@ export class ConfigError extends Error {
  * readApiConfig("supabase/config.toml") // { schemas: ["public", "graphql_public"], extraSearchPath: ["public", "extensions"], maxRows: 1000 }
  */
 export function readApiConfig(path: string): ApiConfig {
-  const parsed = apiSection.safeParse(readConfigToml(path).get("api") ?? {});
+  return apiConfigOf(readConfigToml(path), path);
+}
+
+/** Parses one section with its schema; a bad value throws `ConfigError` naming `[section] key`. */
+function section<T extends z.ZodType>(tables: TomlTables, name: string, schema: T, path: string): z.infer<T> {
+  const parsed = schema.safeParse(tables.get(name) ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${path}: [api] ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`${path}: [${name}] ${issue.path.join(".")}: ${issue.message}`);
   }
+  return parsed.data;
+}
+
+function apiConfigOf(tables: TomlTables, path: string): ApiConfig {
+  const api = section(tables, "api", apiSection, path);
+  return { schemas: api.schemas, extraSearchPath: api.extra_search_path, maxRows: api.max_rows };
+}
+
+/** The `[auth]` settings the local Auth honours (GoTrue's `GOTRUE_*` as the CLI sets them). */
+export interface AuthConfig {
+  /** Lifetime of access tokens in seconds (`jwt_expiry`, GOTRUE_JWT_EXP). */
+  jwtExpiry: number;
+  /** Whether new users may sign up (`enable_signup`; false → 422 `signup_disabled`). */
+  enableSignup: boolean;
+  /** `enable_anonymous_sign_ins`. */
+  enableAnonymousSignIns: boolean;
+  /** `enable_refresh_token_rotation`: off, a used refresh token stays valid (no reuse detection). */
+  enableRefreshTokenRotation: boolean;
+  /** `refresh_token_reuse_interval` in seconds. */
+  refreshTokenReuseInterval: number;
+  /** `minimum_password_length`. */
+  minimumPasswordLength: number;
+}
+
+/** The CLI template's `[auth]` values (`pkg/config/templates/config.toml`). */
+export const AUTH_DEFAULTS: Readonly<AuthConfig> = {
+  jwtExpiry: 3600,
+  enableSignup: true,
+  enableAnonymousSignIns: false,
+  enableRefreshTokenRotation: true,
+  refreshTokenReuseInterval: 10,
+  minimumPasswordLength: 6,
+};
+
+const authSection = z.object({
+  jwt_expiry: z.number().int().positive().max(604800).default(AUTH_DEFAULTS.jwtExpiry),
+  enable_signup: z.boolean().default(AUTH_DEFAULTS.enableSignup),
+  enable_anonymous_sign_ins: z.boolean().default(AUTH_DEFAULTS.enableAnonymousSignIns),
+  enable_refresh_token_rotation: z.boolean().default(AUTH_DEFAULTS.enableRefreshTokenRotation),
+  refresh_token_reuse_interval: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(AUTH_DEFAULTS.refreshTokenReuseInterval),
+  minimum_password_length: z.number().int().positive().default(AUTH_DEFAULTS.minimumPasswordLength),
+});
+
+/** `[db.seed]`: whether `db push --include-seed` seeds, and from which files (globs relative to `supabase/`). */
+export interface SeedConfig {
+  enabled: boolean;
+  sqlPaths: string[];
+}
+
+const seedSection = z.object({
+  enabled: z.boolean().default(true),
+  sql_paths: z.array(z.string().min(1)).default(["./seed.sql"]),
+});
+
+/** What the local stack reads from a project's `supabase/config.toml`. */
+export interface ProjectConfig {
+  api: ApiConfig;
+  auth: AuthConfig;
+  seed: SeedConfig;
+}
+
+/**
+ * `[api]`, `[auth]` and `[db.seed]` of a config file, with the CLI's defaults for absent keys (a
+ * missing file is all defaults); throws `ConfigError` naming the key of a value of the wrong shape.
+ *
+ * @example
+ * readProjectConfig("supabase/config.toml").auth.jwtExpiry // 3600
+ */
+export function readProjectConfig(path: string): ProjectConfig {
+  const tables = readConfigToml(path);
+  const auth = section(tables, "auth", authSection, path);
+  const seed = section(tables, "db.seed", seedSection, path);
   return {
-    schemas: parsed.data.schemas,
-    extraSearchPath: parsed.data.extra_search_path,
-    maxRows: parsed.data.max_rows,
+    api: apiConfigOf(tables, path),
+    auth: {
+      jwtExpiry: auth.jwt_expiry,
+      enableSignup: auth.enable_signup,
+      enableAnonymousSignIns: auth.enable_anonymous_sign_ins,
+      enableRefreshTokenRotation: auth.enable_refresh_token_rotation,
+      refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
+      minimumPasswordLength: auth.minimum_password_length,
+    },
+    seed: { enabled: seed.enabled, sqlPaths: seed.sql_paths },
   };
 }

@@ -1,6 +1,6 @@
 import { decodeJwt } from "jose";
 import { type Claims, JwtError, verifyJwt } from "../jwt.ts";
-import type { StackKeys } from "../keys.ts";
+import { mapApiKey, type StackKeys } from "../keys.ts";
 
 /**
  * Token checks as Supabase Realtime makes them (supabase/realtime
@@ -35,9 +35,7 @@ export type TokenResult =
  * resolveApiKey(keys.publishableKey, keys) === keys.anonKey
  */
 export function resolveApiKey(token: string, keys: StackKeys): string {
-  if (token === keys.publishableKey) return keys.anonKey;
-  if (token === keys.secretKey) return keys.serviceRoleKey;
-  return token;
+  return mapApiKey(token, keys) ?? token;
 }
 
 /**

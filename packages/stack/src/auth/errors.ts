@@ -55,6 +55,7 @@ export const E = {
   validation: (message: string) => new AuthError(400, "validation_failed", message),
   badJson: (detail: string) =>
     new AuthError(400, "bad_json", `Could not parse request body as JSON: ${detail}`),
+  signupDisabled: () => new AuthError(422, "signup_disabled", "Signups not allowed for this instance"),
   anonymousDisabled: () =>
     new AuthError(422, "anonymous_provider_disabled", "Anonymous sign-ins are disabled"),
   noAuthorization: () =>
@@ -75,6 +76,9 @@ export const E = {
   notFound: () => new AuthError(404, "not_found", "Not Found"),
   methodNotAllowed: () => new AuthError(405, "method_not_allowed", "Method Not Allowed"),
   requestTooLarge: () => new AuthError(413, "request_too_large", "Request body too large"),
+  /** The database cannot be reached: 503, so auth-js retries (`AuthRetryableFetchError`). */
+  databaseUnavailable: () =>
+    new AuthError(503, "unexpected_failure", "Database connection error. Retrying the connection."),
   unexpected: () =>
     new AuthError(
       500,

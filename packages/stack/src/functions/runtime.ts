@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { Agent, type IncomingMessage, request, type ServerResponse } from "node:http";
-import { dirname, join } from "node:path";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { FunctionConfig } from "./config.ts";
@@ -30,9 +30,12 @@ const LOG_FIELD = "\x1f";
 const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"];
 
 export interface FunctionsRuntimeOptions {
-  /** Project root: `functions/deno.json` is taken from here. */
-  root: string;
+  /** Working directory of the worker (the project folder). */
+  cwd: string;
+  /** The functions this worker serves; they share one `importMap` (Deno takes one per process). */
   functions: FunctionConfig[];
+  /** `deno.json(c)` (`--config`) or import map (`--import-map`) of these functions, if any. */
+  importMap?: string;
   /** Exactly the environment the functions see (plus DENO_DIR and friends for Deno itself). */
   env: Record<string, string>;
   /** The `deno` binary. */
@@ -49,18 +52,29 @@ export interface WorkerStats {
   lastStartMs: number;
 }
 
+/** Deno flags that load a function group's `deno.json(c)` or plain import map. */
+function importMapArgs(importMap: string | undefined): string[] {
+  if (!importMap) return [];
+  return /^deno\.jsonc?$/.test(basename(importMap)) ? ["--config", importMap] : ["--import-map", importMap];
+}
+
 /**
- * One Deno worker process serving every function, restarted when it dies. Requests are proxied
- * to it over loopback HTTP, streamed both ways (server-sent events pass through unbuffered).
+ * One Deno worker process serving a group of functions, restarted when it dies. It listens on a
+ * Unix socket in a folder only this user can enter, so nothing reaches a function except through
+ * the gateway's checks (`verify_jwt`); requests are proxied to it and streamed both ways
+ * (server-sent events pass through unbuffered).
  *
  * @example
- * const rt = await FunctionsRuntime.start({ root, functions, env, denoBin, denoDir, log });
+ * const rt = await FunctionsRuntime.start({ cwd, functions, env, denoBin, denoDir, log });
  * rt.proxy(req, res, "/invites?status=pending");
  * await rt.close();
  */
 export class FunctionsRuntime {
   private child: ChildProcess | undefined;
-  private port: Promise<number> | undefined;
+  /** Resolves to the worker's socket path once it listens. */
+  private port: Promise<string> | undefined;
+  /** Private folder (mode 0700) holding the worker's socket. */
+  private socketDir = "";
   private closing = false;
   private restartDelay = RESTART_DELAY_MS;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -68,10 +82,17 @@ export class FunctionsRuntime {
 
   private constructor(private readonly options: FunctionsRuntimeOptions) {}
 
+  /** The functions this worker serves. */
+  get functions(): readonly FunctionConfig[] {
+    return this.options.functions;
+  }
+
   /** Starts the worker and resolves once it listens (rejects if it cannot start). */
   static async start(options: FunctionsRuntimeOptions): Promise<FunctionsRuntime> {
     const rt = new FunctionsRuntime(options);
     await mkdir(options.denoDir, { recursive: true });
+    // mkdtemp creates the folder with mode 0700: other local users cannot connect to the socket.
+    rt.socketDir = await mkdtemp(join(tmpdir(), "roomkit-fn-"));
     await rt.cacheDependencies();
     rt.port = rt.spawnWorker();
     await rt.port;
@@ -84,15 +105,12 @@ export class FunctionsRuntime {
    * resolving them statically up front does not. With a warm cache this takes ~20 ms.
    */
   private cacheDependencies(): Promise<void> {
-    const { root, denoBin, denoDir, functions, log } = this.options;
-    const configPath = join(root, "functions", "deno.json");
-    const args = ["cache", "--quiet"];
-    if (existsSync(configPath)) args.push("--config", configPath);
-    args.push(...functions.map((f) => f.entrypoint));
+    const { cwd, denoBin, denoDir, functions, log, importMap } = this.options;
+    const args = ["cache", "--quiet", ...importMapArgs(importMap), ...functions.map((f) => f.entrypoint)];
     if (functions.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const child = spawn(denoBin, args, {
-        cwd: root,
+        cwd,
         env: { ...passThroughEnv(), DENO_DIR: denoDir, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
         stdio: ["ignore", "pipe", "pipe"],
       });
@@ -108,15 +126,13 @@ export class FunctionsRuntime {
     });
   }
 
-  private spawnWorker(): Promise<number> {
-    const { root, env, denoBin, denoDir, functions, log } = this.options;
+  private spawnWorker(): Promise<string> {
+    const { cwd, env, denoBin, denoDir, functions, log, importMap } = this.options;
     const started = Date.now();
-    const configPath = join(root, "functions", "deno.json");
-    const args = ["run", "--allow-all", "--no-prompt", "--quiet"];
-    if (existsSync(configPath)) args.push("--config", configPath);
-    args.push(WORKER_SCRIPT);
+    const socket = join(this.socketDir, `worker-${this.stats.starts + 1}.sock`);
+    const args = ["run", "--allow-all", "--no-prompt", "--quiet", ...importMapArgs(importMap), WORKER_SCRIPT];
     const child = spawn(denoBin, args, {
-      cwd: root,
+      cwd,
       env: {
         ...passThroughEnv(),
         ...env,
@@ -124,6 +140,7 @@ export class FunctionsRuntime {
         NO_COLOR: "1",
         DENO_NO_UPDATE_CHECK: "1",
         ROOMKIT_FUNCTIONS: JSON.stringify(functions.map((f) => ({ name: f.name, entrypoint: f.entrypoint }))),
+        ROOMKIT_FUNCTIONS_SOCKET: socket,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -135,7 +152,7 @@ export class FunctionsRuntime {
         log(name === "runtime" ? "functions" : `functions:${name}`, line.slice(sep + 1));
       } else if (line.trim() !== "") log("functions", line);
     });
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       let ready = false;
       const timer = setTimeout(() => {
         if (!ready) {
@@ -149,8 +166,8 @@ export class FunctionsRuntime {
           clearTimeout(timer);
           this.stats.starts++;
           this.stats.lastStartMs = Date.now() - started;
-          log("functions", `worker ready on port ${JSON.parse(line).ready} in ${this.stats.lastStartMs} ms`);
-          resolve(JSON.parse(line).ready as number);
+          log("functions", `worker ready in ${this.stats.lastStartMs} ms`);
+          resolve(JSON.parse(line).ready as string);
         } else if (line.trim() !== "") log("functions", line);
       });
       child.once("error", (error) => {
@@ -173,7 +190,7 @@ export class FunctionsRuntime {
   private restart(): void {
     const delay = this.restartDelay;
     this.restartDelay = Math.min(this.restartDelay * 2, MAX_RESTART_DELAY_MS);
-    const next = new Promise<number>((resolve) => setTimeout(resolve, delay)).then(() => {
+    const next = new Promise<void>((resolve) => setTimeout(resolve, delay)).then(() => {
       if (this.closing) throw new Error("functions runtime closed");
       return this.spawnWorker();
     });
@@ -199,9 +216,9 @@ export class FunctionsRuntime {
    * A worker that dies mid-request gives 500 `WORKER_ERROR`; the next request goes to a new worker.
    */
   async proxy(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    let port: number;
+    let socketPath: string;
     try {
-      port = await this.port!;
+      socketPath = await this.port!;
     } catch {
       sendWorkerError(res);
       return;
@@ -214,16 +231,28 @@ export class FunctionsRuntime {
     if (req.headers.host) headers["x-forwarded-host"] ??= req.headers.host;
     if (req.socket.remoteAddress) headers["x-forwarded-for"] ??= req.socket.remoteAddress;
     await new Promise<void>((resolve) => {
+      let answered = false;
+      // A function may answer (413, 400) before it has read the whole body and close its side:
+      // the rest of the caller's body is then read and dropped, so the caller gets that answer
+      // instead of a reset connection.
+      const drainRequest = () => {
+        req.unpipe(upstream);
+        if (!req.readableEnded) req.resume();
+      };
       const upstream = request(
-        { host: "127.0.0.1", port, method: req.method, path, headers, agent: this.agent },
+        { socketPath, method: req.method, path, headers, agent: this.agent },
         (answer) => {
+          answered = true;
           const out: Record<string, string | string[]> = {};
           for (const [key, value] of Object.entries(answer.headers)) {
             if (value !== undefined && !HOP_BY_HOP.includes(key)) out[key] = value;
           }
           res.writeHead(answer.statusCode ?? 502, out);
           answer.pipe(res);
-          answer.once("end", resolve);
+          answer.once("end", () => {
+            drainRequest();
+            resolve();
+          });
           answer.once("error", () => {
             res.destroy();
             resolve();
@@ -231,6 +260,9 @@ export class FunctionsRuntime {
         },
       );
       upstream.once("error", () => {
+        drainRequest();
+        // The answer is already streaming: an error writing the request body is not the caller's problem.
+        if (answered) return;
         if (!res.headersSent) sendWorkerError(res);
         else res.destroy();
         resolve();
@@ -248,15 +280,17 @@ export class FunctionsRuntime {
     this.closing = true;
     this.agent.destroy();
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);
-      child.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill("SIGTERM");
       });
-      child.kill("SIGTERM");
-    });
+    }
+    if (this.socketDir) await rm(this.socketDir, { recursive: true, force: true });
   }
 }
 

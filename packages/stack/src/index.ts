@@ -1,15 +1,15 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { startAiDispatcher } from "./ai-dispatch.ts";
 import { createAuthSurface } from "./auth/index.ts";
-import { type ApiConfig, ConfigError, DEFAULT_CONFIG_PATH, readApiConfig } from "./config.ts";
+import { type AuthConfig, ConfigError } from "./config.ts";
 import { createFunctionsSurface } from "./functions/index.ts";
 import { createGatewayHandler, createUpgradeHandler, type GatewaySurfaces } from "./gateway.ts";
+import { startJobs } from "./jobs/index.ts";
 import type { StackKeys } from "./keys.ts";
+import { findProjectDir, loadProject, type Project } from "./project.ts";
 import { createRealtimeSurface } from "./realtime/index.ts";
 import { createRestSurface } from "./rest/index.ts";
 import type { StackContext, Surface } from "./surface.ts";
-import { startSweeper } from "./sweeper.ts";
 
 /** Options of one running local stack. */
 export interface StackOptions {
@@ -22,12 +22,16 @@ export interface StackOptions {
   keys: StackKeys;
   /** Algorithm of user access tokens. Default HS256, as `supabase start`. */
   userTokenAlg?: "HS256" | "ES256";
-  /** Allow `signInAnonymously()`. Default true. */
+  /** Allow `signInAnonymously()`. Default: `[auth] enable_anonymous_sign_ins`. */
   anonymousSignIns?: boolean;
-  /** Lifetime of user access tokens in seconds (`[auth] jwt_expiry`). Default 3600. */
+  /** Allow new users to sign up. Default: `[auth] enable_signup`. */
+  enableSignup?: boolean;
+  /** Lifetime of user access tokens in seconds. Default: `[auth] jwt_expiry` (3600). */
   accessTokenTtlSeconds?: number;
-  /** Grace period in seconds in which a rotated refresh token may be used again (`[auth] refresh_token_reuse_interval`). Default 10. */
+  /** Grace period in seconds in which a rotated refresh token may be used again. Default: `[auth] refresh_token_reuse_interval` (10). */
   refreshTokenReuseIntervalSeconds?: number;
+  /** Detect reuse of rotated refresh tokens. Default: `[auth] enable_refresh_token_rotation` (true). */
+  refreshTokenRotation?: boolean;
   /** Realtime: delay before the client may retry a failed join (ms). Default as Supabase; 0 in tests. */
   realtimeErrorBackoffMs?: number;
   /** Realtime: presence calls allowed per client per window. Default 5 per 30 s. */
@@ -47,11 +51,15 @@ export interface StackOptions {
   /** Log sink; default writes prefixed lines to stdout. */
   log?: (source: string, line: string) => void;
   /**
-   * The project's `supabase/config.toml`; its `[api]` section (`schemas`, `extra_search_path`,
-   * `max_rows`) configures `/rest/v1` as the CLI configures PostgREST. Default: the repository's
-   * file; a missing file means the CLI's defaults. Functions are always discovered from the repository.
+   * The Supabase project folder (the one holding `supabase/`): its `config.toml` configures the
+   * surfaces (`[api]`, `[auth]`, `[functions.*]`), its functions are served. Default: the nearest
+   * folder at or above the working directory that has `supabase/`.
    */
+  projectDir?: string;
+  /** Read `config.toml` from here instead of `<projectDir>/supabase/config.toml` (a missing file means the CLI's defaults). */
   configPath?: string;
+  /** Deno's cache for the functions worker. Default `ROOMKIT_DENO_DIR`, else `<projectDir>/.roomkit/deno`. */
+  denoDir?: string;
 }
 
 export interface RunningStack {
@@ -67,6 +75,22 @@ export interface RunningStack {
 export const DEFAULT_API_PORT = 54321;
 const DEFAULT_HOST = "127.0.0.1";
 
+/** How long one surface may take to close before the stack stops waiting for it. */
+const SURFACE_CLOSE_TIMEOUT_MS = 2_000;
+
+async function closeWithin(surface: Surface, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a surface did not close within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([surface.close(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A start-up failure with one line that names the cause (the CLI prints just this). */
 export class StackStartError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -79,14 +103,28 @@ function oneLineOf(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 }
 
-/** `[api]` of the config file; a value the stack cannot use stops the start with the key's name. */
-function loadApiConfig(path: string): ApiConfig {
+/** The project; a config value the stack cannot use stops the start with the key's name. */
+function openProject(options: StackOptions): Project {
+  const dir = options.projectDir ?? findProjectDir() ?? process.cwd();
   try {
-    return readApiConfig(path);
+    return loadProject(dir, options.configPath);
   } catch (error) {
     if (error instanceof ConfigError) throw new StackStartError(error.message, { cause: error });
     throw error;
   }
+}
+
+/** `[auth]` of the project with the explicit options on top. */
+function authSettings(project: Project, options: StackOptions): AuthConfig {
+  const auth = project.config.auth;
+  return {
+    ...auth,
+    jwtExpiry: options.accessTokenTtlSeconds ?? auth.jwtExpiry,
+    enableSignup: options.enableSignup ?? auth.enableSignup,
+    enableAnonymousSignIns: options.anonymousSignIns ?? auth.enableAnonymousSignIns,
+    enableRefreshTokenRotation: options.refreshTokenRotation ?? auth.enableRefreshTokenRotation,
+    refreshTokenReuseInterval: options.refreshTokenReuseIntervalSeconds ?? auth.refreshTokenReuseInterval,
+  };
 }
 
 function defaultLog(source: string, line: string): void {
@@ -123,7 +161,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const log = options.log ?? defaultLog;
-  const api = loadApiConfig(options.configPath ?? DEFAULT_CONFIG_PATH);
+  const project = openProject(options);
   const host = options.host ?? DEFAULT_HOST;
   const sockets = new Set<Socket>();
   let resolveSurfaces: (s: GatewaySurfaces) => void = () => {};
@@ -161,7 +199,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     apiUrl,
     keys: options.keys,
     userTokenAlg: options.userTokenAlg ?? "HS256",
-    api,
+    project,
+    api: project.config.api,
+    auth: authSettings(project, options),
     log,
     options,
   };
@@ -193,27 +233,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     log("stack", `functions worker failed to start: ${oneLineOf(error)}`),
   );
 
-  // With functions, AI jobs are pushed to `ai-reply` as a Database Webhook would (see ai-dispatch.ts).
-  const aiDispatcher =
-    options.functions === false
-      ? undefined
-      : await startAiDispatcher({
-          dbUrl: options.dbUrl,
-          apiUrl,
-          serviceRoleKey: options.keys.serviceRoleKey,
-          log,
-        });
-  // The `sweep` function on a timer and on NOTIFY, as pg_cron and a Database Webhook do in production.
-  const sweeper =
-    options.functions === false
-      ? undefined
-      : await startSweeper({
-          dbUrl: options.dbUrl,
-          apiUrl,
-          serviceRoleKey: options.keys.serviceRoleKey,
-          log,
-          intervalMs: options.sweepIntervalMs,
-        });
+  const jobs = await startJobs(ctx);
 
   let closing: Promise<void> | undefined;
   return {
@@ -222,10 +242,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     keys: options.keys,
     close() {
       closing ??= (async () => {
-        await Promise.all([aiDispatcher?.close(), sweeper?.close()]);
+        await jobs.close();
         await functionsStarting.catch(() => {});
-        // Surfaces first, so Realtime can say goodbye on its sockets before they are cut.
-        const results = await Promise.allSettled(created.map((s) => s.close()));
+        // Surfaces first, so Realtime can say goodbye on its sockets before they are cut. Each gets
+        // a bounded time: with the database gone, a pool can wait for a connection that never comes.
+        const results = await Promise.allSettled(
+          created.map((s) => closeWithin(s, SURFACE_CLOSE_TIMEOUT_MS)),
+        );
         for (const r of results) if (r.status === "rejected") log("stack", `close: ${String(r.reason)}`);
         await closeServer();
       })();

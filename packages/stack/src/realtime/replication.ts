@@ -25,7 +25,29 @@ export interface CommittedMessage {
 }
 
 export interface Replication {
+  /** False while the replication connection is down (the database went away and is not back yet). */
+  healthy(): boolean;
   stop(): Promise<void>;
+}
+
+/** How long stopping waits for the stream to end cleanly (the database may be gone). */
+const STOP_TIMEOUT_MS = 1_000;
+
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
 }
 
 interface MessageRow {
@@ -96,13 +118,17 @@ export async function startReplication(
     },
     () => {},
     ((error: Error) => log(`replication stream error: ${error.message}`)) as () => void,
-  )) as unknown as { unsubscribe(): void; sql: postgres.Sql };
-  const { unsubscribe, sql: stream } = handle;
+  )) as unknown as { unsubscribe(): void; sql: postgres.Sql; state: { pid?: number } };
+  const { unsubscribe, sql: stream, state } = handle;
   return {
+    // postgres.js clears the backend pid when the stream's connection closes and sets it again
+    // once it has reconnected.
+    healthy: () => state.pid !== undefined,
     async stop() {
       unsubscribe();
-      await stream.end({ timeout: 1 }).catch(() => {});
-      await sql.end({ timeout: 1 }).catch(() => {});
+      // Ending the stream waits for its close event, which never comes when the server is gone.
+      await within(stream.end({ timeout: 1 }), STOP_TIMEOUT_MS);
+      await within(sql.end({ timeout: 0 }), STOP_TIMEOUT_MS);
     },
   };
 }

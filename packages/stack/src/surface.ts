@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { ApiConfig } from "./config.ts";
+import type { ApiConfig, AuthConfig } from "./config.ts";
 import type { StackOptions } from "./index.ts";
 import type { StackKeys } from "./keys.ts";
+import type { Project } from "./project.ts";
 
 /** What every surface of the local stack gets from the stack when it is created. */
 export interface StackContext {
@@ -13,8 +14,12 @@ export interface StackContext {
   keys: StackKeys;
   /** Algorithm of user access tokens Auth issues: HS256 (CLI default) or ES256 (hosted default). */
   userTokenAlg: "HS256" | "ES256";
+  /** The project folder the stack serves (config, functions). */
+  project: Project;
   /** The Data API settings (`[api]` of `supabase/config.toml`) the REST surface serves with. */
   api: ApiConfig;
+  /** The Auth settings: `[auth]` of `supabase/config.toml` with `StackOptions` on top. */
+  auth: AuthConfig;
   /** Writes one line of this surface's log, prefixed by the stack. */
   log(source: string, line: string): void;
   /** Everything `startStack` was given (surface knobs such as `realtimeErrorBackoffMs`, `functionsEnv`). */

@@ -135,9 +135,15 @@ export function resolveRelationship(
     table.uniques.some((u) => u.length === cols.length && u.every((c) => cols.includes(c)));
   for (const fk of cache.foreignKeys) {
     const matchesHint = (cols: string[]) => hint === undefined || hint === fk.name || cols.includes(hint);
+    const selfReference = fk.schema === fk.refSchema && fk.table === fk.refTable;
+    // A single-column foreign key can be embedded by its column name (`parent_id(*)`), to-one.
+    const byColumn = fk.columns.length === 1 && name === fk.columns[0];
     if (fk.schema === parent.schema && fk.table === parent.name) {
       const target = inRequestSchema(fk.refSchema, fk.refTable);
-      if (target && (name === fk.refTable || name === fk.name) && matchesHint(fk.columns)) {
+      // On a self-referencing table the table's own name means its children (one-to-many); the
+      // parent is reached by the column name.
+      const byName = (name === fk.refTable && !selfReference) || name === fk.name;
+      if (target && (byName || byColumn) && matchesHint(fk.columns) && !(selfReference && name === fk.name)) {
         const oneToOne = isUnique(parent, fk.columns);
         candidates.push({
           target,
@@ -393,6 +399,10 @@ export class ReadBuilder {
     }
     const rel = resolveRelationship(this.cache, this.schema, source.table, item.relation, item.hint);
     const name = item.alias ?? item.relation;
+    if (embeds.has(name) && !item.spread) {
+      // PostgREST names each embed's subquery after it, so Postgres refuses the second one (42712).
+      throw new RestError(400, "42712", `table name "${name}" specified more than once`);
+    }
     const childAlias = this.next(rel.target.name);
     const lateral = this.next("pgrst");
     const childSource: Source = { name: rel.target.name, table: rel.target, columns: [] };
@@ -431,7 +441,8 @@ export class ReadBuilder {
       if (child.limit !== undefined) inner += ` limit ${this.params.add(String(child.limit))}::bigint`;
       if (child.offset !== undefined) inner += ` offset ${this.params.add(String(child.offset))}::bigint`;
     }
-    const toOne = rel.toOne && !isCount;
+    // `rel(count)` keeps the relationship's shape: `{"count": n}` for to-one, `[{"count": n}]` for to-many.
+    const toOne = rel.toOne;
     const agg = toOne ? `row_to_json("pgrst_row")` : `json_agg("pgrst_row")`;
     out.joins.push(
       `left join lateral (select ${agg} as "body" from (${inner}) as "pgrst_row") as ${ident(lateral)} on true`,

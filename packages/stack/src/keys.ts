@@ -60,3 +60,18 @@ export async function loadOrCreateKeys(file: string): Promise<StackKeys> {
   await writeFile(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
   return keys;
 }
+
+/**
+ * Maps an `apikey` to the legacy JWT the surfaces understand, as the CLI's Kong does:
+ * `sb_secret_…` → service_role JWT, `sb_publishable_…` → anon JWT, a JWT key → itself.
+ * Anything else is unknown (`undefined`). The one place `sb_` keys are resolved.
+ *
+ * @example
+ * mapApiKey(keys.publishableKey, keys) === keys.anonKey
+ */
+export function mapApiKey(apikey: string, keys: StackKeys): string | undefined {
+  if (apikey === keys.secretKey) return keys.serviceRoleKey;
+  if (apikey === keys.publishableKey) return keys.anonKey;
+  if (apikey === keys.anonKey || apikey === keys.serviceRoleKey) return apikey;
+  return undefined;
+}

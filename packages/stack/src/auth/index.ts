@@ -1,7 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import bcrypt from "bcryptjs";
 import postgres from "postgres";
-import { BodyError, bearerToken, header, readJson, sendJson } from "../http.ts";
+import {
+  BodyError,
+  bearerToken,
+  decodePathSegment,
+  header,
+  isConnectionError,
+  readJson,
+  sendJson,
+} from "../http.ts";
 import { type Claims, JwtError, verifyJwt } from "../jwt.ts";
 import type { Surface, SurfaceFactory } from "../surface.ts";
 import { AuthError, E, OAuthError, sendAuthError } from "./errors.ts";
@@ -18,12 +26,6 @@ import {
   userJson,
 } from "./users.ts";
 
-/** `[auth] jwt_expiry` default of the CLI. */
-const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 3600;
-/** `[auth] refresh_token_reuse_interval` default of the CLI. */
-const DEFAULT_REUSE_INTERVAL_SECONDS = 10;
-/** `[auth] minimum_password_length` default. */
-const MIN_PASSWORD_LENGTH = 6;
 /** bcrypt reads at most 72 bytes; GoTrue refuses longer passwords (`api/password.go`). */
 const MAX_PASSWORD_LENGTH = 72;
 /** GoTrue hashes with bcrypt's default cost (`crypto/password.go`). */
@@ -36,8 +38,12 @@ const DEFAULT_PER_PAGE = 50;
 const BODY_LIMIT_BYTES = 256 * 1024;
 /** Role GoTrue connects as; triggers on `auth.users` run with its rights (CLI `GOTRUE_DB_DATABASE_URL`). */
 const AUTH_DB_ROLE = "supabase_auth_admin";
-/** Same shape as checkmail's format check GoTrue uses: something@something.tld, no spaces. */
-const EMAIL_FORMAT = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/**
+ * The address format GoTrue accepts: badoux/checkmail's `ValidateFormat` pattern (the HTML5
+ * email grammar): atext characters before `@`, dot-separated DNS labels after it.
+ */
+const EMAIL_FORMAT =
+  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
 type Json = Record<string, unknown>;
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
@@ -58,11 +64,11 @@ function validateEmail(raw: string): string {
   return email.toLowerCase();
 }
 
-function checkPassword(password: string): void {
+function checkPasswordLength(password: string, minLength: number): void {
   if (password.length > MAX_PASSWORD_LENGTH) {
     throw E.validation(`Password cannot be longer than ${MAX_PASSWORD_LENGTH} characters`);
   }
-  if (password.length < MIN_PASSWORD_LENGTH) throw E.weakPassword(MIN_PASSWORD_LENGTH);
+  if (password.length < minLength) throw E.weakPassword(minLength);
 }
 
 /** Go's `time.ParseDuration` subset GoTrue's `ban_duration` takes ("24h", "1h30m", "90s"); "none" lifts a ban. */
@@ -94,13 +100,15 @@ function clientMeta(req: IncomingMessage): { userAgent: string | undefined; ip: 
  */
 export const createAuthSurface: SurfaceFactory = async (ctx) => {
   const sql = postgres(ctx.dbUrl, { max: 10, onnotice: () => {}, idle_timeout: 30 });
-  const anonymousSignIns = ctx.options.anonymousSignIns !== false;
+  const anonymousSignIns = ctx.auth.enableAnonymousSignIns;
+  const checkPassword = (password: string) => checkPasswordLength(password, ctx.auth.minimumPasswordLength);
   const settings: TokenSettings = {
     keys: ctx.keys,
     alg: ctx.userTokenAlg,
     issuer: `${ctx.apiUrl}/auth/v1`,
-    ttlSeconds: ctx.options.accessTokenTtlSeconds ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
-    reuseIntervalSeconds: ctx.options.refreshTokenReuseIntervalSeconds ?? DEFAULT_REUSE_INTERVAL_SECONDS,
+    ttlSeconds: ctx.auth.jwtExpiry,
+    rotation: ctx.auth.enableRefreshTokenRotation,
+    reuseIntervalSeconds: ctx.auth.refreshTokenReuseInterval,
   };
 
   /** One transaction as the Auth role, like GoTrue's `db.Transaction`. */
@@ -142,11 +150,11 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
   async function requireUser(req: IncomingMessage): Promise<{ user: UserRow; claims: Claims }> {
     const claims = await verify(req);
     if (!claims.sub) throw E.missingSub();
-    const user = await findUserById(sql, claims.sub).catch(() => undefined);
+    const user = await findUserById(sql, claims.sub).catch(unlessUnreachable(undefined));
     if (!user) throw E.userFromJwtMissing();
     if (claims.session_id) {
       const [session] = await sql`select 1 from auth.sessions where id = ${claims.session_id}::uuid`.catch(
-        () => [],
+        unlessUnreachable([]),
       );
       if (!session) throw E.sessionNotFound();
     }
@@ -177,6 +185,7 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
     const phone = str(params.phone);
     const password = str(params.password);
     const data = asObject(params.data);
+    if (!ctx.auth.enableSignup) throw E.signupDisabled();
     if (!email && !phone) {
       if (password) throw E.validation("To signup, please provide your email");
       if (!anonymousSignIns) throw E.anonymousDisabled();
@@ -388,11 +397,8 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
         role: str(params.role) ?? "authenticated",
         bannedUntil,
       });
+      // Unlike sign-up, GoTrue's admin create keeps the identity's claims out of user_metadata.
       await insertEmailIdentity(tx, userId, { sub: userId, ...identity });
-      await tx.unsafe(
-        `update auth.users set raw_user_meta_data = raw_user_meta_data || $2::jsonb where id = $1`,
-        [userId, { sub: userId, ...identity }],
-      );
       return (await findUserById(tx, userId))!;
     }).catch(uniqueViolationAs(E.emailExists));
     sendJson(res, 200, await toJson(created));
@@ -596,11 +602,15 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
         const method = req.method === "HEAD" ? "GET" : req.method;
         const hit = matching.find(([m]) => m === method);
         if (!hit) throw E.methodNotAllowed();
-        const params = (pathname.match(hit[1]) ?? []).slice(1).map((p) => decodeURIComponent(p));
+        const params = (pathname.match(hit[1]) ?? []).slice(1).map(decodePathSegment);
         await hit[2](req, res, url, params);
       } catch (error) {
         if (error instanceof AuthError || error instanceof OAuthError) {
           sendAuthError(req, res, error);
+          return;
+        }
+        if (isConnectionError(error)) {
+          sendAuthError(req, res, E.databaseUnavailable());
           return;
         }
         ctx.log("auth", `${req.method} ${pathname}: ${(error as Error).stack ?? String(error)}`);
@@ -613,6 +623,14 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
   };
   return surface;
 };
+
+/** A lookup that fails on bad input reads as "not found"; an unreachable database stays an error (503). */
+function unlessUnreachable<T>(fallback: T): (error: unknown) => T {
+  return (error) => {
+    if (isConnectionError(error)) throw error;
+    return fallback;
+  };
+}
 
 /** A unique-index race (two sign-ups with one email) ends as the error GoTrue gives for a duplicate. */
 function uniqueViolationAs(make: () => AuthError): (error: unknown) => never {

@@ -4,9 +4,10 @@
  * the Supabase gateway passes it). Started by `index.ts` with `deno run`; never imported by Node.
  *
  * Protocol with the parent (Node):
- * - env `ROOMKIT_FUNCTIONS`: JSON `[{ name, entrypoint }]` (absolute paths); removed before any
- *   function is loaded, so functions see only the environment Supabase would give them.
- * - stdout line `{"ready": <port>}` once listening on 127.0.0.1.
+ * - env `ROOMKIT_FUNCTIONS`: JSON `[{ name, entrypoint }]` (absolute paths), and
+ *   `ROOMKIT_FUNCTIONS_SOCKET`: the Unix socket to listen on; both removed before any function is
+ *   loaded, so functions see only the environment Supabase would give them.
+ * - stdout line `{"ready": "<socket path>"}` once listening.
  * - every console line from a function is written to stderr as `\x1e<name>\x1f<line>` so the parent
  *   can prefix it `[functions:<name>]`.
  *
@@ -16,9 +17,8 @@
 
 // Deno's globals, declared locally: this file is type-checked by tsc (Node types), but runs under Deno.
 interface DenoServeOptions {
-  hostname: string;
-  port: number;
-  onListen(addr: { port: number }): void;
+  path: string;
+  onListen(addr: { path: string }): void;
 }
 type Handler = (req: Request, info?: unknown) => Response | Promise<Response>;
 declare const Deno: {
@@ -79,7 +79,9 @@ globalThis.addEventListener("error", (event) => {
 });
 
 const specs = JSON.parse(Deno.env.get("ROOMKIT_FUNCTIONS") ?? "[]") as FunctionSpec[];
+const socketPath = Deno.env.get("ROOMKIT_FUNCTIONS_SOCKET") ?? "";
 Deno.env.delete("ROOMKIT_FUNCTIONS");
+Deno.env.delete("ROOMKIT_FUNCTIONS_SOCKET");
 
 const handlers = new Map<string, Handler | Error>();
 const realServe = Deno.serve.bind(Deno);
@@ -132,10 +134,9 @@ async function dispatch(req: Request): Promise<Response> {
 
 realServe(
   {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen({ port }) {
-      Deno.stdout.writeSync(encoder.encode(`${JSON.stringify({ ready: port })}\n`));
+    path: socketPath,
+    onListen({ path }) {
+      Deno.stdout.writeSync(encoder.encode(`${JSON.stringify({ ready: path })}\n`));
     },
   },
   dispatch,

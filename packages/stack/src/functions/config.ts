@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parseConfigToml, type TomlValue } from "../config.ts";
 
 /** A function the local runtime serves. */
@@ -9,6 +9,8 @@ export interface FunctionConfig {
   entrypoint: string;
   /** Require a valid JWT in `Authorization` (`[functions.<name>] verify_jwt`, default true). */
   verifyJwt: boolean;
+  /** Absolute path of its `deno.json(c)` or import map, if any (see `importMapFor`). */
+  importMap?: string;
 }
 
 /** Function slugs the Supabase CLI accepts (CLI `internal/utils/misc.go FuncSlugPattern`). */
@@ -30,24 +32,41 @@ export function readFunctionSections(configToml: string): Map<string, Record<str
 }
 
 /**
- * The functions of a project as `supabase functions serve` finds them: every `<functionsDir>/<slug>/index.ts`
- * plus every `[functions.<slug>]` with an `entrypoint` (relative to `supabase/`), minus `enabled = false`.
+ * The import map of a function in the CLI's order: `[functions.<name>] import_map` (relative to
+ * `supabase/`), else `deno.json`, `deno.jsonc` or `import_map.json` next to its entrypoint, else
+ * `supabase/functions/import_map.json`.
+ */
+function importMapFor(
+  supabaseDir: string,
+  entrypoint: string,
+  configured: TomlValue | undefined,
+): string | undefined {
+  if (typeof configured === "string" && configured !== "") {
+    return isAbsolute(configured) ? configured : resolve(supabaseDir, configured);
+  }
+  const candidates = ["deno.json", "deno.jsonc", "import_map.json"].map((f) => join(dirname(entrypoint), f));
+  candidates.push(join(supabaseDir, "functions", "import_map.json"));
+  return candidates.find((path) => existsSync(path));
+}
+
+/**
+ * The functions of a project as `supabase functions serve` finds them: every
+ * `supabase/functions/<slug>/index.ts` plus every `[functions.<slug>]` with an `entrypoint`
+ * (relative to `supabase/`), minus `enabled = false`; `verify_jwt` and `import_map` from the same table.
  *
  * @example
- * const fns = discoverFunctions("/work/main"); // [{ name: "invites", entrypoint: "/work/main/functions/invites/index.ts", verifyJwt: true }, …]
+ * const fns = discoverFunctions("/home/me/app"); // [{ name: "hello", entrypoint: "/home/me/app/supabase/functions/hello/index.ts", verifyJwt: true }]
  */
-export function discoverFunctions(root: string): FunctionConfig[] {
-  const supabaseDir = join(root, "supabase");
-  const configPath = join(supabaseDir, "config.toml");
-  const sections = existsSync(configPath)
-    ? readFunctionSections(readFileSync(configPath, "utf8"))
-    : new Map();
+export function discoverFunctions(projectDir: string, configPath?: string): FunctionConfig[] {
+  const supabaseDir = join(projectDir, "supabase");
+  const config = configPath ?? join(supabaseDir, "config.toml");
+  const sections = existsSync(config) ? readFunctionSections(readFileSync(config, "utf8")) : new Map();
   const found = new Map<string, FunctionConfig>();
-  for (const dir of [join(root, "functions"), join(supabaseDir, "functions")]) {
-    if (!existsSync(dir)) continue;
+  const dir = join(supabaseDir, "functions");
+  if (existsSync(dir)) {
     for (const name of readdirSync(dir)) {
       const entrypoint = join(dir, name, "index.ts");
-      if (!FUNCTION_SLUG.test(name) || found.has(name) || !existsSync(entrypoint)) continue;
+      if (!FUNCTION_SLUG.test(name) || !existsSync(entrypoint)) continue;
       if (!statSync(join(dir, name)).isDirectory()) continue;
       found.set(name, { name, entrypoint, verifyJwt: true });
     }
@@ -63,6 +82,10 @@ export function discoverFunctions(root: string): FunctionConfig[] {
     if (!fn) continue;
     if (section.enabled === false) found.delete(name);
     else if (typeof section.verify_jwt === "boolean") fn.verifyJwt = section.verify_jwt;
+  }
+  for (const fn of found.values()) {
+    const importMap = importMapFor(supabaseDir, fn.entrypoint, sections.get(fn.name)?.import_map);
+    if (importMap) fn.importMap = importMap;
   }
   return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -17,6 +17,8 @@ export interface TokenSettings {
   /** `iss` of access tokens: `<API URL>/auth/v1` (the CLI's `auth.external_url`). */
   issuer: string;
   ttlSeconds: number;
+  /** `[auth] enable_refresh_token_rotation`: off, a used token stays valid (no reuse detection). */
+  rotation: boolean;
   reuseIntervalSeconds: number;
 }
 
@@ -166,7 +168,10 @@ export async function refreshSession(
       );
       if (active && active.parent === row.token) {
         issued = active.token;
-      } else if (Date.now() > row.updated_at.getTime() + settings.reuseIntervalSeconds * 1000) {
+      } else if (
+        settings.rotation &&
+        Date.now() > row.updated_at.getTime() + settings.reuseIntervalSeconds * 1000
+      ) {
         await tx.unsafe(
           `update auth.refresh_tokens set revoked = true, updated_at = now() where session_id = $1 and not coalesce(revoked, false)`,
           [row.session_id],

@@ -77,7 +77,14 @@ async function stackSample(stateDir: string): Promise<Sample> {
   const started = performance.now();
   const child: ChildProcess = spawn(
     TSX,
-    [join(ROOT, "packages", "stack", "src", "cli.ts"), "start", "--port", String(apiPort), "--db-port", String(dbPort)],
+    [
+      join(ROOT, "packages", "stack", "src", "cli.ts"),
+      "start",
+      "--port",
+      String(apiPort),
+      "--db-port",
+      String(dbPort),
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, ROOMKIT_STATE_DIR: stateDir },

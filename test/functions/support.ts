@@ -87,12 +87,15 @@ export interface LivekitFunctionsStack extends FunctionsStack {
  * Starts a fake LiveKit (see `startFakeLivekit`) and the functions stack pointed at it. An external
  * stack keeps its own LiveKit: tests that check the fake's keys or calls use `skipIf(EXTERNAL_STACK)`.
  */
-export async function startFunctionsStackWithFakeLivekit(): Promise<LivekitFunctionsStack> {
+export async function startFunctionsStackWithFakeLivekit(
+  options: Omit<TestStackOptions, "functionsEnv"> = {},
+): Promise<LivekitFunctionsStack> {
   const livekit = await startFakeLivekit();
   let f: FunctionsStack;
   try {
     f = await startFunctionsStack(
       localOnly({
+        ...options,
         functionsEnv: {
           LIVEKIT_URL: livekit.url,
           LIVEKIT_API_KEY: livekit.apiKey,

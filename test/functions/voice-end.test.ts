@@ -12,13 +12,12 @@ import { AccessToken } from "livekit-server-sdk";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import { ROOMKIT_SCHEMA } from "../../functions/_shared/contract.ts";
-import { EXTERNAL_STACK, localOnly } from "../support/stack.ts";
+import { EXTERNAL_STACK } from "../support/stack.ts";
 import {
   coworkingRoom,
   type FakeLivekit,
-  type FunctionsStack,
-  startFakeLivekit,
-  startFunctionsStack,
+  type LivekitFunctionsStack,
+  startFunctionsStackWithFakeLivekit,
   type TestUser,
 } from "./support.ts";
 
@@ -26,27 +25,15 @@ import {
 const SWEEP_MS = 300;
 const TIMEOUT_SECONDS = 2;
 
-let f: FunctionsStack;
+let f: LivekitFunctionsStack;
 let livekit: FakeLivekit;
 
 beforeAll(async () => {
-  livekit = await startFakeLivekit();
-  f = await startFunctionsStack(
-    localOnly({
-      functionsEnv: {
-        LIVEKIT_URL: livekit.url,
-        LIVEKIT_API_KEY: livekit.apiKey,
-        LIVEKIT_API_SECRET: livekit.apiSecret,
-      },
-      sweepIntervalMs: SWEEP_MS,
-    }),
-  );
+  f = await startFunctionsStackWithFakeLivekit({ sweepIntervalMs: SWEEP_MS });
+  livekit = f.livekit;
   await f.sql`update roomkit_private.limits set participant_timeout_seconds = ${TIMEOUT_SECONDS}`;
 });
-afterAll(async () => {
-  await f?.stop();
-  await livekit?.close();
-});
+afterAll(() => f?.stop());
 
 /** LiveKit calls that disconnect `userId` from `roomId`'s voice (RemoveParticipant). */
 function removals(roomId: string, userId: string) {

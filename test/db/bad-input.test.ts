@@ -28,11 +28,11 @@ beforeAll(async () => {
 });
 afterAll(() => db?.drop());
 
-/** A digest of every row in every public table, plus the realtime.messages count: "nothing written". */
+/** A digest of every row in every Roomkit table, plus the realtime.messages count: "nothing written". */
 async function fingerprint(): Promise<string> {
   const tables = await db.sql<{ relname: string }[]>`
     select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = 'public' and c.relkind in ('r', 'p') order by 1`;
+    where n.nspname = 'roomkit' and c.relkind in ('r', 'p') order by 1`;
   const parts: string[] = [];
   for (const { relname } of tables) {
     const [row] = await db.sql.unsafe<{ h: string }[]>(
@@ -242,6 +242,30 @@ const CASES: Case[] = [
     "a room name made only of invisible characters",
     "owner",
     (tx) => tx`select roomkit.create_private_room(${"\u200b\u200c\u200d\u2800"})`,
+    "22023",
+    "invalid_input",
+  ],
+  [
+    "a display name made only of invisible characters",
+    "owner",
+    (tx, w) =>
+      tx`update roomkit.profiles set display_name = ${"\u200b\u2060\u3164"} where id = ${w.owner.id}`,
+    "23514",
+    undefined,
+  ],
+  [
+    "message metadata over 4 KB (server-written, bounded all the same)",
+    "service",
+    (tx, w) =>
+      tx`insert into roomkit.room_messages (room_id, kind, body, metadata)
+         values (${w.roomId}, 'system', 'x', ${tx.json({ blob: "x".repeat(5000) })})`,
+    "23514",
+    undefined,
+  ],
+  [
+    "the microphone switched on in a private room",
+    "owner",
+    (tx, w) => tx`select roomkit.set_mic(${w.roomId}, true)`,
     "22023",
     "invalid_input",
   ],

@@ -261,3 +261,33 @@ describe("sign-up metadata", () => {
     }
   });
 });
+
+describe("numbers and clocks from outside", () => {
+  it("when a provider reports 3 billion tokens, then the AI reply is still stored and usage is capped", async () => {
+    const ada = await createUser(db.sql);
+    const room = await rpcOk<{ id: string }>(db.sql, ada, "create_private_room", {
+      name: "Tokens",
+      ai_mode: "always",
+    });
+    await rpcOk(db.sql, ada, "send_message", { room_id: room.id, body: "count to a lot" });
+    const [claim] = await db.sql<{ job: { job_id: number; reply_id: string } }[]>`
+      select roomkit_private.claim_ai_job() as job`;
+    const [done] = await db.sql<{ id: string | null }[]>`
+      select roomkit_private.complete_ai_job(${claim?.job.job_id ?? 0}, ${claim?.job.reply_id ?? ""}, 'A very long answer',
+                                             3000000000, 3000000000) as id`;
+    expect(done?.id).toBeTruthy();
+    const [usage] =
+      await db.sql`select completion_tokens::text from roomkit_private.ai_usage where room_id = ${room.id}`;
+    expect(usage?.completion_tokens).toBe("1000000000");
+  });
+
+  it("when a member sets the read marker in the future, then it stops at now", async () => {
+    const ada = await createUser(db.sql);
+    const room = await rpcOk<{ id: string }>(db.sql, ada, "create_private_room", { name: "Marker" });
+    await rpcOk(db.sql, ada, "mark_room_read", { room_id: room.id, at: "2999-01-01T00:00:00Z" });
+    const [row] = await db.sql<{ future: boolean }[]>`
+      select last_read_at > now() + interval '1 minute' as future from roomkit.room_members
+      where room_id = ${room.id} and user_id = ${ada.id}`;
+    expect(row?.future).toBe(false);
+  });
+});

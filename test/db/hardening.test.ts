@@ -270,6 +270,9 @@ describe("numbers and clocks from outside", () => {
       ai_mode: "always",
     });
     await rpcOk(db.sql, ada, "send_message", { room_id: room.id, body: "count to a lot" });
+    // Other tests in this file queue AI jobs too; the claim below must get this room's.
+    await db.sql`update roomkit_private.ai_jobs set status = 'skipped', finished_at = now()
+                 where status = 'queued' and room_id <> ${room.id}`;
     const [claim] = await db.sql<{ job: { job_id: number; reply_id: string } }[]>`
       select roomkit_private.claim_ai_job() as job`;
     const [done] = await db.sql<{ id: string | null }[]>`

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
+import { type AppServer, ensureAppBuilt, livekitConfigured, serveApp } from "./app.ts";
 import type { RunningStack } from "./index.ts";
 import { loadOrCreateKeys, type StackKeys } from "./keys.ts";
 import { applyMigrations, applyPlatform, ROOT } from "./migrate.ts";
@@ -29,6 +30,8 @@ export interface StatusFile {
   dbUrl: string;
   keys: Pick<StackKeys, "jwtSecret" | "anonKey" | "serviceRoleKey" | "publishableKey" | "secretKey">;
   functions: boolean;
+  /** The reference web app (`app/`), when it is served. */
+  appUrl?: string;
 }
 
 /** `.roomkit/` in the repository, or `ROOMKIT_STATE_DIR` (tests and benches use throwaway ones). */
@@ -56,6 +59,7 @@ export function statusValues(status: StatusFile): Record<string, string> {
     SERVICE_ROLE_KEY: status.keys.serviceRoleKey,
   };
   if (status.functions) values.FUNCTIONS_URL = `${status.apiUrl}/functions/v1`;
+  if (status.appUrl) values.APP_URL = status.appUrl;
   return values;
 }
 
@@ -71,6 +75,7 @@ export function formatEnv(values: Record<string, string>): string {
 export function formatPretty(status: StatusFile): string {
   const realtime = status.apiUrl.replace(/^http/, "ws");
   const rows: [string, string][] = [
+    ...(status.appUrl ? [["App URL", status.appUrl] as [string, string]] : []),
     ["API URL", status.apiUrl],
     ["REST URL", `${status.apiUrl}/rest/v1`],
     ["Realtime URL", `${realtime}/realtime/v1`],
@@ -188,8 +193,9 @@ async function migrationsPending(dbUrl: string): Promise<boolean> {
   }
 }
 
-async function start(values: { port?: string; "db-port"?: string }): Promise<void> {
+async function start(values: { port?: string; "db-port"?: string; "app-port"?: string }): Promise<void> {
   const apiPort = intOption(values.port ?? process.env.ROOMKIT_API_PORT, "--port") ?? DEFAULT_API_PORT;
+  const appPortOption = intOption(values["app-port"] ?? process.env.ROOMKIT_APP_PORT, "--app-port");
   const externalDb = process.env.ROOMKIT_DB_URL;
   const dbPort = intOption(values["db-port"] ?? process.env.ROOMKIT_DB_PORT, "--db-port") ?? DEFAULT_DB_PORT;
   const dir = stateDir();
@@ -211,10 +217,12 @@ async function start(values: { port?: string; "db-port"?: string }): Promise<voi
   const dataDir = join(dir, "db");
   let pg: PostgresServer | undefined;
   let stack: RunningStack | undefined;
+  let app: AppServer | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (code: number) => {
     stopping ??= (async () => {
       rmSync(statusPath(), { force: true });
+      await app?.close();
       // Surfaces first: the functions worker is a child process and DB pools close cleanly.
       await withTimeout(stack?.close(), STOP_TIMEOUT_MS).catch((e: unknown) =>
         console.error(`roomkit: stopping the stack: ${oneLine(e)}`),
@@ -244,6 +252,11 @@ async function start(values: { port?: string; "db-port"?: string }): Promise<voi
   // The stack's modules load while Postgres starts (a second or more of a warm start otherwise).
   const stackModule = import("./index.ts");
   stackModule.catch(() => {});
+  // The web app builds (only when app/ changed) while Postgres starts.
+  const appBuild = ensureAppBuilt().then(
+    (outcome) => ({ outcome, error: undefined }),
+    (error: unknown) => ({ outcome: undefined, error }),
+  );
   const t0 = performance.now();
   const phase = (name: string) => {
     if (verbose) console.log(`[roomkit] ${name} at ${Math.round(performance.now() - t0)} ms`);
@@ -280,6 +293,17 @@ async function start(values: { port?: string; "db-port"?: string }): Promise<voi
     phase("stack modules loaded");
     stack = await startStack({ dbUrl, keys, port: apiPort, host: HOST, waitForFunctions: false });
     phase("stack serving");
+    app = await startApp(
+      await appBuild,
+      appPortOption ?? apiPort + APP_PORT_OFFSET,
+      appPortOption !== undefined,
+      {
+        supabaseUrl: stack.apiUrl,
+        supabaseKey: keys.publishableKey,
+        voice: livekitConfigured(),
+      },
+    );
+    phase("app serving");
     const status: StatusFile = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
@@ -287,12 +311,42 @@ async function start(values: { port?: string; "db-port"?: string }): Promise<voi
       dbUrl,
       keys,
       functions: true,
+      ...(app ? { appUrl: app.url } : {}),
     };
     await writeFile(statusPath(), `${JSON.stringify(status, null, 2)}\n`, { mode: 0o600 });
     console.log(`\n${formatPretty(status)}\n`);
   } catch (error) {
     console.error(`roomkit: cannot start: ${oneLine(error)}`);
     await stop(1);
+  }
+}
+
+/** The app's default port is the API port + 2: 54323, Studio's port under the Supabase CLI. */
+const APP_PORT_OFFSET = 2;
+
+/**
+ * Serves the built web app. A failed build or a taken default port costs the app, never the
+ * stack: one line says why (an explicitly requested port that is taken is an error, though).
+ */
+async function startApp(
+  built: { outcome: "current" | "built" | undefined; error: unknown },
+  port: number,
+  explicitPort: boolean,
+  config: Parameters<typeof serveApp>[0]["config"],
+): Promise<AppServer | undefined> {
+  if (built.error !== undefined) {
+    console.error(
+      `roomkit: the web app did not build, serving the stack without it: ${oneLine(built.error)}`,
+    );
+    return undefined;
+  }
+  if (built.outcome === "built")
+    console.log("roomkit: built the web app (app/ changed since the last build)");
+  try {
+    return await serveApp({ port, host: HOST, config });
+  } catch (error) {
+    if (explicitPort) throw new StackStartError(`app port ${port} on ${HOST}: ${oneLine(error)}`);
+    return serveApp({ port: 0, host: HOST, config });
   }
 }
 
@@ -328,10 +382,12 @@ async function status(values: { output?: string }): Promise<void> {
 }
 
 const USAGE = `Usage:
-  npm start [-- --port 54321 --db-port 54322]   start the local stack (Postgres, Auth, REST, Realtime, Functions)
+  npm start [-- --port 54321 --db-port 54322 --app-port 54323]
+                                                start the local stack (Postgres, Auth, REST, Realtime, Functions)
+                                                and the web app
   npm run status [-- -o env|json|pretty]        show URLs and keys of the running stack
 
-Environment: ROOMKIT_API_PORT, ROOMKIT_DB_PORT, ROOMKIT_DB_URL (external Postgres),
+Environment: ROOMKIT_API_PORT, ROOMKIT_DB_PORT, ROOMKIT_APP_PORT, ROOMKIT_DB_URL (external Postgres),
 ROOMKIT_STATE_DIR (default .roomkit/), ROOMKIT_VERBOSE=1 (Postgres logs).`;
 
 async function main(argv: string[]): Promise<void> {
@@ -341,6 +397,7 @@ async function main(argv: string[]): Promise<void> {
     options: {
       port: { type: "string" },
       "db-port": { type: "string" },
+      "app-port": { type: "string" },
       output: { type: "string", short: "o" },
       help: { type: "boolean", short: "h" },
     },

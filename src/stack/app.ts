@@ -37,7 +37,8 @@ async function newestMtime(path: string): Promise<number> {
   const info = await stat(path).catch(() => undefined);
   if (!info) return 0;
   if (!info.isDirectory()) return info.mtimeMs;
-  let newest = info.mtimeMs;
+  // Files only: app/'s own mtime changes whenever a build swaps app/dist in.
+  let newest = 0;
   for (const entry of await readdir(path, { withFileTypes: true })) {
     if (entry.isDirectory() && SKIP_DIRS.has(entry.name)) continue;
     newest = Math.max(newest, await newestMtime(join(path, entry.name)));

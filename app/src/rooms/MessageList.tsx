@@ -53,6 +53,20 @@ export function MessageList(props: Props) {
     last.current = { first: firstId, last: lastId, height: el.scrollHeight, following: isFollowing(el) };
   }, [firstId, lastId, messages.length, replyText, replies.length]);
 
+  // Content that grows after a render (reactions loading, wrapped lines, fonts) keeps a reader
+  // who follows the conversation at the bottom.
+  useEffect(() => {
+    const el = list.current;
+    const content = el?.querySelector("ol");
+    if (!el || !content) return;
+    const observer = new ResizeObserver(() => {
+      if (last.current.following) el.scrollTop = el.scrollHeight;
+      last.current.height = el.scrollHeight;
+    });
+    observer.observe(content);
+    return () => observer.disconnect();
+  }, []);
+
   const onScroll = () => {
     const el = list.current;
     if (!el) return;

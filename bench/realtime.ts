@@ -165,7 +165,7 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
       keys,
     );
     // Members send on `room:<id>:live`; the database alone sends on `room:<id>`.
-    const subTopic = `room:${room.id}`;
+    const subTopic = `room:${room.id}:1`;
     const topic = `realtime:${subTopic}`;
     const liveTopic = `realtime:${subTopic}:live`;
     const url = `${stack.apiUrl.replace("http", "ws")}/realtime/v1/websocket?apikey=${keys.anonKey}&vsn=2.0.0`;

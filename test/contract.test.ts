@@ -114,30 +114,20 @@ describe("the SQL against the contract", () => {
     expect(row?.id).toBe(AI_USER_ID);
   });
 
-  it("when SQL reads a room id from a topic, then it agrees with parseTopic", async () => {
-    const id = "6f1c2d3e-4a5b-4c6d-8e7f-90a1b2c3d4e5";
-    const topics = [
-      roomTopic(id),
-      roomLiveTopic(id),
-      userTopic(id),
-      LOBBY_TOPIC,
-      `room:${id}:other`,
-      "room:not-a-uuid",
-    ];
-    const room = await qualified("room_id_from_topic");
-    const live = await qualified("room_id_from_live_topic");
-    for (const topic of topics) {
-      const [row] = await db.sql.unsafe<{ room: string | null; live: string | null }[]>(
-        `select ${room}($1) as room, ${live}($1) as live`,
-        [topic],
-      );
-      const parsed = parseTopic(topic);
-      expect({ topic, ...row }).toEqual({
-        topic,
-        room: parsed?.kind === "room" ? parsed.roomId : null,
-        live: parsed?.kind === "room_live" ? parsed.roomId : null,
-      });
-    }
+  it("when SQL names a room's topics, then they are the contract's roomTopic and roomLiveTopic at the room's epoch", async () => {
+    const [room] = await db.sql<{ id: string }[]>`
+      insert into roomkit.rooms (kind, name, ai_mode, epoch) values ('private', 'Topics', 'off', 3) returning id`;
+    const id = room?.id ?? "";
+    const fn = await qualified("room_topic");
+    const [row] = await db.sql.unsafe<{ events: string; live: string }[]>(
+      `select ${fn}($1, false) as events, ${fn}($1, true) as live`,
+      [id],
+    );
+    expect(row).toEqual({ events: roomTopic(id, 3), live: roomLiveTopic(id, 3) });
+    expect(parseTopic(row?.events ?? "")).toEqual({ kind: "room", roomId: id, epoch: 3 });
+    expect(parseTopic(row?.live ?? "")).toEqual({ kind: "room_live", roomId: id, epoch: 3 });
+    for (const other of [userTopic(id), LOBBY_TOPIC, `room:${id}:other`, `room:${id}`, "room:not-a-uuid:1"])
+      expect(parseTopic(other)?.kind ?? "none").not.toMatch(/^room/);
   });
 });
 

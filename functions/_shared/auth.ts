@@ -183,6 +183,20 @@ export async function requireUser(req: Request): Promise<Extract<Caller, { kind:
 }
 
 /**
+ * The service role (legacy JWT or `sb_secret_` key), else 401/403: for endpoints only the system
+ * calls (they spend money or act for everyone).
+ *
+ * @example
+ * route({ method: "POST", path: "/", auth: requireServiceRole, run: async () => … });
+ */
+export async function requireServiceRole(req: Request): Promise<Extract<Caller, { kind: "service" }>> {
+  const caller = await authenticate(req);
+  if (caller.kind === "service") return caller;
+  if (caller.kind === "anon") throw unauthenticated("The service role key is required");
+  throw new ApiError("forbidden", "Only the service role can call this");
+}
+
+/**
  * A moderator: the service role, or a user whose `app_metadata.roomkit_admin` is true
  * (app_metadata is writable only with the service role, so users cannot grant it themselves).
  */

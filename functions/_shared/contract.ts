@@ -152,23 +152,26 @@ export type ErrorEnvelope = z.infer<typeof errorEnvelope>;
 
 /**
  * A room's database and server events (messages, reactions, members, room changes, invites'
- * outcomes, AI replies). Members may receive; nobody but the database and the service role sends.
+ * outcomes, AI replies) at one epoch (`rooms.epoch`). Members may receive; nobody but the database
+ * and the service role sends. The epoch advances whenever a membership ends, and only the current
+ * epoch's topics can be joined: that is how a former member's open channel stops receiving.
  *
  * @example
- * roomTopic("6f1c…"); // "room:6f1c…"
+ * roomTopic("6f1c…", 3); // "room:6f1c…:3"
  */
-export function roomTopic(roomId: string): string {
-  return `room:${roomId}`;
+export function roomTopic(roomId: string, epoch: number): string {
+  return `room:${roomId}:${epoch}`;
 }
 
 /**
- * A room's members' own signals ({@link SIGNAL_EVENTS}) and presence. Members may receive and send.
+ * A room's members' own signals ({@link SIGNAL_EVENTS}) and presence at one epoch. Members may
+ * receive and send.
  *
  * @example
- * roomLiveTopic("6f1c…"); // "room:6f1c…:live"
+ * roomLiveTopic("6f1c…", 3); // "room:6f1c…:3:live"
  */
-export function roomLiveTopic(roomId: string): string {
-  return `room:${roomId}:live`;
+export function roomLiveTopic(roomId: string, epoch: number): string {
+  return `${roomTopic(roomId, epoch)}:live`;
 }
 
 /**
@@ -196,26 +199,28 @@ export const LOBBY_TOPIC = "coworking:lobby";
  * const topic: Topic = { kind: "room_live", roomId };
  */
 export type Topic =
-  | { kind: "room"; roomId: string }
-  | { kind: "room_live"; roomId: string }
+  | { kind: "room"; roomId: string; epoch: number }
+  | { kind: "room_live"; roomId: string; epoch: number }
   | { kind: "user"; userId: string }
   | { kind: "lobby" };
 
 const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
-const TOPIC_PATTERN = new RegExp(`^(room|user):(${UUID})(:live)?$`);
+const ROOM_TOPIC_PATTERN = new RegExp(`^room:(${UUID}):([1-9][0-9]{0,9})(:live)?$`);
+const USER_TOPIC_PATTERN = new RegExp(`^user:(${UUID})$`);
 
 /**
  * Reads a topic made by the builders above; undefined for anything else (also a `user:<id>:live`).
  *
  * @example
- * parseTopic("room:6f1c…:live"); // { kind: "room_live", roomId: "6f1c…" }
+ * parseTopic("room:6f1c…:3:live"); // { kind: "room_live", roomId: "6f1c…", epoch: 3 }
  */
 export function parseTopic(topic: string): Topic | undefined {
   if (topic === LOBBY_TOPIC) return { kind: "lobby" };
-  const [, prefix, id, live] = TOPIC_PATTERN.exec(topic) ?? [];
-  if (id === undefined) return undefined;
-  if (prefix === "user") return live ? undefined : { kind: "user", userId: id };
-  return live ? { kind: "room_live", roomId: id } : { kind: "room", roomId: id };
+  const user = USER_TOPIC_PATTERN.exec(topic);
+  if (user?.[1] !== undefined) return { kind: "user", userId: user[1] };
+  const [, roomId, epoch, live] = ROOM_TOPIC_PATTERN.exec(topic) ?? [];
+  if (roomId === undefined || epoch === undefined) return undefined;
+  return { kind: live ? "room_live" : "room", roomId, epoch: Number(epoch) };
 }
 
 /**

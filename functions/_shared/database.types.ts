@@ -140,6 +140,7 @@ export type Database = {
         Row: {
           joined_at: string;
           last_read_at: string;
+          last_seen_at: string;
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
@@ -152,6 +153,7 @@ export type Database = {
         Insert: {
           joined_at?: string;
           last_read_at?: string;
+          last_seen_at?: string;
           left_at?: string | null;
           mic_enabled?: boolean;
           removed_until?: string | null;
@@ -163,6 +165,7 @@ export type Database = {
         Update: {
           joined_at?: string;
           last_read_at?: string;
+          last_seen_at?: string;
           left_at?: string | null;
           mic_enabled?: boolean;
           removed_until?: string | null;
@@ -244,6 +247,7 @@ export type Database = {
           created_at: string;
           created_by: string | null;
           description: string | null;
+          epoch: number;
           id: string;
           kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;
@@ -257,6 +261,7 @@ export type Database = {
           created_at?: string;
           created_by?: string | null;
           description?: string | null;
+          epoch?: number;
           id?: string;
           kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;
@@ -269,6 +274,7 @@ export type Database = {
           created_at?: string;
           created_by?: string | null;
           description?: string | null;
+          epoch?: number;
           id?: string;
           kind?: Database["roomkit"]["Enums"]["room_kind"];
           name?: string;
@@ -295,6 +301,7 @@ export type Database = {
         Returns: {
           joined_at: string;
           last_read_at: string;
+          last_seen_at: string;
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
@@ -318,6 +325,7 @@ export type Database = {
           created_at: string;
           created_by: string | null;
           description: string | null;
+          epoch: number;
           id: string;
           kind: Database["roomkit"]["Enums"]["room_kind"];
           name: string;
@@ -370,11 +378,13 @@ export type Database = {
         };
       };
       delete_room: { Args: { room_id: string }; Returns: undefined };
+      heartbeat: { Args: { room_id: string }; Returns: undefined };
       join_coworking_room: {
         Args: { room_id: string };
         Returns: {
           joined_at: string;
           last_read_at: string;
+          last_seen_at: string;
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
@@ -473,6 +483,7 @@ export type Database = {
         Returns: {
           joined_at: string;
           last_read_at: string;
+          last_seen_at: string;
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;
@@ -493,6 +504,7 @@ export type Database = {
         Returns: {
           joined_at: string;
           last_read_at: string;
+          last_seen_at: string;
           left_at: string | null;
           mic_enabled: boolean;
           removed_until: string | null;

@@ -103,6 +103,34 @@ export async function disconnectFromVoice(roomId: string, userId: string): Promi
   }
 }
 
+/**
+ * Ends a whole room's voice (LiveKit `DeleteRoom`: everyone in it is disconnected). True when
+ * LiveKit confirmed or the room did not exist, false when LiveKit could not be reached (logged).
+ *
+ * @example
+ * await closeVoiceRoom(deletedRoomId);
+ */
+export async function closeVoiceRoom(roomId: string): Promise<boolean> {
+  try {
+    await livekitRoomService().deleteRoom(livekitRoomName(roomId));
+    return true;
+  } catch (error) {
+    if (error instanceof TwirpError && error.code === "not_found") return true;
+    console.error(`LiveKit DeleteRoom failed for ${roomId}:`, error);
+    return false;
+  }
+}
+
+/** Is LiveKit configured for these functions? Without it there is no voice to end. */
+export function voiceConfigured(): boolean {
+  try {
+    livekitConfig();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 let receiver: WebhookReceiver | undefined;
 
 /** Verifies LiveKit webhooks (JWT in `Authorization` carrying the body's sha256) with the API key and secret. */

@@ -5,7 +5,7 @@
  * realtime.md §2.3). With the service role key the private topic's write policy is bypassed, so
  * the AI does not need to be a room member.
  */
-import { AI_EVENTS, roomTopic } from "../_shared/contract.ts";
+import { AI_EVENTS } from "../_shared/contract.ts";
 
 /** Realtime answers 202 Accepted with an empty body when the batch was taken. */
 const BROADCAST_ACCEPTED = 202;
@@ -16,26 +16,32 @@ interface Pending {
 }
 
 /**
- * An ordered sender for one room topic. One request is in flight at a time; deltas produced while
+ * An ordered sender for one room's events topic. The topic is asked for before each request: it
+ * carries the room's epoch, which moves on when a membership ends, and a former member must not
+ * keep receiving a reply that is still streaming. One request is in flight at a time; deltas produced while
  * it is out are merged into the next `ai.delta` (same `seq` run, text concatenated), so a fast
  * model costs few requests and receivers still get the text in order.
  *
  * @example
- * const b = new RoomBroadcaster({ url, key, roomId });
+ * const b = new RoomBroadcaster({ url, key, topic: currentRoomTopic(roomId) });
  * b.send(AI_EVENTS.typing, { reply_id });
  * b.delta(reply_id, "Hel"); b.delta(reply_id, "lo");
  * await b.flush();
  */
 export class RoomBroadcaster {
-  readonly topic: string;
   #queue: Pending[] = [];
   #sending: Promise<void> | undefined;
   #seq = 0;
   #deltaReply: string | undefined;
 
-  constructor(private readonly options: { url: string; key: string; roomId: string; fetch?: typeof fetch }) {
-    this.topic = roomTopic(options.roomId);
-  }
+  constructor(
+    private readonly options: {
+      url: string;
+      key: string;
+      topic: () => Promise<string>;
+      fetch?: typeof fetch;
+    },
+  ) {}
 
   /** Queues one event. */
   send(event: string, payload: Record<string, unknown>): void {
@@ -75,7 +81,9 @@ export class RoomBroadcaster {
   }
 
   async #post(item: Pending): Promise<void> {
+    let topic = "";
     try {
+      topic = await this.options.topic();
       const res = await (this.options.fetch ?? fetch)(
         `${this.options.url.replace(/\/+$/, "")}/realtime/v1/api/broadcast`,
         {
@@ -86,16 +94,16 @@ export class RoomBroadcaster {
             "content-type": "application/json",
           },
           body: JSON.stringify({
-            messages: [{ topic: this.topic, event: item.event, payload: item.payload, private: true }],
+            messages: [{ topic, event: item.event, payload: item.payload, private: true }],
           }),
         },
       );
       await res.body?.cancel();
       if (res.status !== BROADCAST_ACCEPTED)
-        console.warn(`broadcast ${item.event} to ${this.topic} answered ${res.status}`);
+        console.warn(`broadcast ${item.event} to ${topic} answered ${res.status}`);
     } catch (error) {
       // The persisted message is the source of truth; a lost live event is only a missed preview.
-      console.warn(`broadcast ${item.event} to ${this.topic} failed: ${(error as Error).message}`);
+      console.warn(`broadcast ${item.event} to ${topic} failed: ${(error as Error).message}`);
     }
   }
 }

@@ -21,14 +21,22 @@ import {
   streamChat,
   type TokenUsage,
 } from "../_shared/ai.ts";
-import { authenticate } from "../_shared/auth.ts";
+import { requireServiceRole } from "../_shared/auth.ts";
 import { AI_EVENTS } from "../_shared/contract.ts";
 import { loadEnv, supabaseEnv } from "../_shared/env.ts";
-import { ApiError } from "../_shared/errors.ts";
 import { createHandler, json, route } from "../_shared/http.ts";
 import { RoomBroadcaster } from "./broadcast.ts";
 import { buildPrompt } from "./prompt.ts";
-import { type ClaimedJob, claimJob, completeJob, extendLease, failJob, nextJobAt, skipJob } from "./queue.ts";
+import {
+  type ClaimedJob,
+  claimJob,
+  completeJob,
+  currentRoomTopic,
+  extendLease,
+  failJob,
+  nextJobAt,
+  skipJob,
+} from "./queue.ts";
 
 declare const EdgeRuntime: { waitUntil(promise: Promise<unknown>): void } | undefined;
 
@@ -46,14 +54,6 @@ const UNAVAILABLE_NOTICE_QUIET_SECONDS = 600;
 
 const UNAVAILABLE_NOTICE =
   "Roomkit AI is not set up on this server, so it cannot reply. An administrator needs to set AI_BASE_URL, AI_API_KEY and AI_MODEL for the ai-reply function.";
-
-/** The service role (legacy JWT or `sb_secret_` key), else 401/403: this endpoint spends money. */
-async function requireServiceRole(req: Request): Promise<{ kind: "service" }> {
-  const caller = await authenticate(req);
-  if (caller.kind === "service") return { kind: "service" };
-  if (caller.kind === "anon") throw new ApiError("not_authenticated", "The service role key is required");
-  throw new ApiError("forbidden", "Only the service role can run AI replies");
-}
 
 /** The key the worker broadcasts with: Realtime's HTTP API needs a JWT, so the legacy key first. */
 function serviceKey(): { url: string; key: string } {
@@ -104,7 +104,7 @@ async function processJob(job: ClaimedJob, ai: AiConfigResult): Promise<void> {
     return;
   }
   const { url, key } = serviceKey();
-  const live = new RoomBroadcaster({ url, key, roomId: job.room.id });
+  const live = new RoomBroadcaster({ url, key, topic: currentRoomTopic(job.room.id) });
   const replyId = job.reply_id;
   live.send(AI_EVENTS.typing, { reply_id: replyId, attempt: job.attempt });
   const abort = new AbortController();

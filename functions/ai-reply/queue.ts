@@ -115,3 +115,23 @@ export async function nextJobAt(): Promise<Date | null> {
   );
   return row?.at ?? null;
 }
+
+/** How long a room's topic is reused before it is read again (well under the 5 s a removal may take to bite). */
+const TOPIC_TTL_MS = 1000;
+
+/**
+ * The room's current events topic (`roomkit_private.room_topic`), read at most every
+ * {@link TOPIC_TTL_MS}: the epoch in it moves on when a membership ends. A deleted room keeps the
+ * last topic it had.
+ */
+export function currentRoomTopic(roomId: string): () => Promise<string> {
+  let cached: { topic: string; at: number } | undefined;
+  return async () => {
+    if (cached && Date.now() - cached.at < TOPIC_TTL_MS) return cached.topic;
+    const [row] = await asService(
+      (tx) => tx<{ topic: string | null }[]>`select roomkit_private.room_topic(${roomId}) as topic`,
+    );
+    cached = { topic: row?.topic ?? cached?.topic ?? "", at: Date.now() };
+    return cached.topic;
+  };
+}

@@ -15,8 +15,9 @@ import { allowAnyone, requireModerator, requireUser } from "../_shared/auth.ts";
 import { asService, asUser, type Tx } from "../_shared/db.ts";
 import { ApiError } from "../_shared/errors.ts";
 import { createHandler, json, route } from "../_shared/http.ts";
-import { disconnectFromVoice, livekitConfig, mintVoiceToken } from "../_shared/livekit.ts";
+import { livekitConfig, mintVoiceToken } from "../_shared/livekit.ts";
 import { type CoworkingRoom, id, type Membership, setMicRequest } from "../_shared/schemas.ts";
+import { payVoiceEvictions } from "../_shared/voice.ts";
 
 livekitConfig();
 
@@ -71,6 +72,8 @@ const leave = route({
       await requireCoworkingRoom(tx, params.id);
       await tx`select roomkit.leave_room(${params.id}::uuid)`;
     });
+    // After the commit the membership is gone: end the voice it owed now rather than at the next sweep.
+    await payVoiceEvictions(params.id);
     return json(204, null);
   },
 });
@@ -104,8 +107,8 @@ const removeParticipant = route({
       await tx`select roomkit.remove_member(${params.id}::uuid, ${params.user_id}::uuid)`;
     });
     // After the commit: the membership is gone, so no new token can be minted; now end the voice session.
-    const voiceDisconnected = await disconnectFromVoice(params.id, params.user_id);
-    return json(200, { removed: true, voice_disconnected: voiceDisconnected });
+    const { failed } = await payVoiceEvictions(params.id);
+    return json(200, { removed: true, voice_disconnected: failed === 0 });
   },
 });
 

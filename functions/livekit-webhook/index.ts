@@ -6,7 +6,8 @@
  * API secret carrying the sha256 of the body) → 200 `{received: true, applied}`; 401 when the
  * signature or the body hash does not verify; 400 for a signed body that is not a webhook event.
  *
- * - `participant_joined`: the participant is connected; their LiveKit sid is remembered.
+ * - `participant_joined`: the participant is connected; their LiveKit sid is remembered. Someone
+ *   connecting without an active membership (a token minted before they left) is disconnected.
  * - `participant_left` / `participant_connection_aborted`: disconnected, unless LiveKit replaced the
  *   connection (`DUPLICATE_IDENTITY`) or the leave belongs to an older connection than the current one.
  * - `room_finished`: nobody in the room is connected any more.
@@ -16,7 +17,7 @@ import type { WebhookEvent } from "livekit-server-sdk";
 import { asService, type Tx } from "../_shared/db.ts";
 import { ApiError } from "../_shared/errors.ts";
 import { createHandler, json, route } from "../_shared/http.ts";
-import { livekitWebhookReceiver, roomIdFromLivekitRoom } from "../_shared/livekit.ts";
+import { disconnectFromVoice, livekitWebhookReceiver, roomIdFromLivekitRoom } from "../_shared/livekit.ts";
 
 /** `DisconnectReason.DUPLICATE_IDENTITY` in LiveKit's protocol (livekit_models.proto): a newer connection took over the identity. */
 const DUPLICATE_IDENTITY = 2;
@@ -40,15 +41,17 @@ async function verify(rawBody: string, authorization: string | null): Promise<We
   }
 }
 
-async function participantJoined(tx: Tx, roomId: string, userId: string, sid: string): Promise<void> {
+/** Records a connection; false when the identity has no active membership (it must be turned away). */
+async function participantJoined(tx: Tx, roomId: string, userId: string, sid: string): Promise<boolean> {
   const [member] = await tx`
-    update roomkit.room_members m set voice_connected = true
+    update roomkit.room_members m set voice_connected = true, last_seen_at = now()
     where m.room_id = ${roomId} and m.user_id = ${userId} and m.left_at is null
     returning m.user_id`;
-  if (!member) return;
+  if (!member) return false;
   await tx`
     insert into roomkit_private.voice_sessions (room_id, user_id, participant_sid) values (${roomId}, ${userId}, ${sid})
     on conflict (room_id, user_id) do update set participant_sid = excluded.participant_sid, joined_at = now()`;
+  return true;
 }
 
 async function participantLeft(
@@ -80,7 +83,8 @@ async function apply(event: WebhookEvent): Promise<boolean> {
   if (!roomId) return false;
   const identity = event.participant?.identity ?? "";
   const sid = event.participant?.sid ?? "";
-  return asService(async (tx) => {
+  let intruder: string | undefined;
+  const applied = await asService(async (tx) => {
     if (event.id) {
       const [fresh] = await tx`
         insert into roomkit_private.livekit_events (id, event, room_name) values (${event.id}, ${event.event}, ${event.room?.name ?? null})
@@ -93,7 +97,7 @@ async function apply(event: WebhookEvent): Promise<boolean> {
     switch (event.event) {
       case "participant_joined":
         if (!UUID.test(identity)) return false;
-        await participantJoined(tx, roomId, identity, sid);
+        if (!(await participantJoined(tx, roomId, identity, sid))) intruder = identity;
         return true;
       case "participant_left":
       case "participant_connection_aborted":
@@ -107,6 +111,10 @@ async function apply(event: WebhookEvent): Promise<boolean> {
         return false;
     }
   });
+  // A token minted before the membership ended is valid until its TTL: whoever connects with one
+  // while not (or no longer) a participant is disconnected at once, and their older tokens revoked.
+  if (intruder) await disconnectFromVoice(roomId, intruder);
+  return applied;
 }
 
 const receive = route({

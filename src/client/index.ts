@@ -126,7 +126,8 @@ export class RoomkitClient {
   /**
    * Opens a live session on a room I am a member of (for coworking rooms: after `coworking.join`).
    * Resolves once the channel is joined and the newest messages are loaded. Fails with
-   * `unauthorized` when the server refuses the channel (not a member), `not_authenticated` when
+   * `room_not_found` for a private room I am not in (RLS hides it), `unauthorized` when the server
+   * refuses the channel (e.g. a coworking room I have not joined), `not_authenticated` when
    * signed out.
    *
    * @example

@@ -305,6 +305,7 @@ function aiMember(room: Room, profile: RoomMemberWithProfile["profile"]): RoomMe
     mic_enabled: false,
     voice_connected: false,
     last_read_at: room.created_at,
+    last_seen_at: room.created_at,
     removed_until: null,
     profile: profile ?? { id: AI_USER_ID, display_name: "Roomkit AI", avatar_url: null, is_ai: true },
   };

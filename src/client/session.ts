@@ -20,6 +20,7 @@ import {
   reasonOf,
   recordOf,
 } from "./realtime.ts";
+import { Roster } from "./roster.ts";
 import {
   emoji as emojiSchema,
   type Invite,
@@ -152,6 +153,11 @@ export interface RoomSessionOptions {
    * See {@link RoomSession} for why there is an overlap at all.
    */
   backfillOverlapMs?: number;
+  /**
+   * Coworking rooms: how often the session tells the server I am still here, in ms. Default 15 000;
+   * the server lets a participant go after `participant_timeout_seconds` (default 45) of silence.
+   */
+  heartbeatIntervalMs?: number;
 }
 
 const DEFAULT_HISTORY = 50;
@@ -159,6 +165,8 @@ const DEFAULT_OVERLAP_MS = 10_000;
 const BACKFILL_PAGE = 100;
 const BACKFILL_RETRIES = [500, 1000, 2000, 5000];
 const RESUBSCRIBE_DELAYS = [500, 1000, 2000, 5000, 10_000];
+/** Default heartbeat of an open coworking session (ms): two may be lost before the 45 s timeout. */
+const DEFAULT_HEARTBEAT_MS = 15_000;
 /**
  * At most one token-refresh backfill per this many ms. auth-js refreshes inside `getSession()`
  * whenever the token is near expiry, and a backfill calls `getSession()`: with tokens shorter-lived
@@ -225,6 +233,11 @@ export class RoomSession {
   private readonly overlapMicros: number;
   private readonly channels: Partial<Record<ChannelKind, RealtimeChannel>> = {};
   private roomRow: Room | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly roster: Roster;
+  private readonly heartbeatMs: number;
+  /** The epoch of the topics joined (rooms.epoch); it advances whenever a membership ends. */
+  private epoch = 0;
   private presenceMeta: PresenceMeta;
   private online: OnlineUser[] = [];
   private historyStart = false;
@@ -248,6 +261,8 @@ export class RoomSession {
     this.db = deps.db;
     this.deps = deps;
     this.overlapMicros = (options.backfillOverlapMs ?? DEFAULT_OVERLAP_MS) * 1000;
+    this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.roster = new Roster(deps.db, roomId);
     this.typers = new ExpiringSet(TYPING_EXPIRY_MS, (ids) => this.emitter.emit("typing", ids));
     this.speakers = new ExpiringSet(SPEAKING_EXPIRY_MS, (ids) => this.emitter.emit("speaking", ids));
     this.typingOut = new Throttle(
@@ -271,7 +286,10 @@ export class RoomSession {
     options: RoomSessionOptions,
   ): Promise<Result<RoomSession>> {
     const session = new RoomSession(roomId, deps, options);
-    // Join first, then read: a message committed in between is in the page or arrives live (or both; ids dedupe).
+    // The room first (its epoch names the topics), then join, then read history: a message committed
+    // in between is in the page or arrives live (or both; ids dedupe).
+    const room = await session.readRoom();
+    if (room.error) return room;
     const joined = await session.connect();
     if (joined.error) return joined;
     const loaded = await session.loadInitial(Math.min(options.historyLimit ?? DEFAULT_HISTORY, 100));
@@ -280,6 +298,7 @@ export class RoomSession {
       return loaded;
     }
     session.watchAuth();
+    session.startHeartbeat();
     session.presenceOut.update(session.presenceMeta);
     return ok(session);
   }
@@ -570,23 +589,46 @@ export class RoomSession {
     this.intent = "leaving";
   }
 
-  /** Joins `room:<id>` and `room:<id>:live`; neither stays joined unless both are. */
+  /**
+   * Joins `room:<id>:<epoch>` and its `:live` topic; neither stays joined unless both are. A refusal
+   * because the epoch moved on in the meantime is retried at the new epoch.
+   */
   private async connect(): Promise<Result<null>> {
-    const [events, live] = await Promise.all([this.join("events"), this.join("live")]);
-    const failed = events.error ? events : live.error ? live : undefined;
-    if (!failed) return ok(null);
-    for (const kind of ["events", "live"] as const) {
-      const channel = this.channels[kind];
-      this.channels[kind] = undefined;
-      if (channel) await this.db.removeChannel(channel);
+    for (let attempt = 0; ; attempt++) {
+      const [events, live] = await Promise.all([this.join("events"), this.join("live")]);
+      const failed = events.error ? events : live.error ? live : undefined;
+      if (!failed) return ok(null);
+      for (const kind of ["events", "live"] as const) {
+        const channel = this.channels[kind];
+        this.channels[kind] = undefined;
+        if (channel) await this.db.removeChannel(channel);
+      }
+      if (failed.error.code !== "unauthorized" || attempt >= 2 || !(await this.epochMoved())) return failed;
     }
-    return failed;
+  }
+
+  /** Re-reads the room's epoch: true (and adopted) when it has moved past the one joined. */
+  private async epochMoved(): Promise<boolean> {
+    const before = this.epoch;
+    const room = await this.readRoom();
+    return !room.error && this.epoch !== before;
+  }
+
+  /**
+   * The room moved to a new epoch (a membership ended): join its new topics and catch up from
+   * history. The old topics get nothing more, and a former member cannot join the new ones.
+   */
+  private moveTo(epoch: number): void {
+    if (epoch <= this.epoch || this.closedReason || this.exitTimer !== undefined || this.intent === "leaving")
+      return;
+    this.epoch = epoch;
+    for (const kind of ["events", "live"] as const) void this.resubscribe(kind);
   }
 
   private async join(kind: ChannelKind): Promise<Result<RealtimeChannel>> {
     const joined = await joinChannel(
       this.db,
-      kind === "events" ? roomTopic(this.roomId) : roomLiveTopic(this.roomId),
+      kind === "events" ? roomTopic(this.roomId, this.epoch) : roomLiveTopic(this.roomId, this.epoch),
       kind === "events"
         ? { config: { private: true } }
         : // Presence key = user id, so several tabs of one user are one online user.
@@ -633,6 +675,8 @@ export class RoomSession {
       }
       this.emitter.emit("status", "live");
       void this.backfill();
+      // Membership changes missed while away: the roster decides whose presence and signals count.
+      void this.roster.load();
       return;
     }
     if (status === "CLOSED") {
@@ -676,6 +720,7 @@ export class RoomSession {
           this.onStatus(kind, this.channels[kind], "SUBSCRIBED");
           return;
         }
+        if (joined.error.code === "unauthorized" && (await this.epochMoved())) continue;
         if (joined.error.code === "unauthorized" || joined.error.code === "token_expired") {
           await this.end(
             joined.error.code === "token_expired" ? "token_expired" : "unauthorized",
@@ -690,11 +735,20 @@ export class RoomSession {
     }
   }
 
+  /** Reads the room row (name, AI mode, epoch …). */
+  private async readRoom(): Promise<Result<Room>> {
+    const room = await query<Room | null>(
+      this.db.schema(ROOMKIT_SCHEMA).from("rooms").select("*").eq("id", this.roomId).maybeSingle(),
+    );
+    if (room.error) return room;
+    if (!room.data) return fail(new RoomkitError("room_not_found", "Room not found"));
+    this.roomRow = room.data;
+    this.epoch = Math.max(this.epoch, room.data.epoch);
+    return ok(room.data);
+  }
+
   private async loadInitial(limit: number): Promise<Result<null>> {
-    const [room, page, profile] = await Promise.all([
-      query<Room | null>(
-        this.db.schema(ROOMKIT_SCHEMA).from("rooms").select("*").eq("id", this.roomId).maybeSingle(),
-      ),
+    const [page, profile, roster] = await Promise.all([
       this.deps.messages.list(this.roomId, { limit }),
       query<{ display_name: string } | null>(
         this.db
@@ -704,11 +758,10 @@ export class RoomSession {
           .eq("id", this.userId)
           .maybeSingle(),
       ),
+      this.roster.load(),
     ]);
-    if (room.error) return room;
-    if (!room.data) return fail(new RoomkitError("room_not_found", "Room not found"));
     if (page.error) return page;
-    this.roomRow = room.data;
+    if (roster.error) return roster;
     for (const m of page.data.messages) this.log.ingest(m);
     this.historyStart = page.data.next_cursor === null;
     this.presenceMeta.display_name = profile.data?.display_name ?? "";
@@ -769,6 +822,7 @@ export class RoomSession {
         if (row) {
           this.roomRow = row;
           this.emitter.emit("room_updated", row);
+          this.moveTo(row.epoch);
         }
         return;
       }
@@ -795,7 +849,8 @@ export class RoomSession {
     if (this.closedReason || typeof payload !== "object" || payload === null) return;
     const p = payload as Record<string, unknown>;
     const from = typeof p.user_id === "string" ? p.user_id : undefined;
-    if (!from || from === this.userId) return;
+    // Signals from (or about) anyone who is not a current member are dropped.
+    if (!from || from === this.userId || !this.roster.get(from)) return;
     if (event === SIGNAL_EVENTS.typing) {
       if (p.typing === false) this.typers.delete(from);
       else this.typers.add(from);
@@ -845,6 +900,10 @@ export class RoomSession {
 
   private acceptMember(row: Member | undefined, old: Member | undefined): void {
     if (!row) return;
+    void this.roster.apply(row).then(() => {
+      const live = this.channels.live;
+      if (live) this.syncPresence(live);
+    });
     const wasActive = old ? old.left_at === null : false;
     const isActive = row.left_at === null;
     if (isActive && !wasActive) this.emitter.emit("member_joined", row);
@@ -881,12 +940,15 @@ export class RoomSession {
     const online: OnlineUser[] = [];
     for (const [key, metas] of Object.entries(state)) {
       const meta = metas[metas.length - 1];
-      if (!meta) continue;
+      // The presence key is the member's id (chosen by their client): only current members count,
+      // with their profile's name and their membership's mic, whatever the payload says.
+      const member = this.roster.get(key);
+      if (!meta || !member) continue;
       online.push({
-        user_id: typeof meta.user_id === "string" ? meta.user_id : key,
-        display_name: typeof meta.display_name === "string" ? meta.display_name : "",
-        status: typeof meta.status === "string" ? meta.status : "online",
-        mic_enabled: meta.mic_enabled === true,
+        user_id: member.user_id,
+        display_name: member.display_name,
+        status: typeof meta.status === "string" ? meta.status.slice(0, 50) : "online",
+        mic_enabled: member.mic_enabled,
         online_at: typeof meta.online_at === "string" ? meta.online_at : "",
       });
     }
@@ -994,9 +1056,26 @@ export class RoomSession {
     this.emitter.clear();
   }
 
+  /**
+   * Coworking rooms: tells the server every `heartbeatIntervalMs` that I am still here. A closed tab
+   * sends nothing, so the server lets a silent participant go (roomkit_private.expire_participants).
+   */
+  private startHeartbeat(): void {
+    if (this.roomRow?.kind !== "coworking") return;
+    const beat = async () => {
+      const result = await query<null>(
+        this.db.schema(ROOMKIT_SCHEMA).rpc("heartbeat", { room_id: this.roomId }),
+      );
+      if (result.error && !this.closedReason) this.emitter.emit("error", result.error);
+    };
+    this.heartbeatTimer = setInterval(() => void beat(), this.heartbeatMs);
+  }
+
   private async shutdown(): Promise<void> {
     if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
     this.speakingTimer = undefined;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
     this.presenceOut.cancel();
     this.typers.clear();
     this.speakers.clear();

@@ -9,6 +9,7 @@ import type { StackKeys } from "./keys.ts";
 import { createRealtimeSurface } from "./realtime/index.ts";
 import { createRestSurface } from "./rest/index.ts";
 import type { StackContext, Surface } from "./surface.ts";
+import { startSweeper } from "./sweeper.ts";
 
 /** Options of one running local stack. */
 export interface StackOptions {
@@ -39,6 +40,8 @@ export interface StackOptions {
    * worker has booted (about a second of Deno start-up off the ready time).
    */
   waitForFunctions?: boolean;
+  /** Interval of the scheduled `sweep` call (ms): participant expiry and voice evictions. Default 10 000. */
+  sweepIntervalMs?: number;
   /** Extra environment for functions (secrets), on top of the file `supabase/functions/.env`. */
   functionsEnv?: Record<string, string>;
   /** Log sink; default writes prefixed lines to stdout. */
@@ -200,6 +203,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           serviceRoleKey: options.keys.serviceRoleKey,
           log,
         });
+  // The `sweep` function on a timer and on NOTIFY, as pg_cron and a Database Webhook do in production.
+  const sweeper =
+    options.functions === false
+      ? undefined
+      : await startSweeper({
+          dbUrl: options.dbUrl,
+          apiUrl,
+          serviceRoleKey: options.keys.serviceRoleKey,
+          log,
+          intervalMs: options.sweepIntervalMs,
+        });
 
   let closing: Promise<void> | undefined;
   return {
@@ -208,7 +222,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     keys: options.keys,
     close() {
       closing ??= (async () => {
-        await aiDispatcher?.close();
+        await Promise.all([aiDispatcher?.close(), sweeper?.close()]);
         await functionsStarting.catch(() => {});
         // Surfaces first, so Realtime can say goodbye on its sockets before they are cut.
         const results = await Promise.allSettled(created.map((s) => s.close()));

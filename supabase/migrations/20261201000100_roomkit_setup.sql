@@ -33,15 +33,18 @@ alter default privileges in schema roomkit_private revoke all on tables from ano
 
 -- tables
 /**
- * Per-user limits on what costs others something (one row; operators change it with plain SQL).
- * A refusal is 429 rate_limited (SQLSTATE PT429) with a message naming the limit.
+ * Per-user limits on what costs others something, and how long a silent coworking participant
+ * stays (one row; operators change it with plain SQL). A refusal is 429 rate_limited (SQLSTATE
+ * PT429) with a message naming the limit.
  */
 create table roomkit_private.limits (
   id boolean primary key default true check (id),
   rooms_per_hour integer not null default 20 check (rooms_per_hour > 0),
-  invites_per_hour integer not null default 60 check (invites_per_hour > 0)
+  invites_per_hour integer not null default 60 check (invites_per_hour > 0),
+  -- A coworking participant with neither a heartbeat for this long nor a voice connection has gone.
+  participant_timeout_seconds integer not null default 45 check (participant_timeout_seconds between 1 and 3600)
 );
-comment on table roomkit_private.limits is 'One row: per-user limits on room creation and invites per hour.';
+comment on table roomkit_private.limits is 'One row: per-user limits on room creation and invites per hour; the coworking participant timeout.';
 insert into roomkit_private.limits default values;
 alter table roomkit_private.limits enable row level security;
 -- No policies: only Roomkit's security-definer functions and the service role read it.

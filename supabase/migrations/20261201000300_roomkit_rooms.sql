@@ -21,6 +21,9 @@ create table roomkit.rooms (
   capacity integer check (capacity between 1 and 500),
   status roomkit.room_status not null default 'active',
   ai_mode roomkit.ai_mode,
+  -- Advances whenever a membership ends; realtime topics carry it (realtime migration), so a former
+  -- member's open channel stops receiving the moment it changes.
+  epoch integer not null default 1,
   created_by uuid references roomkit.profiles (id) on delete set null,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
@@ -39,6 +42,8 @@ create table roomkit.room_members (
   left_at timestamptz,
   mic_enabled boolean not null default false,
   voice_connected boolean not null default false,
+  -- Coworking: the participant's last heartbeat (roomkit.heartbeat, sent by open sessions).
+  last_seen_at timestamptz not null default now(),
   last_read_at timestamptz not null default now(),
   -- Coworking: a participant removed by a moderator cannot rejoin before this.
   removed_until timestamptz,
@@ -137,7 +142,8 @@ $$;
 /**
  * Ends an active membership (leave, removal, expiry): mic and voice off, ownership handed on.
  * Private rooms: an owner's ownership passes to the longest-standing admin, else the longest-standing
- * member; when nobody is left the room is deleted. Posts "<name> <verb>" otherwise.
+ * member; when nobody is left the room is deleted. Posts "<name> <verb>" otherwise, then advances the
+ * room's epoch (the realtime topics the remaining members move to).
  * The room must already be locked by the caller. Returns false when the room was deleted.
  */
 create function roomkit_private.end_membership(room roomkit.rooms, user_id uuid, event text, verb text,
@@ -170,6 +176,9 @@ begin
   end if;
   perform roomkit_private.post_system_message(room.id, roomkit_private.display_name(end_membership.user_id) || ' ' || verb,
                                               end_membership.event, end_membership.user_id);
+  -- Last: everything up to the departure went to the old topics; from here on only the new ones,
+  -- which the former member cannot join.
+  update roomkit.rooms r set epoch = r.epoch + 1 where r.id = room.id;
   return true;
 end;
 $$;
@@ -380,10 +389,10 @@ grant all on roomkit.rooms, roomkit.room_members to service_role;
 grant select on roomkit.rooms to anon, authenticated;
 grant update (name, description, ai_mode) on roomkit.rooms to authenticated;
 grant select on roomkit.room_members to authenticated;
-grant execute on function roomkit_private.my_room_ids(), roomkit_private.coworking_room_ids(),
-  roomkit_private.is_room_member(uuid),
-  roomkit_private.has_room_role(uuid, roomkit.member_role[])
+grant execute on function roomkit_private.my_room_ids(), roomkit_private.coworking_room_ids()
   to anon, authenticated, service_role;
+grant execute on function roomkit_private.is_room_member(uuid), roomkit_private.has_room_role(uuid, roomkit.member_role[])
+  to authenticated, service_role;
 grant execute on function roomkit_private.create_private_room(text, text, roomkit.ai_mode),
   roomkit_private.leave_room(uuid), roomkit_private.remove_member(uuid, uuid),
   roomkit_private.set_member_role(uuid, uuid, roomkit.member_role), roomkit_private.delete_room(uuid),

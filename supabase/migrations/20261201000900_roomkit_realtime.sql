@@ -1,10 +1,11 @@
 -- Realtime: database changes broadcast to private topics, and who may use which topic.
--- Topics:
---   `room:<room_id>`       database and server events only (messages, reactions, members, room
+-- Topics (the epoch is rooms.epoch, which advances whenever a membership ends; a topic is usable only
+-- at the current epoch, so a former member's open channel goes quiet and the others move on):
+--   `room:<room_id>:<epoch>`       database and server events only (messages, reactions, members, room
 --                          changes, invites' outcomes, `ai.*` from the AI function); members may
 --                          receive, nobody may send (triggers run as the owner, the AI function as
 --                          the service role, both bypass RLS);
---   `room:<room_id>:live`  members' own signals (typing, speaking, emoji bursts) and presence;
+--   `room:<room_id>:<epoch>:live`  members' own signals (typing, speaking, emoji bursts) and presence;
 --                          members may receive and send;
 --   `user:<user_id>`       that user's incoming invites (receive only);
 --   `coworking:lobby`      live participant counts (private; anyone may receive, nobody may send).
@@ -14,43 +15,47 @@
 -- payloads have the realtime.broadcast_changes shape {operation, table, schema, record, old_record}.
 
 -- helpers
-/** The room id in a `room:<uuid>` topic, or null for any other topic (never an error). */
-create function roomkit_private.room_id_from_topic(topic text) returns uuid
-language sql immutable set search_path = '' as $$
-  select case
-    when room_id_from_topic.topic ~ '^room:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-    then substr(room_id_from_topic.topic, 6)::uuid
-  end
+/** The topic of a room at its current epoch: `room:<id>:<epoch>`, or `room:<id>:<epoch>:live`. */
+create function roomkit_private.room_topic(room_id uuid, live boolean default false) returns text
+language sql stable security definer set search_path = '' as $$
+  select 'room:' || r.id::text || ':' || r.epoch::text || case when room_topic.live then ':live' else '' end
+  from roomkit.rooms r where r.id = room_topic.room_id
 $$;
 
-/** The room id in a `room:<uuid>:live` topic (members' own signals and presence), or null for any other topic. */
-create function roomkit_private.room_id_from_live_topic(topic text) returns uuid
-language sql immutable set search_path = '' as $$
-  select case
-    when room_id_from_live_topic.topic ~ '^room:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:live$'
-    then substr(room_id_from_live_topic.topic, 6, 36)::uuid
-  end
+/**
+ * May the caller use this room topic? Only a `room:<id>:<epoch>` (`live` false) or
+ * `room:<id>:<epoch>:live` (`live` true) topic of a room they are an active member of, at the room's
+ * current epoch. Anything else, malformed topics included, is false (never an error).
+ */
+create function roomkit_private.can_use_room_topic(topic text, live boolean) returns boolean
+language sql stable security definer set search_path = '' as $$
+  select coalesce((
+    select roomkit_private.is_room_member(r.id)
+    from regexp_match(can_use_room_topic.topic,
+           '^room:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}):([1-9][0-9]{0,9})(:live)?$') as m
+    join roomkit.rooms r on r.id = m[1]::uuid and r.epoch::text = m[2]
+    where (m[3] is not null) = can_use_room_topic.live), false)
 $$;
 
 -- policies
 -- Who may receive (select) and send (insert) on private channels; names start with "Roomkit:" so
 -- they stand apart from an app's own policies on realtime.messages. No insert policy names
--- `room:<id>`, `user:<id>` or `coworking:lobby`: only the database (and the service role) sends there.
+-- `room:<id>:<epoch>`, `user:<id>` or `coworking:lobby`: only the database (and the service role) sends there.
 create policy "Roomkit: Room members can receive database events of their room" on realtime.messages
   for select to authenticated
   using (
     realtime.messages.extension = 'broadcast'
-    and roomkit_private.is_room_member(roomkit_private.room_id_from_topic((select realtime.topic()))));
+    and roomkit_private.can_use_room_topic((select realtime.topic()), false));
 create policy "Roomkit: Room members can receive signals and presence of their room" on realtime.messages
   for select to authenticated
   using (
     realtime.messages.extension in ('broadcast', 'presence')
-    and roomkit_private.is_room_member(roomkit_private.room_id_from_live_topic((select realtime.topic()))));
+    and roomkit_private.can_use_room_topic((select realtime.topic()), true));
 create policy "Roomkit: Room members can send signals and presence to their room" on realtime.messages
   for insert to authenticated
   with check (
     realtime.messages.extension in ('broadcast', 'presence')
-    and roomkit_private.is_room_member(roomkit_private.room_id_from_live_topic((select realtime.topic()))));
+    and roomkit_private.can_use_room_topic((select realtime.topic()), true));
 create policy "Roomkit: Users can receive their own notifications" on realtime.messages
   for select to authenticated
   using (
@@ -73,7 +78,7 @@ begin
   if tg_op = 'DELETE' and not exists (select 1 from roomkit.rooms r where r.id = row_room) then
     return null;
   end if;
-  perform realtime.broadcast_changes('room:' || row_room::text, tg_argv[0] || '.' || lower(tg_op), tg_op,
+  perform realtime.broadcast_changes(roomkit_private.room_topic(row_room), tg_argv[0] || '.' || lower(tg_op), tg_op,
                                      tg_table_name, tg_table_schema, new, old);
   return null;
 end;
@@ -84,7 +89,8 @@ $$;
 create function roomkit_private.broadcast_room_row() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
-  perform realtime.broadcast_changes('room:' || coalesce(new.id, old.id)::text, 'room.' || lower(tg_op), tg_op,
+  -- To the topic the members were on before this change: an epoch change is how they learn to move.
+  perform realtime.broadcast_changes('room:' || old.id::text || ':' || old.epoch::text, 'room.' || lower(tg_op), tg_op,
                                      tg_table_name, tg_table_schema, new, old);
   return null;
 end;
@@ -97,7 +103,7 @@ begin
   perform realtime.broadcast_changes('user:' || new.invitee_id::text, 'invite.' || lower(tg_op), tg_op,
                                      tg_table_name, tg_table_schema, new, old);
   if tg_op = 'UPDATE' then
-    perform realtime.broadcast_changes('room:' || new.room_id::text, 'invite.update', tg_op,
+    perform realtime.broadcast_changes(roomkit_private.room_topic(new.room_id), 'invite.update', tg_op,
                                        tg_table_name, tg_table_schema, new, old);
   end if;
   return null;
@@ -138,5 +144,5 @@ create trigger room_members_lobby_count after insert or update on roomkit.room_m
   for each row execute function roomkit_private.broadcast_coworking_count();
 
 -- grants
-grant execute on function roomkit_private.room_id_from_topic(text), roomkit_private.room_id_from_live_topic(text)
-  to anon, authenticated, service_role;
+grant execute on function roomkit_private.can_use_room_topic(text, boolean) to anon, authenticated, service_role;
+grant execute on function roomkit_private.room_topic(uuid, boolean) to service_role;

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { roomLiveTopic, roomTopic } from "../../functions/_shared/contract.ts";
 import {
   type Actor,
   ANON,
@@ -119,6 +120,14 @@ type ActorName = "anon" | "outsider" | "invitee" | "member" | "admin" | "owner" 
 let db: TestDatabase;
 let p: PrivateCast;
 let c: CoworkingCast;
+/** The rooms' current epochs (the private cast's former member left, so its room is past 1). */
+let pEpoch: number;
+let cEpoch: number;
+
+async function epochOf(roomId: string): Promise<number> {
+  const [row] = await db.sql<{ epoch: number }[]>`select epoch from roomkit.rooms where id = ${roomId}`;
+  return row?.epoch ?? 0;
+}
 
 function privateActor(name: ActorName): Actor {
   if (name === "anon") return ANON;
@@ -129,6 +138,7 @@ function privateActor(name: ActorName): Actor {
 beforeAll(async () => {
   db = await createTestDatabase();
   [p, c] = await Promise.all([privateRoomCast(db.sql), coworkingRoomCast(db.sql)]);
+  [pEpoch, cEpoch] = await Promise.all([epochOf(p.roomId), epochOf(c.roomId)]);
 });
 afterAll(() => db?.drop());
 
@@ -145,7 +155,7 @@ describe("room:<id> topics (database events: receive only)", () => {
     ["former", NONE],
     ["service", ALL],
   ])("when %s joins a private room's channel, then access is %o", async (name, expected) => {
-    expect(await access(db.sql, privateActor(name), `room:${p.roomId}`)).toEqual(expected);
+    expect(await access(db.sql, privateActor(name), `${roomTopic(p.roomId, pEpoch)}`)).toEqual(expected);
   });
 
   it.each<[string, Access]>([
@@ -157,15 +167,17 @@ describe("room:<id> topics (database events: receive only)", () => {
   ])("when %s joins a coworking room's channel, then access is %o", async (name, expected) => {
     const actor =
       name === "anon" ? ANON : name === "service" ? SERVICE : c[name as "outsider" | "member" | "former"];
-    expect(await access(db.sql, actor, `room:${c.roomId}`)).toEqual(expected);
+    expect(await access(db.sql, actor, `${roomTopic(c.roomId, cEpoch)}`)).toEqual(expected);
   });
 
   it("when a member of one room asks for another room's channel, then access is denied", async () => {
-    expect(await access(db.sql, c.member, `room:${p.roomId}`)).toEqual(NONE);
+    expect(await access(db.sql, c.member, `${roomTopic(p.roomId, pEpoch)}`)).toEqual(NONE);
   });
 
   it("when the room id is written in upper case, then it is the same room", async () => {
-    expect(await access(db.sql, p.member, `room:${p.roomId.toUpperCase()}`)).toEqual(RECEIVE_ONLY);
+    expect(await access(db.sql, p.member, `${roomTopic(p.roomId.toUpperCase(), pEpoch)}`)).toEqual(
+      RECEIVE_ONLY,
+    );
   });
 });
 
@@ -180,7 +192,7 @@ describe("room:<id>:live topics (members' signals and presence)", () => {
     ["former", NONE],
     ["service", ALL],
   ])("when %s joins a private room's live channel, then access is %o", async (name, expected) => {
-    expect(await access(db.sql, privateActor(name), `room:${p.roomId}:live`)).toEqual(expected);
+    expect(await access(db.sql, privateActor(name), `${roomLiveTopic(p.roomId, pEpoch)}`)).toEqual(expected);
   });
 
   it.each<[string, Access]>([
@@ -192,31 +204,57 @@ describe("room:<id>:live topics (members' signals and presence)", () => {
   ])("when %s joins a coworking room's live channel, then access is %o", async (name, expected) => {
     const actor =
       name === "anon" ? ANON : name === "service" ? SERVICE : c[name as "outsider" | "member" | "former"];
-    expect(await access(db.sql, actor, `room:${c.roomId}:live`)).toEqual(expected);
+    expect(await access(db.sql, actor, `${roomLiveTopic(c.roomId, cEpoch)}`)).toEqual(expected);
   });
 
   it("when a member of one room asks for another room's live channel, then access is denied", async () => {
-    expect(await access(db.sql, c.member, `room:${p.roomId}:live`)).toEqual(NONE);
+    expect(await access(db.sql, c.member, `${roomLiveTopic(p.roomId, pEpoch)}`)).toEqual(NONE);
   });
 
   it("when the room id is written in upper case, then it is the same room", async () => {
-    expect(await access(db.sql, p.member, `room:${p.roomId.toUpperCase()}:live`)).toEqual(ALL);
+    expect(await access(db.sql, p.member, `${roomLiveTopic(p.roomId.toUpperCase(), pEpoch)}`)).toEqual(ALL);
   });
 });
 
 describe("membership changes", () => {
-  it("when a member leaves, then the next join check denies them on both room topics", async () => {
+  it("when a member leaves, then they are denied on the old and the new epoch's topics, and the others move to the new epoch", async () => {
+    const cast = await privateRoomCast(db.sql, "Leaving room");
     const u = await createUser(db.sql, { name: "Leaver" });
-    const invite = await rpcOk<{ id: string }>(db.sql, p.owner, "send_invite", {
-      room_id: p.roomId,
+    const invite = await rpcOk<{ id: string }>(db.sql, cast.owner, "send_invite", {
+      room_id: cast.roomId,
       invitee_id: u.id,
     });
     await rpcOk(db.sql, u, "accept_invite", { invite_id: invite.id });
-    expect(await access(db.sql, u, `room:${p.roomId}`)).toEqual(RECEIVE_ONLY);
-    expect(await access(db.sql, u, `room:${p.roomId}:live`)).toEqual(ALL);
-    await rpcOk(db.sql, u, "leave_room", { room_id: p.roomId });
-    expect(await access(db.sql, u, `room:${p.roomId}`)).toEqual(NONE);
-    expect(await access(db.sql, u, `room:${p.roomId}:live`)).toEqual(NONE);
+    const before = await epochOf(cast.roomId);
+    expect(await access(db.sql, u, roomTopic(cast.roomId, before))).toEqual(RECEIVE_ONLY);
+    expect(await access(db.sql, u, roomLiveTopic(cast.roomId, before))).toEqual(ALL);
+    await rpcOk(db.sql, u, "leave_room", { room_id: cast.roomId });
+    const after = await epochOf(cast.roomId);
+    expect(after).toBe(before + 1);
+    for (const topic of [roomTopic(cast.roomId, before), roomLiveTopic(cast.roomId, before)]) {
+      expect(await access(db.sql, u, topic)).toEqual(NONE);
+      // Nobody joins the old epoch any more: what is said from now on goes to the new one only.
+      expect(await access(db.sql, cast.member, topic)).toEqual(NONE);
+    }
+    expect(await access(db.sql, u, roomTopic(cast.roomId, after))).toEqual(NONE);
+    expect(await access(db.sql, u, roomLiveTopic(cast.roomId, after))).toEqual(NONE);
+    expect(await access(db.sql, cast.member, roomTopic(cast.roomId, after))).toEqual(RECEIVE_ONLY);
+    expect(await access(db.sql, cast.member, roomLiveTopic(cast.roomId, after))).toEqual(ALL);
+  });
+
+  it("when a member is removed, then the epoch advances and database events go to the new topic only", async () => {
+    const cast = await privateRoomCast(db.sql, "Removal room");
+    const before = await epochOf(cast.roomId);
+    await rpcOk(db.sql, cast.owner, "remove_member", { room_id: cast.roomId, user_id: cast.peer.id });
+    const after = await epochOf(cast.roomId);
+    expect(after).toBe(before + 1);
+    const message = await rpcOk<{ id: string }>(db.sql, cast.member, "send_message", {
+      room_id: cast.roomId,
+      body: "after the removal",
+    });
+    const topics = await db.sql<{ topic: string }[]>`
+      select topic from realtime.messages where payload -> 'record' ->> 'id' = ${message.id}`;
+    expect(topics.map((t) => t.topic)).toEqual([roomTopic(cast.roomId, after)]);
   });
 });
 
@@ -260,7 +298,16 @@ describe("junk topics", () => {
     "",
     `room:${p.roomId}x`,
     `room:${p.roomId} `,
-    ` room:${p.roomId}`,
+    ` ${roomTopic(p.roomId, pEpoch)}`,
+    `room:${p.roomId}`,
+    `room:${p.roomId}:0`,
+    `room:${p.roomId}:0${pEpoch}`,
+    `room:${p.roomId}:${pEpoch + 1}`,
+    `room:${p.roomId}:${pEpoch}.0`,
+    `room:${p.roomId}:-${pEpoch}`,
+    `room:${p.roomId}:99999999999`,
+    `room:${p.roomId}:${pEpoch}:live:x`,
+    `room:${p.roomId}:live`,
     `room:${p.roomId}' or '1'='1`,
     `room:{${p.roomId}}`,
     `room:${p.roomId.replaceAll("-", "")}`,

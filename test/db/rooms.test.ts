@@ -347,7 +347,7 @@ describe("microphone", () => {
 });
 
 describe("coworking joins", () => {
-  it("when a room is inactive, then joining is PT409 room_inactive and sending is PT409 room_inactive", async () => {
+  it("when a room is made inactive, then joining is PT409 room_inactive and those who were in are out (403 not_member)", async () => {
     const roomId = await createCoworkingRoom(db.sql, 5);
     const [inside, late] = [await createUser(db.sql), await createUser(db.sql)];
     await rpcOk(db.sql, inside, "join_coworking_room", { room_id: roomId });
@@ -358,7 +358,7 @@ describe("coworking joins", () => {
     });
     expect(await rpc(db.sql, inside, "send_message", { room_id: roomId, body: "hi" })).toMatchObject({
       ok: false,
-      error: { code: "PT409", hint: "room_inactive" },
+      error: { code: "42501", hint: "not_member" },
     });
   });
 

@@ -55,7 +55,7 @@ describe("room messages", () => {
       room_id: roomId,
       body: "hello",
     });
-    const sent = (await broadcasts(`room:${roomId}`)).filter((b) => b.payload.record?.id === msg.id);
+    const sent = (await broadcasts(`room:${roomId}:1`)).filter((b) => b.payload.record?.id === msg.id);
     expect(sent).toHaveLength(1);
     const [b] = sent;
     expect(b).toMatchObject({ event: "message.insert", extension: "broadcast", private: true });
@@ -92,7 +92,7 @@ describe("room messages", () => {
       (tx) => tx<{ id: string }[]>`insert into roomkit.room_messages (room_id, sender_id, body)
                                    values (${roomId}, ${owner.id}, 'direct') returning id`,
     );
-    const sent = await broadcasts(`room:${roomId}`, "message.insert");
+    const sent = await broadcasts(`room:${roomId}:1`, "message.insert");
     expect(sent.filter((b) => b.payload.record?.id === row?.id)).toHaveLength(1);
   });
 
@@ -100,7 +100,7 @@ describe("room messages", () => {
     const { owner, roomId } = await roomWith();
     const msg = await rpcOk<{ id: string }>(db.sql, owner, "send_message", { room_id: roomId, body: "oops" });
     await rpcOk(db.sql, owner, "delete_message", { message_id: msg.id });
-    const [b, ...rest] = (await broadcasts(`room:${roomId}`, "message.update")).filter(
+    const [b, ...rest] = (await broadcasts(`room:${roomId}:1`, "message.update")).filter(
       (x) => x.payload.record?.id === msg.id,
     );
     expect(rest).toHaveLength(0);
@@ -132,7 +132,7 @@ describe("reactions", () => {
       bea,
       (tx) => tx`delete from roomkit.message_reactions where message_id = ${msg.id} and user_id = ${bea.id}`,
     );
-    const events = (await broadcasts(`room:${roomId}`)).filter((b) => b.event.startsWith("reaction."));
+    const events = (await broadcasts(`room:${roomId}:1`)).filter((b) => b.event.startsWith("reaction."));
     expect(events.map((e) => e.event)).toEqual(["reaction.insert", "reaction.delete"]);
     expect(events[0]?.payload.record).toMatchObject({
       message_id: msg.id,
@@ -174,7 +174,9 @@ describe("membership and invites", () => {
       private: true,
       payload: { operation: "INSERT", table: "room_invites", record: { id: inv.id, status: "pending" } },
     });
-    expect((await broadcasts(`room:${roomId}`)).filter((b) => b.event.startsWith("invite."))).toHaveLength(0);
+    expect((await broadcasts(`room:${roomId}:1`)).filter((b) => b.event.startsWith("invite."))).toHaveLength(
+      0,
+    );
   });
 
   it("when an invite is accepted, then invite.update reaches the invitee and the room, and member.insert reaches the room", async () => {
@@ -189,7 +191,7 @@ describe("membership and invites", () => {
       "invite.insert",
       "invite.update",
     ]);
-    const room = await broadcasts(`room:${roomId}`);
+    const room = await broadcasts(`room:${roomId}:1`);
     const inviteUpdate = room.filter((b) => b.event === "invite.update");
     expect(inviteUpdate).toHaveLength(1);
     expect(inviteUpdate[0]?.payload).toMatchObject({
@@ -206,7 +208,7 @@ describe("membership and invites", () => {
     const { roomId, others } = await roomWith("Bea");
     const bea = others[0]!;
     await rpcOk(db.sql, bea, "leave_room", { room_id: roomId });
-    const updates = (await broadcasts(`room:${roomId}`, "member.update")).filter(
+    const updates = (await broadcasts(`room:${roomId}:1`, "member.update")).filter(
       (b) => b.payload.record?.user_id === bea.id,
     );
     expect(updates).toHaveLength(1);
@@ -247,7 +249,7 @@ describe("rooms", () => {
   it("when an owner renames a room, then room.update reaches the room", async () => {
     const { owner, roomId } = await roomWith();
     await as(db.sql, owner, (tx) => tx`update roomkit.rooms set name = 'Renamed' where id = ${roomId}`);
-    const updates = await broadcasts(`room:${roomId}`, "room.update");
+    const updates = await broadcasts(`room:${roomId}:1`, "room.update");
     expect(updates).toHaveLength(1);
     expect(updates[0]?.payload).toMatchObject({
       old_record: { name: "Triggers" },
@@ -266,9 +268,9 @@ describe("rooms", () => {
         await db.sql`insert into roomkit.message_reactions (message_id, user_id, emoji) values (${m.id}, ${u.id}, '👍')`;
       }
     }
-    const before = (await broadcasts(`room:${roomId}`)).length;
+    const before = (await broadcasts(`room:${roomId}:1`)).length;
     await rpcOk(db.sql, owner, "delete_room", { room_id: roomId });
-    const after = (await broadcasts(`room:${roomId}`)).slice(before);
+    const after = (await broadcasts(`room:${roomId}:1`)).slice(before);
     expect(after.map((b) => b.event)).toEqual(["room.delete"]);
     expect(after[0]?.payload).toMatchObject({
       operation: "DELETE",
@@ -284,7 +286,7 @@ describe("rooms", () => {
       { n: number }[]
     >`select count(*)::int as n from roomkit.rooms where id = ${roomId}`;
     expect(n).toBe(0);
-    expect((await broadcasts(`room:${roomId}`, "room.delete")).length).toBe(1);
+    expect((await broadcasts(`room:${roomId}:1`, "room.delete")).length).toBe(1);
   });
 });
 

@@ -54,7 +54,8 @@ describe("private room story", () => {
     const accepted = must(await bob.roomkit.invites.accept(toBob.id));
     expect(accepted.membership).toMatchObject({ room_id: room.id, user_id: bob.id, role: "member" });
     expect(must(await carol.roomkit.invites.decline(toCarol.id)).status).toBe("declined");
-    expect((await carol.roomkit.openRoom(room.id)).error?.code).toBe("unauthorized");
+    // A private room she is not in is invisible to her (RLS), so there is nothing to open.
+    expect((await carol.roomkit.openRoom(room.id)).error?.code).toBe("room_not_found");
     await bobSub.unsubscribe();
 
     await eventually(() => aliceSaw.member_joined.some((m) => m.user_id === bob.id));
@@ -123,13 +124,14 @@ describe("private room story", () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(bobSaw.message.length).toBe(bobMessagesBefore);
     expect((await bob.roomkit.messages.list(room.id)).data?.messages ?? []).toEqual([]);
-    expect((await bob.roomkit.openRoom(room.id)).error?.code).toBe("unauthorized");
+    // The private room is invisible to him now (RLS), so there is nothing to open.
+    expect((await bob.roomkit.openRoom(room.id)).error?.code).toBe("room_not_found");
     expect(aliceSaw.message.some((m) => m.id === afterLeave.id)).toBe(true);
 
     // Mallory was never invited: no history, no channel, no room.
     expect(must(await mallory.roomkit.messages.list(room.id)).messages).toEqual([]);
     const refused = await mallory.roomkit.openRoom(room.id);
-    expect(refused.error?.code).toBe("unauthorized");
+    expect(refused.error?.code).toBe("room_not_found");
     expect((await mallory.roomkit.rooms.get(room.id)).error?.code).toBe("room_not_found");
     expect((await mallory.roomkit.messages.send(room.id, "let me in")).error?.code).toBe("not_member");
 
@@ -201,7 +203,7 @@ describe("private room story", () => {
     ];
 
     // On room:<id> the server drops them (members may not send there): no ack.
-    const events = mallory.supabase.channel(`room:${room.id}`, {
+    const events = mallory.supabase.channel(`room:${room.id}:1`, {
       config: { private: true, broadcast: { ack: true } },
     });
     await new Promise<void>((resolve) => events.subscribe((s) => s === "SUBSCRIBED" && resolve()));
@@ -210,7 +212,7 @@ describe("private room story", () => {
     }
     // On room:<id>:live they are delivered, and the session ignores them; the typing signal sent
     // after them on the same channel shows they have all arrived.
-    const live = mallory.supabase.channel(`room:${room.id}:live`, {
+    const live = mallory.supabase.channel(`room:${room.id}:1:live`, {
       config: { private: true, broadcast: { ack: true } },
     });
     await new Promise<void>((resolve) => live.subscribe((s) => s === "SUBSCRIBED" && resolve()));

@@ -80,7 +80,7 @@ async function aiRoom(stack: FunctionsStack, mode: "off" | "mention" | "always",
   const client = await realtimeClient(stack.stack, { current: user.token });
   const events: Received[] = [];
   const channel = client
-    .channel(`room:${roomId}`, { config: { private: true } })
+    .channel(`room:${roomId}:1`, { config: { private: true } })
     .on("broadcast", { event: "*" }, into(events));
   expect(await subscribe(channel)).toEqual({ status: "SUBSCRIBED" });
   return { user, name, roomId, client, events };

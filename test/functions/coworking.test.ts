@@ -279,14 +279,14 @@ describe("POST /livekit-token", () => {
     expect(noJwt.status).toBe(401);
   });
 
-  test("when the room was closed after joining, then 409 room_inactive", async () => {
+  test("when the room was closed after joining, then the participant is out: 403 not_member", async () => {
     const room = await coworkingRoom(f.sql);
     const ada = await f.user("Ada");
     await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: ada.token });
     await f.sql`update roomkit.rooms set status = 'inactive' where id = ${room}`;
     const res = await f.call("livekit-token", { method: "POST", token: ada.token, body: { room_id: room } });
-    expect(res.status).toBe(409);
-    expect((await body<Json>(res)).error.code).toBe("room_inactive");
+    expect(res.status).toBe(403);
+    expect((await body<Json>(res)).error.code).toBe("not_member");
   });
 });
 

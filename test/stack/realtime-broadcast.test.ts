@@ -24,7 +24,7 @@ describe("realtime broadcast", () => {
   it("when two members share a private room, then each receives the other's broadcasts on room:<id>:live and an outsider is refused", async () => {
     const { roomId, a, b } = await pairInRoom();
     const [eve] = await rt.users(1);
-    const topic = `room:${roomId}:live`;
+    const topic = `room:${roomId}:1:live`;
     const e = await rt.connect(eve);
     const { channel: chA, got: gotA } = await join(a, topic, { events: ["typing"] });
     const { channel: chB, got: gotB } = await join(b, topic, { events: ["typing"] });
@@ -40,7 +40,7 @@ describe("realtime broadcast", () => {
 
   it("when a channel uses self:false, then the sender does not get its own message, and with ack:true send resolves ok after delivery", async () => {
     const { roomId, a, b } = await pairInRoom();
-    const topic = `room:${roomId}:live`;
+    const topic = `room:${roomId}:1:live`;
     const { channel: chA, got: gotA } = await join(a, topic, {
       events: ["reaction"],
       broadcast: { self: false, ack: true },
@@ -62,7 +62,7 @@ describe("realtime broadcast", () => {
 
   it("when public and private channels share a name, then their broadcasts stay apart", async () => {
     const { roomId, a, b } = await pairInRoom();
-    const topic = `room:${roomId}:live`;
+    const topic = `room:${roomId}:1:live`;
     const { channel: chPrivate } = await join(a, topic, { broadcast: { ack: true } });
     const { got: gotPublic } = await join(b, topic, { private: false, events: ["*"] });
 
@@ -93,7 +93,7 @@ describe("realtime broadcast", () => {
 
   it("when a payload exceeds the 3 000 KB limit, then an acked send reports an error and nobody receives it", async () => {
     const { roomId, a, b } = await pairInRoom();
-    const topic = `room:${roomId}:live`;
+    const topic = `room:${roomId}:1:live`;
     const { channel: chA } = await join(a, topic, { broadcast: { ack: true } });
     const { got } = await join(b, topic, { events: ["big", "small"] });
 
@@ -108,7 +108,7 @@ describe("realtime broadcast", () => {
   it("when a member broadcasts over HTTP (httpSend and the batch endpoint), then subscribers receive it and an outsider's HTTP send is silently skipped", async () => {
     const { alice, roomId, a, b } = await pairInRoom();
     const [eve] = await rt.users(1);
-    const topic = `room:${roomId}:live`;
+    const topic = `room:${roomId}:1:live`;
     const eveToken = await eve.token();
     const { got } = await join(b, topic, { events: ["note"] });
 
@@ -134,7 +134,7 @@ describe("realtime topics clients may not write", () => {
   it("when a member broadcasts a fake message.insert on room:<id>, then no other member receives it and an ack never comes", async () => {
     const [alice, bob, mallory] = await rt.users(3);
     const roomId = await createRoom(rt.sql, alice, [bob, mallory]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:1`;
     const b = await rt.connect(bob);
     const m = await rt.connect(mallory);
     // Only the forged event names: the room's own member.insert rows may still be on their way.
@@ -179,7 +179,7 @@ describe("realtime topics clients may not write", () => {
 
   it("when the service role broadcasts on room:<id> over HTTP (AI replies), then members receive it", async () => {
     const { roomId, b } = await pairInRoom();
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:1`;
     const { got } = await join(b, topic, { events: ["ai.typing"] });
 
     const res = await httpBroadcast(
@@ -227,7 +227,7 @@ describe("realtime topics clients may not write", () => {
   it("when a signed token names the postgres role, then joins are refused as Unauthorized and its HTTP sends are skipped", async () => {
     const [alice, bob] = await rt.users(2);
     const roomId = await createRoom(rt.sql, alice, [bob]);
-    const topic = `room:${roomId}`;
+    const topic = `room:${roomId}:1`;
     const rootToken = await signToken(rt.stack, { sub: bob.id, role: "postgres", aud: "authenticated" });
     const root = await rt.client({ current: rootToken });
     const b = await rt.connect(bob);

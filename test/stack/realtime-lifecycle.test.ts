@@ -28,7 +28,7 @@ async function bobWatchingRoom() {
   const got: Received[] = [];
   const w = watch(
     b
-      .channel(`room:${roomId}`, { config: { private: true } })
+      .channel(`room:${roomId}:1`, { config: { private: true } })
       .on("broadcast", { event: "message.insert" }, into(got)),
   );
   await w.subscribed;
@@ -40,7 +40,7 @@ describe("realtime database broadcasts and lifecycle", () => {
     const [alice, bob] = await rt.users(2);
     const roomId = await createRoom(rt.sql, alice, [bob]);
     const b = await rt.connect(bob);
-    const { got } = await join(b, `room:${roomId}`, { events: ["message.insert"] });
+    const { got } = await join(b, `room:${roomId}:1`, { events: ["message.insert"] });
 
     const started = Date.now();
     const id = await insertMessage(rt.sql, roomId, alice.id, "hello bob");
@@ -87,13 +87,13 @@ describe("realtime database broadcasts and lifecycle", () => {
     const [alice] = await rt.users(1);
     const roomId = await createRoom(rt.sql, alice);
     const a = await rt.connect(alice, 2);
-    const w = watch(a.channel(`room:${roomId}`, { config: { private: true } }));
+    const w = watch(a.channel(`room:${roomId}:1`, { config: { private: true } }));
     await w.subscribed;
 
     await until(() => w.statuses.includes("CLOSED"), 4000, "channel closed");
 
     expect(w.system).toHaveLength(1);
-    expect(w.system[0]).toMatchObject({ extension: "system", status: "error", channel: `room:${roomId}` });
+    expect(w.system[0]).toMatchObject({ extension: "system", status: "error", channel: `room:${roomId}:1` });
     expect(w.system[0]?.message).toMatch(/^Token has expired \d+ seconds ago$/);
   });
 
@@ -109,7 +109,7 @@ describe("realtime database broadcasts and lifecycle", () => {
     // Both reads gone: the server reuses the join-time text (realtime_channel.ex
     // `maybe_assign_policies` fails before `check_read_permissions_revoked`).
     expect(w.system.map((s) => s.message)).toEqual([
-      `You do not have permissions to read from this Channel topic: room:${roomId}`,
+      `You do not have permissions to read from this Channel topic: room:${roomId}:1`,
     ]);
     await insertMessage(rt.sql, roomId, alice.id, "after you left");
     await sleep(300);

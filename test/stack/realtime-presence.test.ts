@@ -29,7 +29,7 @@ describe("realtime presence", () => {
     const users = await rt.users(3);
     const [alice, bob, carol] = users;
     const roomId = await createRoom(rt.sql, alice, [bob, carol]);
-    const topic = `room:${roomId}:live`;
+    const topic = `room:${roomId}:1:live`;
     const clients = await Promise.all(users.map((u) => rt.connect(u)));
     const [, , c] = clients as [RoomkitClient, RoomkitClient, RoomkitClient];
     const joinsSeenByA: string[] = [];
@@ -78,7 +78,7 @@ describe("realtime presence", () => {
   it("when a member joins after others tracked, then the first presence_state already lists them", async () => {
     const [alice, bob] = await rt.users(2);
     const roomId = await createRoom(rt.sql, alice, [bob]);
-    const topic = `room:${roomId}:live`;
+    const topic = `room:${roomId}:1:live`;
     const a = await rt.connect(alice);
     const b = await rt.connect(bob);
     const chA = a.channel(topic, { config: { private: true, presence: { key: alice.id } } });
@@ -101,7 +101,7 @@ describe("realtime presence", () => {
     const [alice] = await rt.users(1);
     const roomId = await createRoom(rt.sql, alice);
     const a = await rt.connect(alice);
-    const ch = a.channel(`room:${roomId}:live`, { config: { private: true, presence: { key: alice.id } } });
+    const ch = a.channel(`room:${roomId}:1:live`, { config: { private: true, presence: { key: alice.id } } });
     const { statuses, system, subscribed } = watch(ch);
     await subscribed;
 

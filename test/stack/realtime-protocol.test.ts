@@ -46,7 +46,7 @@ describe("realtime wire protocol", () => {
   it("when a v2 client heartbeats, leaves and joins twice, then it gets Phoenix's replies and closes", async () => {
     const [alice] = await rt.users(1);
     const roomId = await createRoom(rt.sql, alice);
-    const topic = `realtime:room:${roomId}`;
+    const topic = `realtime:room:${roomId}:1`;
     const s = await rawSocket("2.0.0");
     try {
       s.ws.send(JSON.stringify([null, "1", "phoenix", "heartbeat", {}]));

@@ -1,0 +1,100 @@
+/**
+ * A coworking participant who closes the tab (a killed process: no leave, no goodbye on the socket)
+ * is gone for the others within the participant timeout plus a sweep, with the usual "left"
+ * message; a participant whose tab stays open is not. The timeout (45 s in production) and the
+ * sweep (10 s) are shortened here; the mechanism is the production one.
+ */
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../../src/stack/migrate.ts";
+import { localOnly, type TestStack } from "../support/stack.ts";
+import { eventually, must, type Person, record, signUp, startE2EStack } from "./support.ts";
+
+const TIMEOUT_SECONDS = 2;
+const HEARTBEAT_MS = 400;
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startE2EStack(localOnly({ sweepIntervalMs: 300 }));
+  const postgres = (await import("postgres")).default;
+  const sql = postgres(stack.dbUrl ?? "", { max: 1 });
+  await sql`update roomkit_private.limits set participant_timeout_seconds = ${TIMEOUT_SECONDS}`;
+  await sql.end();
+});
+afterAll(() => stack?.stop());
+
+/** Starts a tab process for a new user and resolves once it has joined the room and opened it. */
+async function openTab(roomId: string): Promise<{ id: string; kill(): void }> {
+  const email = `tab-${randomUUID().slice(0, 8)}@example.test`;
+  const password = `pw-${randomUUID()}`;
+  const client = stack.client();
+  const { data, error } = await client.auth.signUp({
+    email,
+    password,
+    options: { data: { display_name: "Tab" } },
+  });
+  expect(error).toBeNull();
+  // Node itself with tsx as a loader (not the tsx wrapper, whose child would outlive a SIGKILL).
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "test", "e2e", "fixtures", "tab.ts")],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        STACK_URL: stack.url,
+        ANON_KEY: stack.anonKey,
+        EMAIL: email,
+        PASSWORD: password,
+        ROOM_ID: roomId,
+        HEARTBEAT_MS: String(HEARTBEAT_MS),
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
+    child.on("exit", (code) => reject(new Error(`tab exited with ${code} before it was ready`)));
+  });
+  return { id: data.user?.id ?? "", kill: () => child.kill("SIGKILL") };
+}
+
+describe("closed tabs", () => {
+  it("when a participant's tab process is killed, then the others see them leave within the timeout; an open tab stays", async () => {
+    const lobby = must(await (await signUp(stack, "Lobby")).roomkit.coworking.list());
+    const room = lobby.find((r) => r.name === "Creative Studio");
+    if (!room) throw new Error("seeded room missing");
+    const watcher: Person = await signUp(stack, "Watcher");
+    must(await watcher.roomkit.coworking.join(room.id));
+    const session = must(await watcher.roomkit.openRoom(room.id, { heartbeatIntervalMs: HEARTBEAT_MS }));
+    const saw = record(session);
+    const [closing, staying] = await Promise.all([openTab(room.id), openTab(room.id)]);
+    try {
+      await eventually(() => saw.member_joined.some((m) => m.user_id === staying.id));
+      const killedAt = Date.now();
+      closing.kill();
+      await eventually(
+        () => saw.member_left.some((m) => m.user_id === closing.id),
+        (TIMEOUT_SECONDS + 8) * 1000,
+      );
+      expect(Date.now() - killedAt).toBeLessThan((TIMEOUT_SECONDS + 5) * 1000);
+      await eventually(() =>
+        session.messages.some(
+          (m) =>
+            m.kind === "system" &&
+            (m.metadata as { user_id?: string }).user_id === closing.id &&
+            m.body?.endsWith(" left"),
+        ),
+      );
+      // The open tab and the watcher (whose heartbeat kept going) are still in.
+      expect(saw.member_left.map((m) => m.user_id)).not.toContain(staying.id);
+      expect(session.closeReason).toBeUndefined();
+    } finally {
+      closing.kill();
+      staying.kill();
+      await session.close();
+    }
+  }, 60_000);
+});

@@ -13,9 +13,11 @@ export function Header({ route }: { route: Route }) {
   const unread = rooms.data.reduce((n, r) => n + r.unread_count, 0);
 
   const signOut = async () => {
+    // Leave the page first, so a coworking seat is given back while the session is still valid.
+    window.location.hash = "";
+    await new Promise((resolve) => setTimeout(resolve, 0));
     await roomkit.closeAll();
     await supabase.auth.signOut();
-    window.location.hash = "";
   };
 
   return (

@@ -58,7 +58,12 @@ export function CoworkingRoomView({ roomId }: { roomId: string }) {
   const speakingMe = voice.speaking.includes(app.me.id);
   useEffect(() => session?.setSpeaking(speakingMe), [session, speakingMe]);
 
-  if (state.phase === "opening") return <p className="muted pad">Joining…</p>;
+  if (state.phase === "opening")
+    return (
+      <p className="muted pad" role="status">
+        Joining…
+      </p>
+    );
   if (state.phase === "failed") return <JoinFailed roomId={roomId} error={state.error} />;
   if (state.phase === "closed") {
     return <ClosedView reason={state.closedReason} name={state.details?.room.name} back="coworking" />;

@@ -33,7 +33,12 @@ export function RoomView({ roomId }: { roomId: string }) {
     };
   }, [session, lastId, app]);
 
-  if (state.phase === "opening") return <p className="muted pad">Opening the room…</p>;
+  if (state.phase === "opening")
+    return (
+      <p className="muted pad" role="status">
+        Opening the room…
+      </p>
+    );
   if (state.phase === "failed") return <FailedView error={state.error} />;
   if (state.phase === "closed")
     return <ClosedView reason={state.closedReason} name={state.details?.room.name} />;

@@ -341,7 +341,7 @@ async function startApp(
     return undefined;
   }
   if (built.outcome === "built")
-    console.log("roomkit: built the web app (app/ changed since the last build)");
+    console.log("roomkit: built the web app (app/dist was missing or older than its sources)");
   try {
     return await serveApp({ port, host: HOST, config });
   } catch (error) {

@@ -8,6 +8,14 @@ import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import {
+  type AppConfig,
+  type AppServer,
+  appDirOf,
+  ensureAppBuilt,
+  livekitConfigured,
+  serveApp,
+} from "./app.ts";
 import type { RunningStack } from "./index.ts";
 import { loadOrCreateKeys, type StackKeys } from "./keys.ts";
 import { applyMigrations, applyPlatform, migrationsPending } from "./migrate.ts";
@@ -31,6 +39,8 @@ export interface StatusFile {
   dbUrl: string;
   keys: Pick<StackKeys, "jwtSecret" | "anonKey" | "serviceRoleKey" | "publishableKey" | "secretKey">;
   functions: boolean;
+  /** The project's web app (`app/`), when it is served. */
+  appUrl?: string;
 }
 
 /** `.roomkit/` in the project folder, or `ROOMKIT_STATE_DIR` (tests and benches use throwaway ones). */
@@ -58,6 +68,7 @@ export function statusValues(status: StatusFile): Record<string, string> {
     SERVICE_ROLE_KEY: status.keys.serviceRoleKey,
   };
   if (status.functions) values.FUNCTIONS_URL = `${status.apiUrl}/functions/v1`;
+  if (status.appUrl) values.APP_URL = status.appUrl;
   return values;
 }
 
@@ -73,6 +84,7 @@ export function formatEnv(values: Record<string, string>): string {
 export function formatPretty(status: StatusFile): string {
   const realtime = status.apiUrl.replace(/^http/, "ws");
   const rows: [string, string][] = [
+    ...(status.appUrl ? [["App URL", status.appUrl] as [string, string]] : []),
     ["API URL", status.apiUrl],
     ["REST URL", `${status.apiUrl}/rest/v1`],
     ["Realtime URL", `${realtime}/realtime/v1`],
@@ -267,8 +279,14 @@ function keepOutputReadable(verbose: boolean): void {
 /** Restarts of an embedded Postgres that died, spaced out while it keeps dying. */
 const PG_RESTART_DELAYS_MS = [500, 1_000, 2_000, 5_000];
 
-async function start(values: { port?: string; "db-port"?: string; workdir?: string }): Promise<void> {
+async function start(values: {
+  port?: string;
+  "db-port"?: string;
+  "app-port"?: string;
+  workdir?: string;
+}): Promise<void> {
   const apiPort = intOption(values.port ?? process.env.ROOMKIT_API_PORT, "--port") ?? DEFAULT_API_PORT;
+  const appPortOption = intOption(values["app-port"] ?? process.env.ROOMKIT_APP_PORT, "--app-port");
   const externalDb = process.env.ROOMKIT_DB_URL;
   const dbPort = intOption(values["db-port"] ?? process.env.ROOMKIT_DB_PORT, "--db-port") ?? DEFAULT_DB_PORT;
   const verbose = process.env.ROOMKIT_VERBOSE === "1";
@@ -296,12 +314,14 @@ async function start(values: { port?: string; "db-port"?: string; workdir?: stri
   keepOutputReadable(verbose);
   let pg: PostgresServer | undefined;
   let stack: RunningStack | undefined;
+  let app: AppServer | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (code: number) => {
     stopping ??= (async () => {
       rmSync(statusPath(dir), { force: true });
       // Surfaces first (the functions worker is a child process, pools close cleanly), but never
       // for long: with Postgres gone, pools may wait on connections that will not come back.
+      await app?.close();
       await withTimeout(stack?.close(), STOP_SURFACES_TIMEOUT_MS).catch((e: unknown) =>
         console.error(`${NAME}: stopping the stack: ${oneLine(e)}`),
       );
@@ -331,6 +351,14 @@ async function start(values: { port?: string; "db-port"?: string; workdir?: stri
     });
   }
 
+  // A web app in app/ (Roomkit's reference app) builds, only when its sources changed, while Postgres starts.
+  const appDir = appDirOf(project.dir);
+  const appBuild = appDir
+    ? ensureAppBuilt(appDir).then(
+        (outcome) => ({ outcome, error: undefined }),
+        (error: unknown) => ({ outcome: undefined, error }),
+      )
+    : undefined;
   // The stack's modules load while Postgres starts (a second or more of a warm start otherwise).
   const stackModule = import("./index.ts");
   stackModule.catch(() => {});
@@ -406,6 +434,20 @@ async function start(values: { port?: string; "db-port"?: string; workdir?: stri
       },
     });
     phase("stack serving");
+    if (appDir && appBuild) {
+      app = await startApp(
+        appDir,
+        await appBuild,
+        appPortOption ?? apiPort + APP_PORT_OFFSET,
+        appPortOption !== undefined,
+        {
+          supabaseUrl: stack.apiUrl,
+          supabaseKey: keys.publishableKey,
+          voice: livekitConfigured(project.dir),
+        },
+      );
+      phase("app serving");
+    }
     const status: StatusFile = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
@@ -413,6 +455,7 @@ async function start(values: { port?: string; "db-port"?: string; workdir?: stri
       dbUrl,
       keys,
       functions: true,
+      ...(app ? { appUrl: app.url } : {}),
     };
     await writeFile(statusPath(dir), `${JSON.stringify(status, null, 2)}\n`, { mode: 0o600 });
     const where = relative(process.cwd(), project.dir) || ".";
@@ -420,6 +463,36 @@ async function start(values: { port?: string; "db-port"?: string; workdir?: stri
   } catch (error) {
     console.error(`${NAME}: cannot start: ${oneLine(error)}`);
     await stop(1);
+  }
+}
+
+/** The app's default port is the API port + 2: 54323, Studio's port under the Supabase CLI. */
+const APP_PORT_OFFSET = 2;
+
+/**
+ * Serves the built web app. A failed build or a taken default port costs the app, never the
+ * stack: one line says why (an explicitly requested port that is taken is an error, though).
+ */
+async function startApp(
+  appDir: string,
+  built: { outcome: "current" | "built" | undefined; error: unknown },
+  port: number,
+  explicitPort: boolean,
+  config: AppConfig,
+): Promise<AppServer | undefined> {
+  if (built.error !== undefined) {
+    console.error(
+      `${NAME}: the web app did not build, serving the stack without it: ${oneLine(built.error)}`,
+    );
+    return undefined;
+  }
+  if (built.outcome === "built")
+    console.log(`${NAME}: built the web app (app/dist was missing or older than its sources)`);
+  try {
+    return await serveApp({ appDir, port, host: HOST, config });
+  } catch (error) {
+    if (explicitPort) throw new CliError(`app port ${port} on ${HOST}: ${oneLine(error)}`);
+    return serveApp({ appDir, port: 0, host: HOST, config });
   }
 }
 
@@ -455,11 +528,13 @@ async function status(values: { output?: string; workdir?: string }): Promise<vo
 }
 
 const USAGE = `Usage (in a folder with supabase/, or with --workdir):
-  ${NAME} start [--port 54321] [--db-port 54322]   start Postgres, Auth, REST, Realtime, Functions
+  ${NAME} start [--port 54321] [--db-port 54322] [--app-port 54323]
+                                                  start Postgres, Auth, REST, Realtime, Functions, and
+                                                  the project's web app (app/ with a vite.config.ts) if any
   ${NAME} status [-o pretty|env|json]             show URLs and keys of the running stack
 In the Roomkit repository: npm start [-- --port …], npm run status [-- -o env].
 
-Environment: ROOMKIT_API_PORT, ROOMKIT_DB_PORT, ROOMKIT_DB_URL (external Postgres),
+Environment: ROOMKIT_API_PORT, ROOMKIT_DB_PORT, ROOMKIT_APP_PORT, ROOMKIT_DB_URL (external Postgres),
 ROOMKIT_STATE_DIR (default <project>/.roomkit/), ROOMKIT_DENO_DIR, ROOMKIT_VERBOSE=1 (all logs).`;
 
 async function main(argv: string[]): Promise<void> {
@@ -488,6 +563,7 @@ function parseOptions(argv: string[]) {
     options: {
       port: { type: "string" },
       "db-port": { type: "string" },
+      "app-port": { type: "string" },
       workdir: { type: "string" },
       output: { type: "string", short: "o" },
       help: { type: "boolean", short: "h" },

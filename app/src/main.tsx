@@ -1,0 +1,31 @@
+import { createClient } from "@supabase/supabase-js";
+import { createRoot } from "react-dom/client";
+import { createRoomkitClient } from "roomkit";
+import { App } from "./App.tsx";
+import { BackendContext } from "./backend.ts";
+import { loadConfig } from "./config.ts";
+import "./styles.css";
+
+const root = createRoot(document.getElementById("root")!);
+
+try {
+  const config = await loadConfig();
+  // One supabase-js client for the page (auth, REST, realtime socket); Roomkit works through it.
+  const supabase = createClient(config.supabaseUrl, config.supabaseKey);
+  const roomkit = createRoomkitClient(supabase);
+  root.render(
+    <BackendContext.Provider value={{ supabase, roomkit, config }}>
+      <App />
+    </BackendContext.Provider>,
+  );
+} catch (error) {
+  root.render(
+    <main className="center-page">
+      <div className="card" role="alert">
+        <h1>Roomkit cannot start</h1>
+        <p>{error instanceof Error ? error.message : String(error)}</p>
+        <p>Set VITE_SUPABASE_URL and VITE_SUPABASE_PUBLISHABLE_KEY, or serve the app with `npm start`.</p>
+      </div>
+    </main>,
+  );
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type AppServer, ensureAppBuilt, serveApp } from "../../packages/stack/src/app.ts";
+import { createRoomkitClient, type RoomkitClient } from "../../src/client/index.ts";
+import { REPO_ROOT as ROOT } from "../support/repo.ts";
+import type { TestStack } from "../support/stack.ts";
+
+/**
+ * The browser suite drives Debian's Chromium (`apt-get install -y chromium`; npm may not download
+ * a browser here) through playwright-core, against the built web app served next to a test stack.
+ */
+export const CHROMIUM_PATH = process.env.ROOMKIT_CHROMIUM ?? "/usr/bin/chromium";
+export const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
+export const IN_CI = process.env.CI === "true";
+
+/** Headless, and no connection anywhere but the app and the stack on loopback. */
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-default-apps",
+  "--no-first-run",
+  "--mute-audio",
+];
+
+const SCREENSHOT_DIR = join(ROOT, "test-results", "browser");
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** Builds the app if app/ changed, and serves it pointed at `stack`. */
+export async function serveAppFor(stack: TestStack): Promise<AppServer> {
+  const appDir = join(ROOT, "app");
+  await ensureAppBuilt(appDir);
+  return serveApp({
+    appDir,
+    port: 0,
+    config: { supabaseUrl: stack.url, supabaseKey: stack.anonKey, voice: false },
+  });
+}
+
+/** A person at their own browser (own context: own storage, own session). */
+export interface User {
+  name: string;
+  email: string;
+  password: string;
+  context: BrowserContext;
+  page: Page;
+}
+
+/**
+ * Opens a new browser context and signs up through the app's form, as a person would; resolves
+ * once the signed-in app shows their name.
+ */
+export async function signUpInBrowser(
+  browser: Browser,
+  appUrl: string,
+  name: string,
+  viewport = { width: 1280, height: 800 },
+): Promise<User> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  // Confirm dialogs (remove member, delete) are accepted, as the user would.
+  page.on("dialog", (dialog) => void dialog.accept());
+  const email = `${name.toLowerCase()}-${randomUUID().slice(0, 8)}@example.test`;
+  const password = `pw-${randomUUID()}`;
+  await page.goto(appUrl);
+  await page.getByRole("tab", { name: "Create account" }).click();
+  await page.getByLabel("Display name").fill(name);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).last().click();
+  await page.getByTestId("my-name").getByText(name).waitFor();
+  return { name, email, password, context, page };
+}
+
+/** The same person through the client library in Node, for arranging what a story starts from. */
+export async function apiAs(stack: TestStack, user: User): Promise<{ id: string; roomkit: RoomkitClient }> {
+  const supabase = stack.client();
+  const { data, error } = await supabase.auth.signInWithPassword({
+    email: user.email,
+    password: user.password,
+  });
+  if (error) throw new Error(`sign-in of ${user.name} failed: ${error.message}`);
+  return { id: data.user.id, roomkit: createRoomkitClient(supabase) };
+}
+
+/**
+ * Runs a story; when it fails, saves a screenshot of every user's page under
+ * test-results/browser/ before rethrowing. Closes the users' contexts either way.
+ */
+export async function story(name: string, users: () => User[], run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    const slug = name.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+    for (const user of users()) {
+      if (user.page.isClosed()) continue;
+      await user.page
+        .screenshot({ path: join(SCREENSHOT_DIR, `${slug}-${user.name.toLowerCase()}.png`), fullPage: true })
+        .catch(() => {});
+    }
+    throw error;
+  } finally {
+    for (const user of users()) await user.context.close().catch(() => {});
+  }
+}
+
+/** Texts of the messages a page shows, in order. */
+export function messageTexts(page: Page): Promise<string[]> {
+  return page.getByTestId("message-body").allTextContents();
+}

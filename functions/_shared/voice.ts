@@ -49,3 +49,29 @@ export async function payVoiceEvictions(onlyRoom?: string): Promise<{ evicted: n
   );
   return { evicted, failed };
 }
+
+/** How long a caller waits for an eviction another instance (the scheduled sweep) is already paying. */
+const SETTLE_WAIT_MS = 2000;
+
+/**
+ * Pays `userId`'s eviction from `roomId` now, for a function that has just ended their membership:
+ * true once LiveKit confirmed it. The scheduled sweep may have claimed it first (it is woken by the
+ * same commit); then this waits up to SETTLE_WAIT_MS for that sweep to finish it.
+ *
+ * @example
+ * const disconnected = await settleVoiceEviction(roomId, userId);
+ */
+export async function settleVoiceEviction(roomId: string, userId: string): Promise<boolean> {
+  await payVoiceEvictions(roomId);
+  const deadline = Date.now() + SETTLE_WAIT_MS;
+  for (;;) {
+    const [row] = await asService(
+      (tx) => tx<{ done: boolean }[]>`
+        select done_at is not null as done from roomkit_private.voice_evictions
+        where room_id = ${roomId} and user_id = ${userId} order by id desc limit 1`,
+    );
+    if (!row || row.done) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -17,7 +17,7 @@ import { ApiError } from "../_shared/errors.ts";
 import { createHandler, json, route } from "../_shared/http.ts";
 import { livekitConfig, mintVoiceToken } from "../_shared/livekit.ts";
 import { type CoworkingRoom, id, type Membership, setMicRequest } from "../_shared/schemas.ts";
-import { payVoiceEvictions } from "../_shared/voice.ts";
+import { settleVoiceEviction } from "../_shared/voice.ts";
 
 livekitConfig();
 
@@ -73,7 +73,7 @@ const leave = route({
       await tx`select roomkit.leave_room(${params.id}::uuid)`;
     });
     // After the commit the membership is gone: end the voice it owed now rather than at the next sweep.
-    await payVoiceEvictions(params.id);
+    await settleVoiceEviction(params.id, caller.id);
     return json(204, null);
   },
 });
@@ -107,8 +107,8 @@ const removeParticipant = route({
       await tx`select roomkit.remove_member(${params.id}::uuid, ${params.user_id}::uuid)`;
     });
     // After the commit: the membership is gone, so no new token can be minted; now end the voice session.
-    const { failed } = await payVoiceEvictions(params.id);
-    return json(200, { removed: true, voice_disconnected: failed === 0 });
+    const voiceDisconnected = await settleVoiceEviction(params.id, params.user_id);
+    return json(200, { removed: true, voice_disconnected: voiceDisconnected });
   },
 });
 

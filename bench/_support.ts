@@ -341,8 +341,8 @@ export async function startBareRelay(): Promise<{ url: string; close(): Promise<
       const head = text.slice(0, bar);
       if (head === "join") {
         const group = text.slice(bar + 1);
-        let set = groups.get(group);
-        if (!set) groups.set(group, (set = new Set()));
+        const set = groups.get(group) ?? new Set<WebSocket>();
+        groups.set(group, set);
         set.add(ws);
         ws.send("joined");
         return;

@@ -6,7 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -389,4 +389,43 @@ export async function writeResult(name: string, result: unknown): Promise<void> 
   const out = join(ROOT, "bench", "results", `${name}.json`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+}
+
+/**
+ * CPU seconds (user + system) used so far by `pid` and every live process below it, by command
+ * name (`node`, `postgres`, `deno` …), from /proc. Diff two readings to see where a phase's CPU went.
+ */
+export async function cpuSecondsByCommand(pid: number): Promise<Record<string, number>> {
+  const { stdout } = await promisify(execFile)("ps", ["-eo", "pid=,ppid="]);
+  const children = new Map<number, number[]>();
+  for (const line of stdout.trim().split("\n")) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number) as [number, number];
+    children.set(pp, [...(children.get(pp) ?? []), p]);
+  }
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) pids.push(...(children.get(pids[i]!) ?? []));
+  const out: Record<string, number> = {};
+  for (const p of pids) {
+    try {
+      const stat = await readFile(`/proc/${p}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields 14 and 15 of /proc/<pid>/stat (utime, stime), in clock ticks (100 a second).
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      out[name] = round2((out[name] ?? 0) + ticks / 100);
+    } catch {}
+  }
+  return out;
+}
+
+/** `after − before` per command, two decimals. */
+export function cpuDiff(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, round2(v - (before[k] ?? 0))] as const)
+      .filter(([, v]) => v > 0),
+  );
 }

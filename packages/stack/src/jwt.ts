@@ -35,6 +35,39 @@ export class JwtError extends Error {
 }
 
 /**
+ * The HMAC key of a project secret, imported once: jose would otherwise import it through
+ * WebCrypto on every verification, which was the REST surface's largest CPU cost per request
+ * (bench/send.ts, send_rest_over_bare_insert).
+ */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
+/** The local JWKS of a signing key, built once per key. */
+const jwksByKid = new Map<string, ReturnType<typeof createLocalJWKSet>>();
+function localJwks(keys: StackKeys): ReturnType<typeof createLocalJWKSet> {
+  const id = `${keys.signingKey.kid}:${JSON.stringify(keys.signingKey.publicJwk)}`;
+  let jwks = jwksByKid.get(id);
+  if (!jwks) {
+    jwks = createLocalJWKSet({ keys: [keys.signingKey.publicJwk] });
+    jwksByKid.set(id, jwks);
+  }
+  return jwks;
+}
+
+/**
  * Verifies an HS256 token (the project secret) or an ES256 token (the stack's signing key, as
  * published in its JWKS). `exp` is enforced when present.
  */
@@ -47,14 +80,13 @@ export async function verifyJwt(token: string, keys: StackKeys): Promise<Claims>
   }
   try {
     if (alg === "HS256") {
-      const { payload } = await jwtVerify(token, new TextEncoder().encode(keys.jwtSecret), {
+      const { payload } = await jwtVerify(token, await hmacKey(keys.jwtSecret), {
         algorithms: ["HS256"],
       });
       return payload as Claims;
     }
     if (alg === "ES256") {
-      const jwks = createLocalJWKSet({ keys: [keys.signingKey.publicJwk] });
-      const { payload } = await jwtVerify(token, jwks, { algorithms: ["ES256"] });
+      const { payload } = await jwtVerify(token, localJwks(keys), { algorithms: ["ES256"] });
       return payload as Claims;
     }
   } catch (error) {

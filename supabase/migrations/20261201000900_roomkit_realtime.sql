@@ -39,23 +39,24 @@ $$;
 
 -- policies
 -- Who may receive (select) and send (insert) on private channels; names start with "Roomkit:" so
--- they stand apart from an app's own policies on realtime.messages. No insert policy names
+-- they stand apart from an app's own policies on realtime.messages. The topic check is wrapped in
+-- `(select …)` so Postgres runs it once per statement, not once per probed row. No insert policy names
 -- `room:<id>:<epoch>`, `user:<id>` or `coworking:lobby`: only the database (and the service role) sends there.
 create policy "Roomkit: Room members can receive database events of their room" on realtime.messages
   for select to authenticated
   using (
     realtime.messages.extension = 'broadcast'
-    and roomkit_private.can_use_room_topic((select realtime.topic()), false));
+    and (select roomkit_private.can_use_room_topic((select realtime.topic()), false)));
 create policy "Roomkit: Room members can receive signals and presence of their room" on realtime.messages
   for select to authenticated
   using (
     realtime.messages.extension in ('broadcast', 'presence')
-    and roomkit_private.can_use_room_topic((select realtime.topic()), true));
+    and (select roomkit_private.can_use_room_topic((select realtime.topic()), true)));
 create policy "Roomkit: Room members can send signals and presence to their room" on realtime.messages
   for insert to authenticated
   with check (
     realtime.messages.extension in ('broadcast', 'presence')
-    and roomkit_private.can_use_room_topic((select realtime.topic()), true));
+    and (select roomkit_private.can_use_room_topic((select realtime.topic()), true)));
 create policy "Roomkit: Users can receive their own notifications" on realtime.messages
   for select to authenticated
   using (

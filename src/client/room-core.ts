@@ -1,0 +1,1098 @@
+/**
+ * The shared core of a live room (one per supabase client and room; `RoomSession` handles share it):
+ * messages delivered exactly once in server order (with backfill after every
+ * reconnect), membership changes and AI replies from the receive-only private topic `room:<id>`;
+ * presence, typing, speaking and emoji bursts on the members' private topic `room:<id>:live`.
+ */
+import type { RealtimeChannel } from "@supabase/supabase-js";
+import { DB_EVENTS, roomLiveTopic, roomTopic, SIGNAL_EVENTS } from "../../functions/_shared/contract.ts";
+import { AiReplies, type AiReply } from "./ai-stream.ts";
+import type { CoworkingClient } from "./coworking.ts";
+import { Emitter } from "./emitter.ts";
+import { RoomkitError, RoomkitRealtimeError } from "./errors.ts";
+import { MessageLog } from "./message-log.ts";
+import type { MessagesClient } from "./messages.ts";
+import { compareKeys, encodeCursor, orderKey } from "./order.ts";
+import {
+  joinChannel,
+  NO_LONGER_PERMITTED,
+  oldRecordOf,
+  realtimeErrorFor,
+  reasonOf,
+  recordOf,
+} from "./realtime.ts";
+import { Roster } from "./roster.ts";
+import {
+  emoji as emojiSchema,
+  type Invite,
+  type Member,
+  type Message,
+  type Reaction,
+  type Room,
+} from "./schemas.ts";
+import {
+  ExpiringSet,
+  PresenceScheduler,
+  SPEAKING_EXPIRY_MS,
+  SPEAKING_REFRESH_MS,
+  Throttle,
+  TYPING_EXPIRY_MS,
+  TYPING_THROTTLE_MS,
+} from "./signals.ts";
+import { type Db, fail, ok, query, type Result, ROOMKIT_SCHEMA, validate } from "./transport.ts";
+
+/**
+ * Why a session ended.
+ *
+ * @example
+ * session.on("closed", ({ reason }) => {
+ *   if (reason === "token_expired") promptSignIn();
+ * });
+ */
+export type CloseReason =
+  /** I left the room (here or on another device). */
+  | "left"
+  /** Someone removed me, or my membership ended without me leaving. */
+  | "removed"
+  /** The room was deleted. */
+  | "room_deleted"
+  /** The server refused me (signed out, or no longer allowed on the channel). */
+  | "unauthorized"
+  /** My access token expired and was not refreshed in time. */
+  | "token_expired"
+  /** `session.close()` was called. */
+  | "closed";
+
+/**
+ * Connection state: `live` while joined, `reconnecting` while realtime-js is getting back.
+ *
+ * @example
+ * session.on("status", (status) => setBanner(status === "reconnecting" ? "Reconnecting…" : null));
+ */
+export type ConnectionStatus = "live" | "reconnecting";
+
+/**
+ * Someone online in the room (Realtime presence, keyed by user id).
+ *
+ * @example
+ * session.on("presence", (users) => setOnline(users.map((u) => u.display_name)));
+ */
+export interface OnlineUser {
+  user_id: string;
+  display_name: string;
+  /** Free-form status set with `setPresence` (default `online`). */
+  status: string;
+  mic_enabled: boolean;
+  online_at: string;
+}
+
+/**
+ * A fleeting emoji burst (not stored).
+ *
+ * @example
+ * session.on("emoji_burst", ({ user_id, emoji }) => animate(emoji, user_id));
+ */
+export interface EmojiBurst {
+  user_id: string;
+  emoji: string;
+}
+
+/**
+ * Every event a session emits, with its arguments.
+ *
+ * @example
+ * type MessageArgs = RoomSessionEvents["message"]; // [Message]
+ * session.on("typing", (userIds) => setTyping(userIds));
+ */
+export interface RoomSessionEvents {
+  /** A message new to this session, live or backfilled after a reconnect; exactly once per id. */
+  message: [Message];
+  /** A message changed (deleted: `deleted_at` set, body null). */
+  message_updated: [Message];
+  reaction_added: [Reaction];
+  reaction_removed: [Reaction];
+  /** Someone joined (or rejoined) the room. */
+  member_joined: [Member];
+  /** Someone left or was removed. */
+  member_left: [Member];
+  /** A member's role, mic or voice state changed. */
+  member_updated: [Member];
+  room_updated: [Room];
+  /** An invite to this room changed status (accepted, declined, revoked). */
+  invite_updated: [Invite];
+  /** Who is online now (every change). */
+  presence: [OnlineUser[]];
+  /** Ids of the users typing now (every change). */
+  typing: [string[]];
+  /** Ids of the users speaking now (every change). */
+  speaking: [string[]];
+  emoji_burst: [EmojiBurst];
+  /** An AI reply grew, finished or failed. When done, its persisted message arrives as `message`. */
+  ai_reply: [AiReply];
+  status: [ConnectionStatus];
+  /** A backfill after a reconnect or token refresh finished; `added` messages were missed live. */
+  resynced: [{ added: number }];
+  /** Something failed in the background (a backfill that will be retried, a lost presence update). */
+  error: [RoomkitError];
+  /** The session ended; no event follows. */
+  closed: [{ reason: CloseReason; error?: RoomkitError }];
+}
+
+/** Every event name of {@link RoomSessionEvents}, for code that forwards them all. */
+export const SESSION_EVENTS = [
+  "message",
+  "message_updated",
+  "reaction_added",
+  "reaction_removed",
+  "member_joined",
+  "member_left",
+  "member_updated",
+  "room_updated",
+  "invite_updated",
+  "presence",
+  "typing",
+  "speaking",
+  "emoji_burst",
+  "ai_reply",
+  "status",
+  "resynced",
+  "error",
+  "closed",
+] as const satisfies readonly (keyof RoomSessionEvents)[];
+
+/**
+ * Options of `roomkit.openRoom`.
+ *
+ * @example
+ * const { data: session } = await roomkit.openRoom(roomId, { historyLimit: 30, status: "focus" });
+ */
+export interface RoomSessionOptions {
+  /** Newest messages loaded on open. Default 50, at most 100. */
+  historyLimit?: number;
+  /** Presence status to start with. Default `online`. */
+  status?: string;
+  /**
+   * How far before the last message seen a backfill starts, in ms. Default 10 000.
+   * See {@link RoomSession} for why there is an overlap at all.
+   */
+  backfillOverlapMs?: number;
+  /**
+   * Coworking rooms: how often the session tells the server I am still here, in ms. Default 15 000;
+   * the server lets a participant go after `participant_timeout_seconds` (default 45) of silence.
+   */
+  heartbeatIntervalMs?: number;
+}
+
+const DEFAULT_HISTORY = 50;
+const DEFAULT_OVERLAP_MS = 10_000;
+const BACKFILL_PAGE = 100;
+const BACKFILL_RETRIES = [500, 1000, 2000, 5000];
+const RESUBSCRIBE_DELAYS = [500, 1000, 2000, 5000, 10_000];
+/** Default heartbeat of an open coworking session (ms): two may be lost before the 45 s timeout. */
+const DEFAULT_HEARTBEAT_MS = 15_000;
+/**
+ * At most one token-refresh backfill per this many ms. auth-js refreshes inside `getSession()`
+ * whenever the token is near expiry, and a backfill calls `getSession()`: with tokens shorter-lived
+ * than auth-js's expiry margin, refresh → backfill → refresh would never stop.
+ */
+const REFRESH_BACKFILL_INTERVAL_MS = 10_000;
+/**
+ * When my membership row says I am gone, the system message that follows in the same
+ * transaction says whether I left or was removed; this is how long to wait for it.
+ */
+const EXIT_REASON_WAIT_MS = 1500;
+
+/** Context a session gets from the client that opens it. @internal */
+export interface SessionDeps {
+  db: Db;
+  messages: MessagesClient;
+  coworking: CoworkingClient;
+  userId: string;
+  onClosed(core: RoomCore): void;
+}
+
+type PresenceMeta = Omit<OnlineUser, never>;
+
+/**
+ * The session's two channels: `events` = `room:<id>` (database and AI events; members may only
+ * receive), `live` = `room:<id>:live` (members' signals and presence). Realtime authorizes sends per
+ * topic, not per event, so events anyone in the room could forge must not share a topic with them.
+ */
+type ChannelKind = "events" | "live";
+
+/**
+ * One live room on one supabase client: both channels, delivery, presence and signals, exit
+ * detection. Apps never see it: `openRoom` hands out {@link RoomSession} handles over it, because
+ * realtime-js keeps one channel per topic per client (a second join of the same topic would reuse
+ * the joined channel and throw when bound again).
+ *
+ * Delivery: the database broadcasts each committed message once, but broadcasts sent while this
+ * client was disconnected (or while the realtime server restarted) are lost. So after every
+ * rejoin, resubscribe and token refresh the session re-reads history from the last message it
+ * saw and reports what it missed, de-duplicated by id. The re-read starts a little *before* that
+ * message (`backfillOverlapMs`): `created_at` is the sending transaction's start time, and
+ * transactions commit in a different order than they start, so a message with an earlier
+ * `created_at` than the last one seen can become visible after it.
+ * @internal
+ */
+export class RoomCore {
+  readonly roomId: string;
+  readonly userId: string;
+  private readonly db: Db;
+  private readonly deps: SessionDeps;
+  private readonly emitter = new Emitter<RoomSessionEvents>();
+  private readonly log = new MessageLog();
+  private readonly ai = new AiReplies();
+  private readonly typers: ExpiringSet<string>;
+  private readonly speakers: ExpiringSet<string>;
+  private readonly typingOut: Throttle;
+  private readonly presenceOut: PresenceScheduler<PresenceMeta>;
+  private readonly overlapMicros: number;
+  private readonly channels: Partial<Record<ChannelKind, RealtimeChannel>> = {};
+  private roomRow: Room | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly roster: Roster;
+  private readonly heartbeatMs: number;
+  /** The epoch of the topics joined (rooms.epoch); it advances whenever a membership ends. */
+  private epoch = 0;
+  private presenceMeta: PresenceMeta;
+  private online: OnlineUser[] = [];
+  private historyStart = false;
+  private closedReason: CloseReason | undefined;
+  private intent: "leaving" | undefined;
+  private exitTimer: ReturnType<typeof setTimeout> | undefined;
+  private speakingTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly lastSystemError: Partial<Record<ChannelKind, string>> = {};
+  private backfilling: Promise<void> | undefined;
+  private backfillAgain = false;
+  private heldBack: Message[] | undefined;
+  private resyncAdded = 0;
+  private lastRefreshBackfill = Number.NEGATIVE_INFINITY;
+  private readonly resubscribing = new Set<ChannelKind>();
+  private authSubscription: { unsubscribe(): void } | undefined;
+
+  private ending: Promise<void> | undefined;
+
+  /** @internal use `roomkit.openRoom` */
+  constructor(roomId: string, deps: SessionDeps, options: RoomSessionOptions) {
+    this.roomId = roomId;
+    this.userId = deps.userId;
+    this.db = deps.db;
+    this.deps = deps;
+    this.overlapMicros = (options.backfillOverlapMs ?? DEFAULT_OVERLAP_MS) * 1000;
+    this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.roster = new Roster(deps.db, roomId);
+    this.typers = new ExpiringSet(TYPING_EXPIRY_MS, (ids) => this.emitter.emit("typing", ids));
+    this.speakers = new ExpiringSet(SPEAKING_EXPIRY_MS, (ids) => this.emitter.emit("speaking", ids));
+    this.typingOut = new Throttle(
+      (typing) => this.signal(SIGNAL_EVENTS.typing, { typing }),
+      TYPING_THROTTLE_MS,
+    );
+    this.presenceOut = new PresenceScheduler((meta) => this.track(meta));
+    this.presenceMeta = {
+      user_id: deps.userId,
+      display_name: "",
+      status: options.status ?? "online",
+      mic_enabled: false,
+      online_at: new Date().toISOString(),
+    };
+  }
+
+  /** @internal Joins both channels, loads the newest page and my profile, starts presence. */
+  static async open(
+    roomId: string,
+    deps: SessionDeps,
+    options: RoomSessionOptions,
+  ): Promise<Result<RoomCore>> {
+    const session = new RoomCore(roomId, deps, options);
+    // The room first (its epoch names the topics), then join, then read history: a message committed
+    // in between is in the page or arrives live (or both; ids dedupe).
+    const room = await session.readRoom();
+    if (room.error) return room;
+    const joined = await session.connect();
+    if (joined.error) return joined;
+    const loaded = await session.loadInitial(Math.min(options.historyLimit ?? DEFAULT_HISTORY, 100));
+    if (loaded.error) {
+      await session.shutdown();
+      return loaded;
+    }
+    session.watchAuth();
+    session.startHeartbeat();
+    session.presenceOut.update(session.presenceMeta);
+    return ok(session);
+  }
+
+  /** The room as last seen (name, AI mode …). */
+  get room(): Room {
+    return this.roomRow!;
+  }
+
+  /** Messages held, oldest first, in the server's order (created_at, id), one per id. */
+  get messages(): readonly Message[] {
+    return this.log.messages;
+  }
+
+  /** Who is online now. */
+  get onlineUsers(): readonly OnlineUser[] {
+    return this.online;
+  }
+
+  /** Ids of users typing now. */
+  get typingUsers(): string[] {
+    return this.typers.members;
+  }
+
+  /** Ids of users speaking now. */
+  get speakingUsers(): string[] {
+    return this.speakers.members;
+  }
+
+  /** AI replies still being written. */
+  get aiReplies(): AiReply[] {
+    return this.ai.active;
+  }
+
+  /** True when `loadOlder` has reached the room's first message. */
+  get reachedStart(): boolean {
+    return this.historyStart;
+  }
+
+  /** Set once the session has ended. */
+  get closeReason(): CloseReason | undefined {
+    return this.closedReason;
+  }
+
+  /**
+   * Listens to a session event; returns a function that stops listening (or use `off`).
+   *
+   * @example
+   * const stop = session.on("presence", (online) => setOnline(online));
+   * stop();
+   */
+  on<K extends keyof RoomSessionEvents>(
+    event: K,
+    listener: (...args: RoomSessionEvents[K]) => void,
+  ): () => void {
+    if (typeof listener !== "function")
+      throw new TypeError(`on("${String(event)}"): listener must be a function`);
+    return this.emitter.on(event, listener);
+  }
+
+  /**
+   * Stops a listener added with `on`.
+   *
+   * @example
+   * session.off("message", render);
+   */
+  off<K extends keyof RoomSessionEvents>(event: K, listener: (...args: RoomSessionEvents[K]) => void): void {
+    this.emitter.off(event, listener);
+  }
+
+  /**
+   * Sends a text message (and clears my typing indicator). It reaches this session as a
+   * `message` event like everyone else's.
+   *
+   * @example
+   * const { error } = await session.send("On my way");
+   */
+  async send(text: string): Promise<Result<Message>> {
+    this.stopTyping();
+    return this.ingestOwn(await this.deps.messages.send(this.roomId, text));
+  }
+
+  /**
+   * Sends an emoji message (stored, unlike `sendBurst`).
+   *
+   * @example
+   * await session.sendEmoji("🎉");
+   */
+  async sendEmoji(value: string): Promise<Result<Message>> {
+    return this.ingestOwn(await this.deps.messages.sendEmoji(this.roomId, value));
+  }
+
+  /**
+   * Loads the page of history before the oldest message held; returns it oldest first.
+   *
+   * @example
+   * const { data: older } = await session.loadOlder(30);
+   * if (session.reachedStart) hideLoadMore();
+   */
+  async loadOlder(limit = DEFAULT_HISTORY): Promise<Result<Message[]>> {
+    const oldest = this.log.oldest;
+    if (!oldest) {
+      this.historyStart = true;
+      return ok([]);
+    }
+    const page = await this.deps.messages.list(this.roomId, { before: encodeCursor(oldest), limit });
+    if (page.error) return page;
+    const added = page.data.messages.filter((m) => this.log.ingest(m) === "added").reverse();
+    if (page.data.next_cursor === null) this.historyStart = true;
+    return ok(added);
+  }
+
+  /**
+   * Call on every keystroke: others see me typing. Broadcasts at most once per 2 s and never uses
+   * presence (Supabase closes channels that make more than 5 presence calls in 30 s).
+   *
+   * @example
+   * textarea.addEventListener("input", () => session.typing());
+   */
+  typing(): void {
+    if (this.closedReason) return;
+    this.typingOut.ping();
+  }
+
+  /**
+   * Clears my typing indicator for others now (otherwise it expires 5 s after the last keystroke).
+   *
+   * @example
+   * textarea.addEventListener("blur", () => session.stopTyping());
+   */
+  stopTyping(): void {
+    this.typingOut.stop();
+  }
+
+  /**
+   * Tells others whether I am speaking (from voice activity detection). Broadcast on every change,
+   * refreshed every 2 s while speaking, so a lost "stopped" expires after 5 s.
+   *
+   * @example
+   * vad.on("speech", (on) => session.setSpeaking(on));
+   */
+  setSpeaking(speaking: boolean): void {
+    if (this.closedReason) return;
+    if (speaking === (this.speakingTimer !== undefined)) return;
+    if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
+    this.speakingTimer = undefined;
+    this.signal(SIGNAL_EVENTS.speaking, { speaking });
+    if (speaking) {
+      this.speakingTimer = setInterval(
+        () => this.signal(SIGNAL_EVENTS.speaking, { speaking: true }),
+        SPEAKING_REFRESH_MS,
+      );
+    }
+  }
+
+  /**
+   * Sends a fleeting emoji burst to everyone in the room (not stored; for a stored one use `sendEmoji`).
+   *
+   * @example
+   * session.sendBurst("👏");
+   */
+  sendBurst(value: string): Result<null> {
+    const valid = validate(emojiSchema, value);
+    if (valid.error) return valid;
+    this.signal(SIGNAL_EVENTS.burst, { emoji: value });
+    return ok(null);
+  }
+
+  /**
+   * Updates what others see of me in presence. Updates are spaced to stay within Supabase's
+   * presence limit (the latest state always goes out).
+   *
+   * @example
+   * session.setPresence({ status: "away" });
+   */
+  setPresence(changes: { status?: string }): void {
+    if (this.closedReason) return;
+    this.presenceMeta = { ...this.presenceMeta, ...changes };
+    this.presenceOut.update(this.presenceMeta);
+  }
+
+  /**
+   * Turns my microphone on or off in a coworking room: stored (others get `member_updated`) and
+   * mirrored in presence.
+   *
+   * @example
+   * await session.setMic(true);
+   */
+  async setMic(enabled: boolean): Promise<Result<Member>> {
+    const result = await this.deps.coworking.setMic(this.roomId, enabled);
+    if (result.error) return result;
+    this.presenceMeta = { ...this.presenceMeta, mic_enabled: result.data.mic_enabled };
+    this.presenceOut.update(this.presenceMeta);
+    return ok(result.data as Member);
+  }
+
+  /**
+   * Adds my reaction to a message of this room.
+   *
+   * @example
+   * await session.react(message.id, "❤️");
+   */
+  react(messageId: string, value: string): Promise<Result<null>> {
+    return this.deps.messages.react(messageId, value);
+  }
+
+  /**
+   * Removes my reaction.
+   *
+   * @example
+   * await session.unreact(message.id, "❤️");
+   */
+  unreact(messageId: string, value: string): Promise<Result<null>> {
+    return this.deps.messages.unreact(messageId, value);
+  }
+
+  /**
+   * Deletes one of my messages; everyone gets `message_updated`.
+   *
+   * @example
+   * await session.deleteMessage(message.id);
+   */
+  deleteMessage(messageId: string): Promise<Result<Message>> {
+    return this.deps.messages.delete(messageId);
+  }
+
+  /**
+   * Marks everything up to the newest message held as read.
+   *
+   * @example
+   * window.addEventListener("focus", () => session.markRead());
+   */
+  markRead(): Promise<Result<null>> {
+    const newest = this.log.messages[this.log.size - 1];
+    return this.deps.messages.markRead(this.roomId, newest?.created_at);
+  }
+
+  /**
+   * Leaves the room for good (coworking: gives up the seat) and ends the session with reason `left`.
+   *
+   * @example
+   * await session.leave();
+   */
+  async leave(): Promise<Result<null>> {
+    this.expectLeave();
+    const result =
+      this.roomRow?.kind === "coworking"
+        ? await this.deps.coworking.leave(this.roomId)
+        : await query<null>(this.db.schema(ROOMKIT_SCHEMA).rpc("leave_room", { room_id: this.roomId }));
+    if (result.error) {
+      this.intent = undefined;
+      return result;
+    }
+    await this.end("left");
+    return ok(null);
+  }
+
+  /**
+   * Ends the session (the room stays; open it again any time).
+   *
+   * @example
+   * onUnmount(() => session.close());
+   */
+  async close(): Promise<void> {
+    await this.end("closed");
+  }
+
+  /** @internal The client is about to leave this room through another sub-client. */
+  expectLeave(): void {
+    this.intent = "leaving";
+  }
+
+  /**
+   * Joins `room:<id>:<epoch>` and its `:live` topic; neither stays joined unless both are. A refusal
+   * because the epoch moved on in the meantime is retried at the new epoch.
+   */
+  private async connect(): Promise<Result<null>> {
+    for (let attempt = 0; ; attempt++) {
+      const [events, live] = await Promise.all([this.join("events"), this.join("live")]);
+      const failed = events.error ? events : live.error ? live : undefined;
+      if (!failed) return ok(null);
+      for (const kind of ["events", "live"] as const) {
+        const channel = this.channels[kind];
+        this.channels[kind] = undefined;
+        if (channel) await this.db.removeChannel(channel);
+      }
+      if (failed.error.code !== "unauthorized" || attempt >= 2 || !(await this.epochMoved())) return failed;
+    }
+  }
+
+  /** Re-reads the room's epoch: true (and adopted) when it has moved past the one joined. */
+  private async epochMoved(): Promise<boolean> {
+    const before = this.epoch;
+    const room = await this.readRoom();
+    return !room.error && this.epoch !== before;
+  }
+
+  /**
+   * The room moved to a new epoch (a membership ended): join its new topics and catch up from
+   * history. The old topics get nothing more, and a former member cannot join the new ones.
+   */
+  private moveTo(epoch: number): void {
+    if (epoch <= this.epoch || this.closedReason || this.exitTimer !== undefined || this.intent === "leaving")
+      return;
+    this.epoch = epoch;
+    for (const kind of ["events", "live"] as const) void this.resubscribe(kind);
+  }
+
+  private async join(kind: ChannelKind): Promise<Result<RealtimeChannel>> {
+    const joined = await joinChannel(
+      this.db,
+      kind === "events" ? roomTopic(this.roomId, this.epoch) : roomLiveTopic(this.roomId, this.epoch),
+      kind === "events"
+        ? { config: { private: true } }
+        : // Presence key = user id, so several tabs of one user are one online user.
+          { config: { private: true, broadcast: { self: false }, presence: { key: this.userId } } },
+      (channel) => this.bind(kind, channel),
+      { onStatus: (status, error, channel) => this.onStatus(kind, channel, status, error) },
+    );
+    if (joined.error) return joined;
+    if (this.closedReason) {
+      await this.db.removeChannel(joined.data);
+      return fail(new RoomkitRealtimeError("channel_error", "Session closed"));
+    }
+    this.channels[kind] = joined.data;
+    return joined;
+  }
+
+  private bind(kind: ChannelKind, channel: RealtimeChannel): void {
+    if (kind === "events") {
+      channel.on("broadcast", { event: "*" }, (m) => this.routeEvent(m.event, m.payload));
+    } else {
+      channel.on("broadcast", { event: "*" }, (m) => this.routeSignal(m.event, m.payload));
+      channel.on("presence", { event: "sync" }, () => this.syncPresence(channel));
+    }
+    channel.on("system", {}, (p: { status?: string; message?: string }) => {
+      if (p.status === "error" && typeof p.message === "string") this.lastSystemError[kind] = p.message;
+    });
+  }
+
+  /**
+   * Channel status after the first join. Only `room:<id>` drives `status` and backfill (it carries
+   * what must not be missed); a rejoined `room:<id>:live` re-publishes my presence.
+   */
+  private onStatus(
+    kind: ChannelKind,
+    channel: RealtimeChannel | undefined,
+    status: string,
+    error?: Error,
+  ): void {
+    if (this.closedReason || (channel && channel !== this.channels[kind])) return;
+    if (status === "SUBSCRIBED") {
+      if (kind === "live") {
+        this.presenceOut.update(this.presenceMeta);
+        return;
+      }
+      this.emitter.emit("status", "live");
+      void this.backfill();
+      // Membership changes missed while away: the roster decides whose presence and signals count.
+      void this.roster.load();
+      return;
+    }
+    if (status === "CLOSED") {
+      const reason = this.lastSystemError[kind] ?? "";
+      this.lastSystemError[kind] = undefined;
+      if (NO_LONGER_PERMITTED.test(reason)) {
+        void this.end(this.intent === "leaving" ? "left" : "removed", realtimeErrorFor(reason));
+        return;
+      }
+      const error = reason ? realtimeErrorFor(reason) : undefined;
+      if (error?.code === "token_expired") {
+        void this.end("token_expired", error);
+        return;
+      }
+      // Closed for another reason (rate limit, server asked us to go): realtime-js will not rejoin.
+      if (kind === "events") this.emitter.emit("status", "reconnecting");
+      void this.resubscribe(kind);
+      return;
+    }
+    // CHANNEL_ERROR / TIMED_OUT: realtime-js rejoins by itself unless the server refuses us.
+    const reason = reasonOf(error);
+    const refusal = reason ? realtimeErrorFor(reason, error) : undefined;
+    if (refusal && (refusal.code === "unauthorized" || refusal.code === "token_expired")) {
+      void this.end(refusal.code === "token_expired" ? "token_expired" : "unauthorized", refusal);
+      return;
+    }
+    if (kind === "events") this.emitter.emit("status", "reconnecting");
+  }
+
+  /** After the server closed a channel: a new one, with backoff, until joined or refused. */
+  private async resubscribe(kind: ChannelKind): Promise<void> {
+    if (this.resubscribing.has(kind)) return;
+    this.resubscribing.add(kind);
+    const old = this.channels[kind];
+    this.channels[kind] = undefined;
+    if (old) await this.db.removeChannel(old);
+    try {
+      for (let attempt = 0; !this.closedReason; attempt++) {
+        const joined = await this.join(kind);
+        if (!joined.error) {
+          this.onStatus(kind, this.channels[kind], "SUBSCRIBED");
+          return;
+        }
+        if (joined.error.code === "unauthorized" && (await this.epochMoved())) continue;
+        if (joined.error.code === "unauthorized" || joined.error.code === "token_expired") {
+          await this.end(
+            joined.error.code === "token_expired" ? "token_expired" : "unauthorized",
+            joined.error,
+          );
+          return;
+        }
+        await delay(RESUBSCRIBE_DELAYS[Math.min(attempt, RESUBSCRIBE_DELAYS.length - 1)]!);
+      }
+    } finally {
+      this.resubscribing.delete(kind);
+    }
+  }
+
+  /** Reads the room row (name, AI mode, epoch …). */
+  private async readRoom(): Promise<Result<Room>> {
+    const room = await query<Room | null>(
+      this.db.schema(ROOMKIT_SCHEMA).from("rooms").select("*").eq("id", this.roomId).maybeSingle(),
+    );
+    if (room.error) return room;
+    if (!room.data) return fail(new RoomkitError("room_not_found", "Room not found"));
+    this.roomRow = room.data;
+    this.epoch = Math.max(this.epoch, room.data.epoch);
+    return ok(room.data);
+  }
+
+  private async loadInitial(limit: number): Promise<Result<null>> {
+    const [page, profile, roster] = await Promise.all([
+      this.deps.messages.list(this.roomId, { limit }),
+      query<{ display_name: string } | null>(
+        this.db
+          .schema(ROOMKIT_SCHEMA)
+          .from("profiles")
+          .select("display_name")
+          .eq("id", this.userId)
+          .maybeSingle(),
+      ),
+      this.roster.load(),
+    ]);
+    if (page.error) return page;
+    if (roster.error) return roster;
+    for (const m of page.data.messages) this.log.ingest(m);
+    this.historyStart = page.data.next_cursor === null;
+    this.presenceMeta.display_name = profile.data?.display_name ?? "";
+    return ok(null);
+  }
+
+  private watchAuth(): void {
+    const { data } = this.db.auth.onAuthStateChange((event) => {
+      // supabase-js itself forwards new tokens to Realtime (SupabaseClient._handleTokenChanged ->
+      // realtime.setAuth, which pushes `access_token` to joined channels). We only catch up, outside
+      // the auth callback (auth-js holds its lock while calling it).
+      if (event === "TOKEN_REFRESHED") {
+        const now = Date.now();
+        if (now - this.lastRefreshBackfill < REFRESH_BACKFILL_INTERVAL_MS) return;
+        this.lastRefreshBackfill = now;
+        setTimeout(() => void this.backfill(), 0);
+      }
+      if (event === "SIGNED_OUT") {
+        setTimeout(
+          () => void this.end("unauthorized", new RoomkitRealtimeError("unauthorized", "Signed out")),
+          0,
+        );
+      }
+    });
+    this.authSubscription = data.subscription;
+  }
+
+  /**
+   * Events of `room:<id>`: database changes and AI replies (no client can send there). Only this
+   * topic's handler reads `DB_EVENTS`: members may send on `room:<id>:live`, so anything arriving
+   * there is a claim by some member, never a database event.
+   */
+  private routeEvent(event: string, payload: unknown): void {
+    if (this.closedReason) return;
+    switch (event) {
+      case DB_EVENTS.messageInsert:
+      case DB_EVENTS.messageUpdate: {
+        const row = recordOf<Message>(payload);
+        if (row) this.acceptMessage(row, event === DB_EVENTS.messageUpdate);
+        return;
+      }
+      case DB_EVENTS.reactionInsert: {
+        const row = recordOf<Reaction>(payload);
+        if (row) this.emitter.emit("reaction_added", row);
+        return;
+      }
+      case DB_EVENTS.reactionDelete: {
+        const row = oldRecordOf<Reaction>(payload);
+        if (row) this.emitter.emit("reaction_removed", row);
+        return;
+      }
+      case DB_EVENTS.memberInsert:
+      case DB_EVENTS.memberUpdate:
+        this.acceptMember(recordOf<Member>(payload), oldRecordOf<Member>(payload));
+        return;
+      case DB_EVENTS.roomUpdate: {
+        const row = recordOf<Room>(payload);
+        if (row) {
+          this.roomRow = row;
+          this.emitter.emit("room_updated", row);
+          this.moveTo(row.epoch);
+        }
+        return;
+      }
+      case DB_EVENTS.roomDelete:
+        void this.end(this.intent === "leaving" ? "left" : "room_deleted");
+        return;
+      case DB_EVENTS.inviteUpdate: {
+        const row = recordOf<Invite>(payload);
+        if (row) this.emitter.emit("invite_updated", row);
+        return;
+      }
+      default: {
+        const reply = this.ai.handle(event, payload);
+        if (reply) this.emitter.emit("ai_reply", reply);
+      }
+    }
+  }
+
+  /**
+   * Events of `room:<id>:live`: typing, speaking and emoji bursts only. Database and AI event
+   * names arriving here are forgeries (any member may send on this topic) and are ignored.
+   */
+  private routeSignal(event: string, payload: unknown): void {
+    if (this.closedReason || typeof payload !== "object" || payload === null) return;
+    const p = payload as Record<string, unknown>;
+    const from = typeof p.user_id === "string" ? p.user_id : undefined;
+    // Signals from (or about) anyone who is not a current member are dropped.
+    if (!from || from === this.userId || !this.roster.get(from)) return;
+    if (event === SIGNAL_EVENTS.typing) {
+      if (p.typing === false) this.typers.delete(from);
+      else this.typers.add(from);
+    } else if (event === SIGNAL_EVENTS.speaking) {
+      if (p.speaking === true) this.speakers.add(from);
+      else this.speakers.delete(from);
+    } else if (event === SIGNAL_EVENTS.burst && typeof p.emoji === "string") {
+      this.emitter.emit("emoji_burst", { user_id: from, emoji: p.emoji });
+    }
+  }
+
+  private acceptMessage(row: Message, update: boolean): void {
+    const outcome = this.log.ingest(row, { update });
+    if (outcome === "added") this.announce(row);
+    else if (outcome === "updated") this.emitter.emit("message_updated", row);
+  }
+
+  /**
+   * Reports a message new to this session. While a backfill runs, live messages are held back:
+   * the ones it is looking for are older, and the caller must see them first.
+   */
+  private announce(row: Message): void {
+    if (this.heldBack) {
+      this.heldBack.push(row);
+      return;
+    }
+    if (row.sender_id) this.typers.delete(row.sender_id);
+    this.emitter.emit("message", row);
+    this.settleAiReply(row);
+    this.settleExit(row);
+  }
+
+  /** Ends a hold-back: everything held and found, in the server's order. */
+  private releaseHeldBack(): void {
+    const held = this.heldBack ?? [];
+    this.heldBack = undefined;
+    held.sort((a, b) => compareKeys(orderKey(a), orderKey(b)));
+    for (const row of held) if (!this.closedReason) this.announce(row);
+  }
+
+  /** The persisted AI message replaces the growing reply (when it beat `ai.done` here). */
+  private settleAiReply(row: Message): void {
+    if (row.kind !== "ai") return;
+    const reply = this.ai.complete(row);
+    if (reply) this.emitter.emit("ai_reply", reply);
+  }
+
+  private acceptMember(row: Member | undefined, old: Member | undefined): void {
+    if (!row) return;
+    void this.roster.apply(row).then(() => {
+      const live = this.channels.live;
+      if (live) this.syncPresence(live);
+    });
+    const wasActive = old ? old.left_at === null : false;
+    const isActive = row.left_at === null;
+    if (isActive && !wasActive) this.emitter.emit("member_joined", row);
+    else if (!isActive && wasActive) this.emitter.emit("member_left", row);
+    else this.emitter.emit("member_updated", row);
+    if (!isActive && wasActive) {
+      this.speakers.delete(row.user_id);
+      this.typers.delete(row.user_id);
+      if (row.user_id === this.userId) this.beginExit();
+    }
+  }
+
+  /** My membership ended: I left, or was removed. The system message that follows tells which. */
+  private beginExit(): void {
+    if (this.intent === "leaving") {
+      void this.end("left");
+      return;
+    }
+    if (this.exitTimer !== undefined) return;
+    this.exitTimer = setTimeout(() => void this.end("removed"), EXIT_REASON_WAIT_MS);
+  }
+
+  private settleExit(row: Message): void {
+    if (this.exitTimer === undefined || row.kind !== "system") return;
+    const meta = row.metadata as { event?: unknown; user_id?: unknown } | null;
+    if (meta?.user_id !== this.userId) return;
+    if (meta.event === "left") void this.end("left");
+    else if (meta.event === "removed") void this.end("removed");
+  }
+
+  private syncPresence(channel: RealtimeChannel): void {
+    if (channel !== this.channels.live) return;
+    const state = channel.presenceState<PresenceMeta>();
+    const online: OnlineUser[] = [];
+    for (const [key, metas] of Object.entries(state)) {
+      const meta = metas[metas.length - 1];
+      // The presence key is the member's id (chosen by their client): only current members count,
+      // with their profile's name and their membership's mic, whatever the payload says.
+      const member = this.roster.get(key);
+      if (!meta || !member) continue;
+      online.push({
+        user_id: member.user_id,
+        display_name: member.display_name,
+        status: typeof meta.status === "string" ? meta.status.slice(0, 50) : "online",
+        mic_enabled: member.mic_enabled,
+        online_at: typeof meta.online_at === "string" ? meta.online_at : "",
+      });
+    }
+    online.sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
+    for (const id of this.speakers.members)
+      if (!online.some((u) => u.user_id === id)) this.speakers.delete(id);
+    this.online = online;
+    this.emitter.emit("presence", online);
+  }
+
+  private track(meta: PresenceMeta): void {
+    const channel = this.channels.live;
+    if (channel?.state !== "joined") return;
+    void channel.track(meta).then((status) => {
+      if (status !== "ok" && !this.closedReason) {
+        this.emitter.emit("error", new RoomkitRealtimeError("channel_error", `Presence update ${status}`));
+      }
+    });
+  }
+
+  /** Ephemeral broadcast; dropped while not joined (realtime-js would fall back to HTTP). */
+  private signal(event: string, payload: Record<string, unknown>): void {
+    const channel = this.channels.live;
+    if (channel?.state !== "joined" || this.closedReason) return;
+    void channel.send({ type: "broadcast", event, payload: { ...payload, user_id: this.userId } });
+  }
+
+  /** My own sends are known at once (the broadcast copy is de-duplicated by id). */
+  private ingestOwn(result: Result<Message>): Result<Message> {
+    if (result.data) this.acceptMessage(result.data, false);
+    return result;
+  }
+
+  /**
+   * Re-reads history from just before the newest message held and reports what was missed.
+   * Overlapping calls coalesce into one more pass.
+   */
+  private backfill(): Promise<void> {
+    if (this.backfilling) {
+      this.backfillAgain = true;
+      return this.backfilling;
+    }
+    this.heldBack ??= [];
+    this.backfilling = (async () => {
+      try {
+        do {
+          this.backfillAgain = false;
+          await this.backfillWithRetry();
+        } while (this.backfillAgain && !this.closedReason);
+      } finally {
+        this.backfilling = undefined;
+        this.releaseHeldBack();
+        const added = this.resyncAdded;
+        this.resyncAdded = 0;
+        if (!this.closedReason) this.emitter.emit("resynced", { added });
+      }
+    })();
+    return this.backfilling;
+  }
+
+  private async backfillWithRetry(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const error = await this.backfillOnce();
+      if (!error || this.closedReason) return;
+      const wait = BACKFILL_RETRIES[attempt];
+      if (wait === undefined || error.code === "not_member" || error.code === "forbidden") {
+        this.emitter.emit("error", error);
+        return;
+      }
+      await delay(wait);
+    }
+  }
+
+  private async backfillOnce(): Promise<RoomkitError | undefined> {
+    const newest = this.log.newest;
+    let from: Parameters<MessagesClient["listAfter"]>[1] = newest
+      ? { since: newest.micros - this.overlapMicros }
+      : {};
+    let added = 0;
+    for (;;) {
+      const page = await this.deps.messages.listAfter(this.roomId, from, BACKFILL_PAGE);
+      if (page.error) return page.error;
+      if (this.closedReason) return undefined;
+      for (const row of page.data) {
+        if (this.log.ingest(row) === "added") {
+          added++;
+          this.announce(row);
+        }
+      }
+      const last = page.data[page.data.length - 1];
+      if (page.data.length < BACKFILL_PAGE || !last) break;
+      from = { after: orderKey(last) };
+    }
+    this.resyncAdded += added;
+    return undefined;
+  }
+
+  /** Ends the session once; every later call (and `close`) waits for that same ending. */
+  private end(reason: CloseReason, error?: RoomkitError): Promise<void> {
+    if (this.ending) return this.ending;
+    this.closedReason = reason;
+    if (this.exitTimer !== undefined) clearTimeout(this.exitTimer);
+    this.ending = (async () => {
+      await this.shutdown();
+      this.deps.onClosed(this);
+      this.emitter.emit("closed", error ? { reason, error } : { reason });
+      this.emitter.clear();
+    })();
+    return this.ending;
+  }
+
+  /**
+   * Coworking rooms: tells the server every `heartbeatIntervalMs` that I am still here. A closed tab
+   * sends nothing, so the server lets a silent participant go (roomkit_private.expire_participants).
+   */
+  private startHeartbeat(): void {
+    if (this.roomRow?.kind !== "coworking") return;
+    const beat = async () => {
+      const result = await query<null>(
+        this.db.schema(ROOMKIT_SCHEMA).rpc("heartbeat", { room_id: this.roomId }),
+      );
+      if (result.error && !this.closedReason) this.emitter.emit("error", result.error);
+    };
+    this.heartbeatTimer = setInterval(() => void beat(), this.heartbeatMs);
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
+    this.speakingTimer = undefined;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.presenceOut.cancel();
+    this.typers.clear();
+    this.speakers.clear();
+    this.authSubscription?.unsubscribe();
+    for (const kind of ["events", "live"] as const) {
+      const channel = this.channels[kind];
+      this.channels[kind] = undefined;
+      if (channel) await this.db.removeChannel(channel);
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -7,20 +7,16 @@
 import type { RealtimeChannel } from "@supabase/supabase-js";
 import { DB_EVENTS, roomLiveTopic, roomTopic, SIGNAL_EVENTS } from "../../functions/_shared/contract.ts";
 import { AiReplies, type AiReply } from "./ai-stream.ts";
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import type { CoworkingClient } from "./coworking.ts";
+import { Delivery } from "./delivery.ts";
 import { Emitter } from "./emitter.ts";
 import { RoomkitError, RoomkitRealtimeError } from "./errors.ts";
-import { MessageLog } from "./message-log.ts";
+import { ExitWatch } from "./exit.ts";
 import type { MessagesClient } from "./messages.ts";
-import { compareKeys, encodeCursor, orderKey } from "./order.ts";
-import {
-  joinChannel,
-  NO_LONGER_PERMITTED,
-  oldRecordOf,
-  realtimeErrorFor,
-  reasonOf,
-  recordOf,
-} from "./realtime.ts";
+import { encodeCursor } from "./order.ts";
+import { joinChannel, oldRecordOf, recordOf } from "./realtime.ts";
+import { type ChannelEnd, type ChannelKind, type ChannelPort, RoomChannels } from "./room-channels.ts";
 import { Roster } from "./roster.ts";
 import {
   emoji as emojiSchema,
@@ -173,7 +169,7 @@ export interface RoomSessionOptions {
   status?: string;
   /**
    * How far before the last message seen a backfill starts, in ms. Default 10 000.
-   * See {@link RoomSession} for why there is an overlap at all.
+   * See `RoomSession` for why there is an overlap at all.
    */
   backfillOverlapMs?: number;
   /**
@@ -184,10 +180,6 @@ export interface RoomSessionOptions {
 }
 
 const DEFAULT_HISTORY = 50;
-const DEFAULT_OVERLAP_MS = 10_000;
-const BACKFILL_PAGE = 100;
-const BACKFILL_RETRIES = [500, 1000, 2000, 5000];
-const RESUBSCRIBE_DELAYS = [500, 1000, 2000, 5000, 10_000];
 /** Default heartbeat of an open coworking session (ms): two may be lost before the 45 s timeout. */
 const DEFAULT_HEARTBEAT_MS = 15_000;
 /**
@@ -196,11 +188,6 @@ const DEFAULT_HEARTBEAT_MS = 15_000;
  * than auth-js's expiry margin, refresh → backfill → refresh would never stop.
  */
 const REFRESH_BACKFILL_INTERVAL_MS = 10_000;
-/**
- * When my membership row says I am gone, the system message that follows in the same
- * transaction says whether I left or was removed; this is how long to wait for it.
- */
-const EXIT_REASON_WAIT_MS = 1500;
 
 /** Context a session gets from the client that opens it. @internal */
 export interface SessionDeps {
@@ -209,30 +196,20 @@ export interface SessionDeps {
   coworking: CoworkingClient;
   userId: string;
   onClosed(core: RoomCore): void;
+  /** Time and timers (default: the real ones). */
+  clock?: Clock;
 }
 
 type PresenceMeta = Omit<OnlineUser, never>;
 
 /**
- * The session's two channels: `events` = `room:<id>` (database and AI events; members may only
- * receive), `live` = `room:<id>:live` (members' signals and presence). Realtime authorizes sends per
- * topic, not per event, so events anyone in the room could forge must not share a topic with them.
- */
-type ChannelKind = "events" | "live";
-
-/**
- * One live room on one supabase client: both channels, delivery, presence and signals, exit
- * detection. Apps never see it: `openRoom` hands out {@link RoomSession} handles over it, because
- * realtime-js keeps one channel per topic per client (a second join of the same topic would reuse
- * the joined channel and throw when bound again).
- *
- * Delivery: the database broadcasts each committed message once, but broadcasts sent while this
- * client was disconnected (or while the realtime server restarted) are lost. So after every
- * rejoin, resubscribe and token refresh the session re-reads history from the last message it
- * saw and reports what it missed, de-duplicated by id. The re-read starts a little *before* that
- * message (`backfillOverlapMs`): `created_at` is the sending transaction's start time, and
- * transactions commit in a different order than they start, so a message with an earlier
- * `created_at` than the last one seen can become visible after it.
+ * One live room on one supabase client, composed of parts that can each be read alone:
+ * {@link RoomChannels} (both topics, rejoin, epochs, refusals), {@link Delivery} (ordered,
+ * exactly-once messages with backfill), {@link ExitWatch} (left or removed), the roster and the
+ * signal timers (`signals.ts`). This class routes events between them and owns the session's end.
+ * Apps never see it: `openRoom` hands out `RoomSession` handles over it, because realtime-js keeps
+ * one channel per topic per client (a second join of the same topic would reuse the joined channel
+ * and throw when bound again).
  * @internal
  */
 export class RoomCore {
@@ -240,38 +217,28 @@ export class RoomCore {
   readonly userId: string;
   private readonly db: Db;
   private readonly deps: SessionDeps;
+  private readonly clock: Clock;
   private readonly emitter = new Emitter<RoomSessionEvents>();
-  private readonly log = new MessageLog();
+  private readonly delivery: Delivery;
+  private readonly channels: RoomChannels<RealtimeChannel>;
+  private readonly exit: ExitWatch;
   private readonly ai = new AiReplies();
+  private readonly roster: Roster;
   private readonly typers: ExpiringSet<string>;
   private readonly speakers: ExpiringSet<string>;
   private readonly typingOut: Throttle;
   private readonly presenceOut: PresenceScheduler<PresenceMeta>;
-  private readonly overlapMicros: number;
-  private readonly channels: Partial<Record<ChannelKind, RealtimeChannel>> = {};
-  private roomRow: Room | undefined;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly roster: Roster;
   private readonly heartbeatMs: number;
-  /** The epoch of the topics joined (rooms.epoch); it advances whenever a membership ends. */
-  private epoch = 0;
+  private roomRow: Room | undefined;
   private presenceMeta: PresenceMeta;
   private online: OnlineUser[] = [];
   private historyStart = false;
   private closedReason: CloseReason | undefined;
-  private intent: "leaving" | undefined;
-  private exitTimer: ReturnType<typeof setTimeout> | undefined;
-  private speakingTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly lastSystemError: Partial<Record<ChannelKind, string>> = {};
-  private backfilling: Promise<void> | undefined;
-  private backfillAgain = false;
-  private heldBack: Message[] | undefined;
-  private resyncAdded = 0;
-  private lastRefreshBackfill = Number.NEGATIVE_INFINITY;
-  private readonly resubscribing = new Set<ChannelKind>();
-  private authSubscription: { unsubscribe(): void } | undefined;
-
   private ending: Promise<void> | undefined;
+  private heartbeatTimer: TimerHandle | undefined;
+  private speakingTimer: TimerHandle | undefined;
+  private lastRefreshBackfill = Number.NEGATIVE_INFINITY;
+  private authSubscription: { unsubscribe(): void } | undefined;
 
   /** @internal use `roomkit.openRoom` */
   constructor(roomId: string, deps: SessionDeps, options: RoomSessionOptions) {
@@ -279,22 +246,54 @@ export class RoomCore {
     this.userId = deps.userId;
     this.db = deps.db;
     this.deps = deps;
-    this.overlapMicros = (options.backfillOverlapMs ?? DEFAULT_OVERLAP_MS) * 1000;
+    this.clock = deps.clock ?? systemClock;
     this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
     this.roster = new Roster(deps.db, roomId);
+    const closed = () => this.closedReason !== undefined;
+    this.delivery = new Delivery(
+      {
+        listAfter: (from, limit) => deps.messages.listAfter(roomId, from, limit),
+        onMessage: (row) => this.announce(row),
+        onUpdated: (row) => this.emitter.emit("message_updated", row),
+        onResynced: (added) => this.emitter.emit("resynced", { added }),
+        onError: (error) => this.emitter.emit("error", error),
+        closed,
+      },
+      {
+        clock: this.clock,
+        ...(options.backfillOverlapMs === undefined ? {} : { overlapMs: options.backfillOverlapMs }),
+      },
+    );
+    this.exit = new ExitWatch(deps.userId, (reason) => void this.end(reason), this.clock);
+    this.channels = new RoomChannels({
+      port: this.channelPort(),
+      topic: (kind, epoch) => (kind === "events" ? roomTopic(roomId, epoch) : roomLiveTopic(roomId, epoch)),
+      readEpoch: async () => (await this.readRoom()).data?.epoch,
+      onLive: (kind) => this.onLive(kind),
+      onReconnecting: () => this.emitter.emit("status", "reconnecting"),
+      onEnd: (reason, error) => void this.end(this.closeReasonFor(reason), error),
+      closed,
+      clock: this.clock,
+    });
     this.typers = new ExpiringSet(TYPING_EXPIRY_MS, (ids) => this.emitter.emit("typing", ids));
     this.speakers = new ExpiringSet(SPEAKING_EXPIRY_MS, (ids) => this.emitter.emit("speaking", ids));
     this.typingOut = new Throttle(
       (typing) => this.signal(SIGNAL_EVENTS.typing, { typing }),
       TYPING_THROTTLE_MS,
+      () => this.clock.now(),
     );
-    this.presenceOut = new PresenceScheduler((meta) => this.track(meta));
+    this.presenceOut = new PresenceScheduler(
+      (meta) => this.track(meta),
+      undefined,
+      undefined,
+      () => this.clock.now(),
+    );
     this.presenceMeta = {
       user_id: deps.userId,
       display_name: "",
       status: options.status ?? "online",
       mic_enabled: false,
-      online_at: new Date().toISOString(),
+      online_at: new Date(this.clock.now()).toISOString(),
     };
   }
 
@@ -309,7 +308,7 @@ export class RoomCore {
     // in between is in the page or arrives live (or both; ids dedupe).
     const room = await session.readRoom();
     if (room.error) return room;
-    const joined = await session.connect();
+    const joined = await session.channels.connect();
     if (joined.error) return joined;
     const loaded = await session.loadInitial(Math.min(options.historyLimit ?? DEFAULT_HISTORY, 100));
     if (loaded.error) {
@@ -329,7 +328,7 @@ export class RoomCore {
 
   /** Messages held, oldest first, in the server's order (created_at, id), one per id. */
   get messages(): readonly Message[] {
-    return this.log.messages;
+    return this.delivery.messages;
   }
 
   /** Who is online now. */
@@ -418,14 +417,14 @@ export class RoomCore {
    * if (session.reachedStart) hideLoadMore();
    */
   async loadOlder(limit = DEFAULT_HISTORY): Promise<Result<Message[]>> {
-    const oldest = this.log.oldest;
+    const oldest = this.delivery.log.oldest;
     if (!oldest) {
       this.historyStart = true;
       return ok([]);
     }
     const page = await this.deps.messages.list(this.roomId, { before: encodeCursor(oldest), limit });
     if (page.error) return page;
-    const added = page.data.messages.filter((m) => this.log.ingest(m) === "added").reverse();
+    const added = page.data.messages.filter((m) => this.delivery.store(m)).reverse();
     if (page.data.next_cursor === null) this.historyStart = true;
     return ok(added);
   }
@@ -462,11 +461,11 @@ export class RoomCore {
   setSpeaking(speaking: boolean): void {
     if (this.closedReason) return;
     if (speaking === (this.speakingTimer !== undefined)) return;
-    if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
+    if (this.speakingTimer !== undefined) this.clock.clearInterval(this.speakingTimer);
     this.speakingTimer = undefined;
     this.signal(SIGNAL_EVENTS.speaking, { speaking });
     if (speaking) {
-      this.speakingTimer = setInterval(
+      this.speakingTimer = this.clock.setInterval(
         () => this.signal(SIGNAL_EVENTS.speaking, { speaking: true }),
         SPEAKING_REFRESH_MS,
       );
@@ -551,7 +550,7 @@ export class RoomCore {
    * window.addEventListener("focus", () => session.markRead());
    */
   markRead(): Promise<Result<null>> {
-    const newest = this.log.messages[this.log.size - 1];
+    const newest = this.delivery.messages[this.delivery.messages.length - 1];
     return this.deps.messages.markRead(this.roomId, newest?.created_at);
   }
 
@@ -568,7 +567,7 @@ export class RoomCore {
         ? await this.deps.coworking.leave(this.roomId)
         : await query<null>(this.db.schema(ROOMKIT_SCHEMA).rpc("leave_room", { room_id: this.roomId }));
     if (result.error) {
-      this.intent = undefined;
+      this.exit.leaveFailed();
       return result;
     }
     await this.end("left");
@@ -587,63 +586,32 @@ export class RoomCore {
 
   /** @internal The client is about to leave this room through another sub-client. */
   expectLeave(): void {
-    this.intent = "leaving";
+    this.exit.expectLeave();
   }
 
-  /**
-   * Joins `room:<id>:<epoch>` and its `:live` topic; neither stays joined unless both are. A refusal
-   * because the epoch moved on in the meantime is retried at the new epoch.
-   */
-  private async connect(): Promise<Result<null>> {
-    for (let attempt = 0; ; attempt++) {
-      const [events, live] = await Promise.all([this.join("events"), this.join("live")]);
-      const failed = events.error ? events : live.error ? live : undefined;
-      if (!failed) return ok(null);
-      for (const kind of ["events", "live"] as const) {
-        const channel = this.channels[kind];
-        this.channels[kind] = undefined;
-        if (channel) await this.db.removeChannel(channel);
-      }
-      if (failed.error.code !== "unauthorized" || attempt >= 2 || !(await this.epochMoved())) return failed;
-    }
-  }
-
-  /** Re-reads the room's epoch: true (and adopted) when it has moved past the one joined. */
-  private async epochMoved(): Promise<boolean> {
-    const before = this.epoch;
-    const room = await this.readRoom();
-    return !room.error && this.epoch !== before;
-  }
-
-  /**
-   * The room moved to a new epoch (a membership ended): join its new topics and catch up from
-   * history. The old topics get nothing more, and a former member cannot join the new ones.
-   */
-  private moveTo(epoch: number): void {
-    if (epoch <= this.epoch || this.closedReason || this.exitTimer !== undefined || this.intent === "leaving")
-      return;
-    this.epoch = epoch;
-    for (const kind of ["events", "live"] as const) void this.resubscribe(kind);
-  }
-
-  private async join(kind: ChannelKind): Promise<Result<RealtimeChannel>> {
-    const joined = await joinChannel(
-      this.db,
-      kind === "events" ? roomTopic(this.roomId, this.epoch) : roomLiveTopic(this.roomId, this.epoch),
-      kind === "events"
-        ? { config: { private: true } }
-        : // Presence key = user id, so several tabs of one user are one online user.
-          { config: { private: true, broadcast: { self: false }, presence: { key: this.userId } } },
-      (channel) => this.bind(kind, channel),
-      { onStatus: (status, error, channel) => this.onStatus(kind, channel, status, error) },
-    );
-    if (joined.error) return joined;
-    if (this.closedReason) {
-      await this.db.removeChannel(joined.data);
-      return fail(new RoomkitRealtimeError("channel_error", "Session closed"));
-    }
-    this.channels[kind] = joined.data;
-    return joined;
+  /** The realtime-js side of {@link RoomChannels}: options and listeners per kind of channel. */
+  private channelPort(): ChannelPort<RealtimeChannel> {
+    return {
+      join: (kind, topic, hooks) =>
+        joinChannel(
+          this.db,
+          topic,
+          kind === "events"
+            ? { config: { private: true } }
+            : // Presence key = user id, so several tabs of one user are one online user.
+              { config: { private: true, broadcast: { self: false }, presence: { key: this.userId } } },
+          (channel) => {
+            this.bind(kind, channel);
+            channel.on("system", {}, (p: { status?: string; message?: string }) => {
+              if (p.status === "error" && typeof p.message === "string") hooks.onSystemError(p.message);
+            });
+          },
+          { onStatus: hooks.onStatus },
+        ),
+      remove: async (channel) => {
+        await this.db.removeChannel(channel);
+      },
+    };
   }
 
   private bind(kind: ChannelKind, channel: RealtimeChannel): void {
@@ -653,87 +621,46 @@ export class RoomCore {
       channel.on("broadcast", { event: "*" }, (m) => this.routeSignal(m.event, m.payload));
       channel.on("presence", { event: "sync" }, () => this.syncPresence(channel));
     }
-    channel.on("system", {}, (p: { status?: string; message?: string }) => {
-      if (p.status === "error" && typeof p.message === "string") this.lastSystemError[kind] = p.message;
-    });
   }
 
   /**
-   * Channel status after the first join. Only `room:<id>` drives `status` and backfill (it carries
-   * what must not be missed); a rejoined `room:<id>:live` re-publishes my presence.
+   * A channel joined again. Only `room:<id>` drives `status` and backfill (it carries what must not
+   * be missed); a rejoined `room:<id>:live` re-publishes my presence.
    */
-  private onStatus(
-    kind: ChannelKind,
-    channel: RealtimeChannel | undefined,
-    status: string,
-    error?: Error,
-  ): void {
-    if (this.closedReason || (channel && channel !== this.channels[kind])) return;
-    if (status === "SUBSCRIBED") {
-      if (kind === "live") {
-        this.presenceOut.update(this.presenceMeta);
-        return;
-      }
-      this.emitter.emit("status", "live");
-      void this.backfill();
-      // Membership changes missed while away: the roster decides whose presence and signals count.
-      void this.roster.load();
+  private onLive(kind: ChannelKind): void {
+    if (kind === "live") {
+      this.presenceOut.update(this.presenceMeta);
       return;
     }
-    if (status === "CLOSED") {
-      const reason = this.lastSystemError[kind] ?? "";
-      this.lastSystemError[kind] = undefined;
-      if (NO_LONGER_PERMITTED.test(reason)) {
-        void this.end(this.intent === "leaving" ? "left" : "removed", realtimeErrorFor(reason));
-        return;
-      }
-      const error = reason ? realtimeErrorFor(reason) : undefined;
-      if (error?.code === "token_expired") {
-        void this.end("token_expired", error);
-        return;
-      }
-      // Closed for another reason (rate limit, server asked us to go): realtime-js will not rejoin.
-      if (kind === "events") this.emitter.emit("status", "reconnecting");
-      void this.resubscribe(kind);
-      return;
-    }
-    // CHANNEL_ERROR / TIMED_OUT: realtime-js rejoins by itself unless the server refuses us.
-    const reason = reasonOf(error);
-    const refusal = reason ? realtimeErrorFor(reason, error) : undefined;
-    if (refusal && (refusal.code === "unauthorized" || refusal.code === "token_expired")) {
-      void this.end(refusal.code === "token_expired" ? "token_expired" : "unauthorized", refusal);
-      return;
-    }
-    if (kind === "events") this.emitter.emit("status", "reconnecting");
+    this.emitter.emit("status", "live");
+    void this.delivery.backfill();
+    // Membership changes missed while away: the roster decides whose presence and signals count.
+    void this.roster.load();
+    // A rename sent while the new topic was being joined is in the row, not in history.
+    void this.refreshRoom();
   }
 
-  /** After the server closed a channel: a new one, with backoff, until joined or refused. */
-  private async resubscribe(kind: ChannelKind): Promise<void> {
-    if (this.resubscribing.has(kind)) return;
-    this.resubscribing.add(kind);
-    const old = this.channels[kind];
-    this.channels[kind] = undefined;
-    if (old) await this.db.removeChannel(old);
-    try {
-      for (let attempt = 0; !this.closedReason; attempt++) {
-        const joined = await this.join(kind);
-        if (!joined.error) {
-          this.onStatus(kind, this.channels[kind], "SUBSCRIBED");
-          return;
-        }
-        if (joined.error.code === "unauthorized" && (await this.epochMoved())) continue;
-        if (joined.error.code === "unauthorized" || joined.error.code === "token_expired") {
-          await this.end(
-            joined.error.code === "token_expired" ? "token_expired" : "unauthorized",
-            joined.error,
-          );
-          return;
-        }
-        await delay(RESUBSCRIBE_DELAYS[Math.min(attempt, RESUBSCRIBE_DELAYS.length - 1)]!);
-      }
-    } finally {
-      this.resubscribing.delete(kind);
-    }
+  /** Re-reads the room row after a rejoin; a change missed meanwhile becomes `room_updated`. */
+  private async refreshRoom(): Promise<void> {
+    const before = this.roomRow;
+    const room = await this.readRoom();
+    if (!room.data || !before || this.closedReason) return;
+    const fields = ["name", "description", "ai_mode", "status", "capacity"] as const;
+    if (fields.some((f) => before[f] !== room.data[f])) this.emitter.emit("room_updated", room.data);
+  }
+
+  /** A revocation is the end of my membership: I left (if I was leaving) or was removed. */
+  private closeReasonFor(reason: ChannelEnd): CloseReason {
+    return reason === "revoked" ? this.exit.reasonFor("removed") : reason;
+  }
+
+  /**
+   * The room moved to a new epoch (a membership ended): join its new topics and catch up from
+   * history. Not while my own exit is under way: the new topics would refuse me anyway.
+   */
+  private moveTo(epoch: number): void {
+    if (this.closedReason || this.exit.pending || this.exit.leaving) return;
+    this.channels.moveTo(epoch);
   }
 
   /** Reads the room row (name, AI mode, epoch …). */
@@ -744,7 +671,7 @@ export class RoomCore {
     if (room.error) return room;
     if (!room.data) return fail(new RoomkitError("room_not_found", "Room not found"));
     this.roomRow = room.data;
-    this.epoch = Math.max(this.epoch, room.data.epoch);
+    this.channels.adopt(room.data.epoch);
     return ok(room.data);
   }
 
@@ -763,7 +690,7 @@ export class RoomCore {
     ]);
     if (page.error) return page;
     if (roster.error) return roster;
-    for (const m of page.data.messages) this.log.ingest(m);
+    for (const m of page.data.messages) this.delivery.store(m);
     this.historyStart = page.data.next_cursor === null;
     this.presenceMeta.display_name = profile.data?.display_name ?? "";
     return ok(null);
@@ -775,13 +702,13 @@ export class RoomCore {
       // realtime.setAuth, which pushes `access_token` to joined channels). We only catch up, outside
       // the auth callback (auth-js holds its lock while calling it).
       if (event === "TOKEN_REFRESHED") {
-        const now = Date.now();
+        const now = this.clock.now();
         if (now - this.lastRefreshBackfill < REFRESH_BACKFILL_INTERVAL_MS) return;
         this.lastRefreshBackfill = now;
-        setTimeout(() => void this.backfill(), 0);
+        this.clock.setTimeout(() => void this.delivery.backfill(), 0);
       }
       if (event === "SIGNED_OUT") {
-        setTimeout(
+        this.clock.setTimeout(
           () => void this.end("unauthorized", new RoomkitRealtimeError("unauthorized", "Signed out")),
           0,
         );
@@ -801,7 +728,7 @@ export class RoomCore {
       case DB_EVENTS.messageInsert:
       case DB_EVENTS.messageUpdate: {
         const row = recordOf<Message>(payload);
-        if (row) this.acceptMessage(row, event === DB_EVENTS.messageUpdate);
+        if (row) this.delivery.accept(row, event === DB_EVENTS.messageUpdate);
         return;
       }
       case DB_EVENTS.reactionInsert: {
@@ -828,7 +755,7 @@ export class RoomCore {
         return;
       }
       case DB_EVENTS.roomDelete:
-        void this.end(this.intent === "leaving" ? "left" : "room_deleted");
+        void this.end(this.exit.reasonFor("room_deleted"));
         return;
       case DB_EVENTS.inviteUpdate: {
         const row = recordOf<Invite>(payload);
@@ -863,33 +790,18 @@ export class RoomCore {
     }
   }
 
-  private acceptMessage(row: Message, update: boolean): void {
-    const outcome = this.log.ingest(row, { update });
-    if (outcome === "added") this.announce(row);
-    else if (outcome === "updated") this.emitter.emit("message_updated", row);
-  }
-
-  /**
-   * Reports a message new to this session. While a backfill runs, live messages are held back:
-   * the ones it is looking for are older, and the caller must see them first.
-   */
+  /** A message new to this session, in order (from {@link Delivery}). */
   private announce(row: Message): void {
-    if (this.heldBack) {
-      this.heldBack.push(row);
-      return;
-    }
     if (row.sender_id) this.typers.delete(row.sender_id);
     this.emitter.emit("message", row);
     this.settleAiReply(row);
-    this.settleExit(row);
+    this.exit.systemMessage(row);
   }
 
-  /** Ends a hold-back: everything held and found, in the server's order. */
-  private releaseHeldBack(): void {
-    const held = this.heldBack ?? [];
-    this.heldBack = undefined;
-    held.sort((a, b) => compareKeys(orderKey(a), orderKey(b)));
-    for (const row of held) if (!this.closedReason) this.announce(row);
+  /** My own sends are known at once (the broadcast copy is de-duplicated by id). */
+  private ingestOwn(result: Result<Message>): Result<Message> {
+    if (result.data) this.delivery.accept(result.data);
+    return result;
   }
 
   /** The persisted AI message replaces the growing reply (when it beat `ai.done` here). */
@@ -902,7 +814,7 @@ export class RoomCore {
   private acceptMember(row: Member | undefined, old: Member | undefined): void {
     if (!row) return;
     void this.roster.apply(row).then(() => {
-      const live = this.channels.live;
+      const live = this.channels.get("live");
       if (live) this.syncPresence(live);
     });
     const wasActive = old ? old.left_at === null : false;
@@ -913,30 +825,12 @@ export class RoomCore {
     if (!isActive && wasActive) {
       this.speakers.delete(row.user_id);
       this.typers.delete(row.user_id);
-      if (row.user_id === this.userId) this.beginExit();
+      if (row.user_id === this.userId) this.exit.membershipEnded();
     }
-  }
-
-  /** My membership ended: I left, or was removed. The system message that follows tells which. */
-  private beginExit(): void {
-    if (this.intent === "leaving") {
-      void this.end("left");
-      return;
-    }
-    if (this.exitTimer !== undefined) return;
-    this.exitTimer = setTimeout(() => void this.end("removed"), EXIT_REASON_WAIT_MS);
-  }
-
-  private settleExit(row: Message): void {
-    if (this.exitTimer === undefined || row.kind !== "system") return;
-    const meta = row.metadata as { event?: unknown; user_id?: unknown } | null;
-    if (meta?.user_id !== this.userId) return;
-    if (meta.event === "left") void this.end("left");
-    else if (meta.event === "removed") void this.end("removed");
   }
 
   private syncPresence(channel: RealtimeChannel): void {
-    if (channel !== this.channels.live) return;
+    if (channel !== this.channels.get("live")) return;
     const state = channel.presenceState<PresenceMeta>();
     const online: OnlineUser[] = [];
     for (const [key, metas] of Object.entries(state)) {
@@ -961,7 +855,7 @@ export class RoomCore {
   }
 
   private track(meta: PresenceMeta): void {
-    const channel = this.channels.live;
+    const channel = this.channels.get("live");
     if (channel?.state !== "joined") return;
     void channel.track(meta).then((status) => {
       if (status !== "ok" && !this.closedReason) {
@@ -972,86 +866,16 @@ export class RoomCore {
 
   /** Ephemeral broadcast; dropped while not joined (realtime-js would fall back to HTTP). */
   private signal(event: string, payload: Record<string, unknown>): void {
-    const channel = this.channels.live;
+    const channel = this.channels.get("live");
     if (channel?.state !== "joined" || this.closedReason) return;
     void channel.send({ type: "broadcast", event, payload: { ...payload, user_id: this.userId } });
-  }
-
-  /** My own sends are known at once (the broadcast copy is de-duplicated by id). */
-  private ingestOwn(result: Result<Message>): Result<Message> {
-    if (result.data) this.acceptMessage(result.data, false);
-    return result;
-  }
-
-  /**
-   * Re-reads history from just before the newest message held and reports what was missed.
-   * Overlapping calls coalesce into one more pass.
-   */
-  private backfill(): Promise<void> {
-    if (this.backfilling) {
-      this.backfillAgain = true;
-      return this.backfilling;
-    }
-    this.heldBack ??= [];
-    this.backfilling = (async () => {
-      try {
-        do {
-          this.backfillAgain = false;
-          await this.backfillWithRetry();
-        } while (this.backfillAgain && !this.closedReason);
-      } finally {
-        this.backfilling = undefined;
-        this.releaseHeldBack();
-        const added = this.resyncAdded;
-        this.resyncAdded = 0;
-        if (!this.closedReason) this.emitter.emit("resynced", { added });
-      }
-    })();
-    return this.backfilling;
-  }
-
-  private async backfillWithRetry(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const error = await this.backfillOnce();
-      if (!error || this.closedReason) return;
-      const wait = BACKFILL_RETRIES[attempt];
-      if (wait === undefined || error.code === "not_member" || error.code === "forbidden") {
-        this.emitter.emit("error", error);
-        return;
-      }
-      await delay(wait);
-    }
-  }
-
-  private async backfillOnce(): Promise<RoomkitError | undefined> {
-    const newest = this.log.newest;
-    let from: Parameters<MessagesClient["listAfter"]>[1] = newest
-      ? { since: newest.micros - this.overlapMicros }
-      : {};
-    let added = 0;
-    for (;;) {
-      const page = await this.deps.messages.listAfter(this.roomId, from, BACKFILL_PAGE);
-      if (page.error) return page.error;
-      if (this.closedReason) return undefined;
-      for (const row of page.data) {
-        if (this.log.ingest(row) === "added") {
-          added++;
-          this.announce(row);
-        }
-      }
-      const last = page.data[page.data.length - 1];
-      if (page.data.length < BACKFILL_PAGE || !last) break;
-      from = { after: orderKey(last) };
-    }
-    this.resyncAdded += added;
-    return undefined;
   }
 
   /** Ends the session once; every later call (and `close`) waits for that same ending. */
   private end(reason: CloseReason, error?: RoomkitError): Promise<void> {
     if (this.ending) return this.ending;
     this.closedReason = reason;
-    if (this.exitTimer !== undefined) clearTimeout(this.exitTimer);
+    this.exit.cancel();
     this.ending = (async () => {
       await this.shutdown();
       this.deps.onClosed(this);
@@ -1073,26 +897,18 @@ export class RoomCore {
       );
       if (result.error && !this.closedReason) this.emitter.emit("error", result.error);
     };
-    this.heartbeatTimer = setInterval(() => void beat(), this.heartbeatMs);
+    this.heartbeatTimer = this.clock.setInterval(() => void beat(), this.heartbeatMs);
   }
 
   private async shutdown(): Promise<void> {
-    if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
+    if (this.speakingTimer !== undefined) this.clock.clearInterval(this.speakingTimer);
     this.speakingTimer = undefined;
-    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    if (this.heartbeatTimer !== undefined) this.clock.clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     this.presenceOut.cancel();
     this.typers.clear();
     this.speakers.clear();
     this.authSubscription?.unsubscribe();
-    for (const kind of ["events", "live"] as const) {
-      const channel = this.channels[kind];
-      this.channels[kind] = undefined;
-      if (channel) await this.db.removeChannel(channel);
-    }
+    await this.channels.removeAll();
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,7 +5,7 @@
  * presence, typing, speaking and emoji bursts on the members' private topic `room:<id>:live`.
  */
 import type { RealtimeChannel } from "@supabase/supabase-js";
-import { DB_EVENTS, roomLiveTopic, roomTopic, SIGNAL_EVENTS } from "../../functions/_shared/contract.ts";
+import { DB_EVENTS, roomLiveTopic, roomTopic } from "../../functions/_shared/contract.ts";
 import { AiReplies, type AiReply } from "./ai-stream.ts";
 import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
 import type { CoworkingClient } from "./coworking.ts";
@@ -13,6 +13,7 @@ import { Delivery } from "./delivery.ts";
 import { Emitter } from "./emitter.ts";
 import { RoomkitError, RoomkitRealtimeError } from "./errors.ts";
 import { ExitWatch } from "./exit.ts";
+import { type EmojiBurst, LiveSignals, type OnlineUser } from "./live-signals.ts";
 import type { MessagesClient } from "./messages.ts";
 import { encodeCursor } from "./order.ts";
 import { joinChannel, oldRecordOf, recordOf } from "./realtime.ts";
@@ -26,15 +27,6 @@ import {
   type Reaction,
   type Room,
 } from "./schemas.ts";
-import {
-  ExpiringSet,
-  PresenceScheduler,
-  SPEAKING_EXPIRY_MS,
-  SPEAKING_REFRESH_MS,
-  Throttle,
-  TYPING_EXPIRY_MS,
-  TYPING_THROTTLE_MS,
-} from "./signals.ts";
 import { type Db, fail, ok, query, type Result, ROOMKIT_SCHEMA, validate } from "./transport.ts";
 
 /**
@@ -67,31 +59,7 @@ export type CloseReason =
  */
 export type ConnectionStatus = "live" | "reconnecting";
 
-/**
- * Someone online in the room (Realtime presence, keyed by user id).
- *
- * @example
- * session.on("presence", (users) => setOnline(users.map((u) => u.display_name)));
- */
-export interface OnlineUser {
-  user_id: string;
-  display_name: string;
-  /** Free-form status set with `setPresence` (default `online`). */
-  status: string;
-  mic_enabled: boolean;
-  online_at: string;
-}
-
-/**
- * A fleeting emoji burst (not stored).
- *
- * @example
- * session.on("emoji_burst", ({ user_id, emoji }) => animate(emoji, user_id));
- */
-export interface EmojiBurst {
-  user_id: string;
-  emoji: string;
-}
+export type { EmojiBurst, OnlineUser } from "./live-signals.ts";
 
 /**
  * Every event a session emits, with its arguments.
@@ -200,13 +168,12 @@ export interface SessionDeps {
   clock?: Clock;
 }
 
-type PresenceMeta = Omit<OnlineUser, never>;
-
 /**
  * One live room on one supabase client, composed of parts that can each be read alone:
  * {@link RoomChannels} (both topics, rejoin, epochs, refusals), {@link Delivery} (ordered,
- * exactly-once messages with backfill), {@link ExitWatch} (left or removed), the roster and the
- * signal timers (`signals.ts`). This class routes events between them and owns the session's end.
+ * exactly-once messages with backfill), {@link ExitWatch} (left or removed), {@link LiveSignals}
+ * (presence, typing, speaking, bursts) and the {@link Roster}. This class routes events between
+ * them, keeps the room row and the heartbeat, and owns the session's end.
  * Apps never see it: `openRoom` hands out `RoomSession` handles over it, because realtime-js keeps
  * one channel per topic per client (a second join of the same topic would reuse the joined channel
  * and throw when bound again).
@@ -224,19 +191,13 @@ export class RoomCore {
   private readonly exit: ExitWatch;
   private readonly ai = new AiReplies();
   private readonly roster: Roster;
-  private readonly typers: ExpiringSet<string>;
-  private readonly speakers: ExpiringSet<string>;
-  private readonly typingOut: Throttle;
-  private readonly presenceOut: PresenceScheduler<PresenceMeta>;
+  private readonly live: LiveSignals;
   private readonly heartbeatMs: number;
   private roomRow: Room | undefined;
-  private presenceMeta: PresenceMeta;
-  private online: OnlineUser[] = [];
   private historyStart = false;
   private closedReason: CloseReason | undefined;
   private ending: Promise<void> | undefined;
   private heartbeatTimer: TimerHandle | undefined;
-  private speakingTimer: TimerHandle | undefined;
   private lastRefreshBackfill = Number.NEGATIVE_INFINITY;
   private authSubscription: { unsubscribe(): void } | undefined;
 
@@ -275,26 +236,21 @@ export class RoomCore {
       closed,
       clock: this.clock,
     });
-    this.typers = new ExpiringSet(TYPING_EXPIRY_MS, (ids) => this.emitter.emit("typing", ids));
-    this.speakers = new ExpiringSet(SPEAKING_EXPIRY_MS, (ids) => this.emitter.emit("speaking", ids));
-    this.typingOut = new Throttle(
-      (typing) => this.signal(SIGNAL_EVENTS.typing, { typing }),
-      TYPING_THROTTLE_MS,
-      () => this.clock.now(),
+    this.live = new LiveSignals(
+      {
+        userId: deps.userId,
+        channel: () => this.channels.get("live"),
+        member: (userId) => this.roster.get(userId),
+        onPresence: (online) => this.emitter.emit("presence", online),
+        onTyping: (ids) => this.emitter.emit("typing", ids),
+        onSpeaking: (ids) => this.emitter.emit("speaking", ids),
+        onBurst: (burst) => this.emitter.emit("emoji_burst", burst),
+        onError: (error) => this.emitter.emit("error", error),
+        closed,
+        clock: this.clock,
+      },
+      options.status === undefined ? {} : { status: options.status },
     );
-    this.presenceOut = new PresenceScheduler(
-      (meta) => this.track(meta),
-      undefined,
-      undefined,
-      () => this.clock.now(),
-    );
-    this.presenceMeta = {
-      user_id: deps.userId,
-      display_name: "",
-      status: options.status ?? "online",
-      mic_enabled: false,
-      online_at: new Date(this.clock.now()).toISOString(),
-    };
   }
 
   /** @internal Joins both channels, loads the newest page and my profile, starts presence. */
@@ -317,7 +273,7 @@ export class RoomCore {
     }
     session.watchAuth();
     session.startHeartbeat();
-    session.presenceOut.update(session.presenceMeta);
+    session.live.publish();
     return ok(session);
   }
 
@@ -333,17 +289,17 @@ export class RoomCore {
 
   /** Who is online now. */
   get onlineUsers(): readonly OnlineUser[] {
-    return this.online;
+    return this.live.online;
   }
 
   /** Ids of users typing now. */
   get typingUsers(): string[] {
-    return this.typers.members;
+    return this.live.typingUsers;
   }
 
   /** Ids of users speaking now. */
   get speakingUsers(): string[] {
-    return this.speakers.members;
+    return this.live.speakingUsers;
   }
 
   /** AI replies still being written. */
@@ -438,7 +394,7 @@ export class RoomCore {
    */
   typing(): void {
     if (this.closedReason) return;
-    this.typingOut.ping();
+    this.live.typing();
   }
 
   /**
@@ -448,7 +404,7 @@ export class RoomCore {
    * textarea.addEventListener("blur", () => session.stopTyping());
    */
   stopTyping(): void {
-    this.typingOut.stop();
+    this.live.stopTyping();
   }
 
   /**
@@ -460,16 +416,7 @@ export class RoomCore {
    */
   setSpeaking(speaking: boolean): void {
     if (this.closedReason) return;
-    if (speaking === (this.speakingTimer !== undefined)) return;
-    if (this.speakingTimer !== undefined) this.clock.clearInterval(this.speakingTimer);
-    this.speakingTimer = undefined;
-    this.signal(SIGNAL_EVENTS.speaking, { speaking });
-    if (speaking) {
-      this.speakingTimer = this.clock.setInterval(
-        () => this.signal(SIGNAL_EVENTS.speaking, { speaking: true }),
-        SPEAKING_REFRESH_MS,
-      );
-    }
+    this.live.setSpeaking(speaking);
   }
 
   /**
@@ -481,7 +428,7 @@ export class RoomCore {
   sendBurst(value: string): Result<null> {
     const valid = validate(emojiSchema, value);
     if (valid.error) return valid;
-    this.signal(SIGNAL_EVENTS.burst, { emoji: value });
+    this.live.burst(value);
     return ok(null);
   }
 
@@ -494,8 +441,7 @@ export class RoomCore {
    */
   setPresence(changes: { status?: string }): void {
     if (this.closedReason) return;
-    this.presenceMeta = { ...this.presenceMeta, ...changes };
-    this.presenceOut.update(this.presenceMeta);
+    this.live.setPresence(changes);
   }
 
   /**
@@ -508,8 +454,7 @@ export class RoomCore {
   async setMic(enabled: boolean): Promise<Result<Member>> {
     const result = await this.deps.coworking.setMic(this.roomId, enabled);
     if (result.error) return result;
-    this.presenceMeta = { ...this.presenceMeta, mic_enabled: result.data.mic_enabled };
-    this.presenceOut.update(this.presenceMeta);
+    this.live.setPresence({ mic_enabled: result.data.mic_enabled });
     return ok(result.data as Member);
   }
 
@@ -618,8 +563,13 @@ export class RoomCore {
     if (kind === "events") {
       channel.on("broadcast", { event: "*" }, (m) => this.routeEvent(m.event, m.payload));
     } else {
-      channel.on("broadcast", { event: "*" }, (m) => this.routeSignal(m.event, m.payload));
-      channel.on("presence", { event: "sync" }, () => this.syncPresence(channel));
+      channel.on("broadcast", { event: "*" }, (m) => this.live.route(m.event, m.payload));
+      // A replaced channel's late sync must not overwrite who is online.
+      channel.on(
+        "presence",
+        { event: "sync" },
+        () => channel === this.channels.get("live") && this.live.sync(),
+      );
     }
   }
 
@@ -629,7 +579,7 @@ export class RoomCore {
    */
   private onLive(kind: ChannelKind): void {
     if (kind === "live") {
-      this.presenceOut.update(this.presenceMeta);
+      this.live.publish();
       return;
     }
     this.emitter.emit("status", "live");
@@ -692,7 +642,7 @@ export class RoomCore {
     if (roster.error) return roster;
     for (const m of page.data.messages) this.delivery.store(m);
     this.historyStart = page.data.next_cursor === null;
-    this.presenceMeta.display_name = profile.data?.display_name ?? "";
+    this.live.setDisplayName(profile.data?.display_name ?? "");
     return ok(null);
   }
 
@@ -769,30 +719,9 @@ export class RoomCore {
     }
   }
 
-  /**
-   * Events of `room:<id>:live`: typing, speaking and emoji bursts only. Database and AI event
-   * names arriving here are forgeries (any member may send on this topic) and are ignored.
-   */
-  private routeSignal(event: string, payload: unknown): void {
-    if (this.closedReason || typeof payload !== "object" || payload === null) return;
-    const p = payload as Record<string, unknown>;
-    const from = typeof p.user_id === "string" ? p.user_id : undefined;
-    // Signals from (or about) anyone who is not a current member are dropped.
-    if (!from || from === this.userId || !this.roster.get(from)) return;
-    if (event === SIGNAL_EVENTS.typing) {
-      if (p.typing === false) this.typers.delete(from);
-      else this.typers.add(from);
-    } else if (event === SIGNAL_EVENTS.speaking) {
-      if (p.speaking === true) this.speakers.add(from);
-      else this.speakers.delete(from);
-    } else if (event === SIGNAL_EVENTS.burst && typeof p.emoji === "string") {
-      this.emitter.emit("emoji_burst", { user_id: from, emoji: p.emoji });
-    }
-  }
-
   /** A message new to this session, in order (from {@link Delivery}). */
   private announce(row: Message): void {
-    if (row.sender_id) this.typers.delete(row.sender_id);
+    if (row.sender_id) this.live.messageFrom(row.sender_id);
     this.emitter.emit("message", row);
     this.settleAiReply(row);
     this.exit.systemMessage(row);
@@ -813,62 +742,16 @@ export class RoomCore {
 
   private acceptMember(row: Member | undefined, old: Member | undefined): void {
     if (!row) return;
-    void this.roster.apply(row).then(() => {
-      const live = this.channels.get("live");
-      if (live) this.syncPresence(live);
-    });
+    void this.roster.apply(row).then(() => this.live.sync());
     const wasActive = old ? old.left_at === null : false;
     const isActive = row.left_at === null;
     if (isActive && !wasActive) this.emitter.emit("member_joined", row);
     else if (!isActive && wasActive) this.emitter.emit("member_left", row);
     else this.emitter.emit("member_updated", row);
     if (!isActive && wasActive) {
-      this.speakers.delete(row.user_id);
-      this.typers.delete(row.user_id);
+      this.live.memberLeft(row.user_id);
       if (row.user_id === this.userId) this.exit.membershipEnded();
     }
-  }
-
-  private syncPresence(channel: RealtimeChannel): void {
-    if (channel !== this.channels.get("live")) return;
-    const state = channel.presenceState<PresenceMeta>();
-    const online: OnlineUser[] = [];
-    for (const [key, metas] of Object.entries(state)) {
-      const meta = metas[metas.length - 1];
-      // The presence key is the member's id (chosen by their client): only current members count,
-      // with their profile's name and their membership's mic, whatever the payload says.
-      const member = this.roster.get(key);
-      if (!meta || !member) continue;
-      online.push({
-        user_id: member.user_id,
-        display_name: member.display_name,
-        status: typeof meta.status === "string" ? meta.status.slice(0, 50) : "online",
-        mic_enabled: member.mic_enabled,
-        online_at: typeof meta.online_at === "string" ? meta.online_at : "",
-      });
-    }
-    online.sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
-    for (const id of this.speakers.members)
-      if (!online.some((u) => u.user_id === id)) this.speakers.delete(id);
-    this.online = online;
-    this.emitter.emit("presence", online);
-  }
-
-  private track(meta: PresenceMeta): void {
-    const channel = this.channels.get("live");
-    if (channel?.state !== "joined") return;
-    void channel.track(meta).then((status) => {
-      if (status !== "ok" && !this.closedReason) {
-        this.emitter.emit("error", new RoomkitRealtimeError("channel_error", `Presence update ${status}`));
-      }
-    });
-  }
-
-  /** Ephemeral broadcast; dropped while not joined (realtime-js would fall back to HTTP). */
-  private signal(event: string, payload: Record<string, unknown>): void {
-    const channel = this.channels.get("live");
-    if (channel?.state !== "joined" || this.closedReason) return;
-    void channel.send({ type: "broadcast", event, payload: { ...payload, user_id: this.userId } });
   }
 
   /** Ends the session once; every later call (and `close`) waits for that same ending. */
@@ -901,13 +784,9 @@ export class RoomCore {
   }
 
   private async shutdown(): Promise<void> {
-    if (this.speakingTimer !== undefined) this.clock.clearInterval(this.speakingTimer);
-    this.speakingTimer = undefined;
     if (this.heartbeatTimer !== undefined) this.clock.clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    this.presenceOut.cancel();
-    this.typers.clear();
-    this.speakers.clear();
+    this.live.stop();
     this.authSubscription?.unsubscribe();
     await this.channels.removeAll();
   }

@@ -57,11 +57,11 @@ export class RoomSession {
   private readonly core: RoomCore;
   private readonly emitter = new Emitter<RoomSessionEvents>();
   private readonly detach: (() => void)[] = [];
-  private readonly release: (session: RoomSession) => void;
+  private readonly release: (session: RoomSession) => Promise<void>;
   private ownReason: CloseReason | undefined;
 
   /** @internal use `roomkit.openRoom` */
-  constructor(core: RoomCore, release: (session: RoomSession) => void) {
+  constructor(core: RoomCore, release: (session: RoomSession) => Promise<void>) {
     this.core = core;
     this.roomId = core.roomId;
     this.userId = core.userId;
@@ -313,7 +313,7 @@ export class RoomSession {
 
   /**
    * Ends this handle (the room stays; open it again any time). The channels close with the last
-   * handle on the room.
+   * handle on the room; then this resolves once they are gone.
    *
    * @example
    * onUnmount(() => session.close());
@@ -324,7 +324,7 @@ export class RoomSession {
     this.finish();
     this.emitter.emit("closed", { reason: "closed" });
     this.emitter.clear();
-    this.release(this);
+    await this.release(this);
   }
 
   /** Stops forwarding the core's events. */
@@ -392,13 +392,12 @@ export async function openSession(
       continue;
     }
     const current = entry;
-    const session = new RoomSession(core, (s) => {
+    const session = new RoomSession(core, async (s) => {
       onRelease(s);
       current.handles--;
-      if (current.handles === 0) {
-        if (byRoom.get(roomId) === current) byRoom.delete(roomId);
-        void core.close();
-      }
+      if (current.handles > 0) return;
+      if (byRoom.get(roomId) === current) byRoom.delete(roomId);
+      await core.close();
     });
     return ok(session);
   }

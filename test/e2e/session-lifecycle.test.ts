@@ -25,8 +25,9 @@ async function sharedRoom(owner: Person, guest: Person): Promise<string> {
 }
 
 // Needs 6 s access tokens (accessTokenTtlSeconds) so expiry and refresh happen in the test: local stack only.
+// The two tests mostly wait for tokens to age, each with its own users: they run side by side.
 describe.skipIf(EXTERNAL_STACK)("room session and auth session", () => {
-  it("when the access token expires without a refresh, then the session ends with token_expired", async () => {
+  it.concurrent("when the access token expires without a refresh, then the session ends with token_expired", async () => {
     const [alice, bob] = await signUpAll(stack, "Alice", "Bob");
     const roomId = await sharedRoom(alice, bob);
     const session = must(await bob.roomkit.openRoom(roomId));
@@ -36,7 +37,7 @@ describe.skipIf(EXTERNAL_STACK)("room session and auth session", () => {
     expect(session.closeReason).toBe("token_expired");
   });
 
-  it("when the token is refreshed before it expires, then the session stays open, catches up, and keeps receiving past the old expiry", async () => {
+  it.concurrent("when the token is refreshed before it expires, then the session stays open, catches up, and keeps receiving past the old expiry", async () => {
     const [alice, bob] = await signUpAll(stack, "Alice", "Bob");
     const roomId = await sharedRoom(alice, bob);
     // A fresh token right before opening, so set-up time on a slow machine does not eat the window.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRoomkitClient } from "../../src/client/index.ts";
 import type { TestStack } from "../support/stack.ts";
-import { eventually, must, record, signUpAll, startE2EStack } from "./support.ts";
+import { eventually, must, nextEvent, record, roomWith, signUpAll, startE2EStack } from "./support.ts";
 
 /**
  * Opening a room that is already open on the same supabase client: React StrictMode mounts, unmounts
@@ -19,12 +19,7 @@ afterAll(async () => {
 describe("opening a room twice", () => {
   it("when openRoom runs twice at once (StrictMode), then both handles work and closing one leaves the other live", async () => {
     const [alice, bob] = await signUpAll(stack, "Alice", "Bob");
-    const room = must(await alice.roomkit.rooms.create({ name: "Twice", ai_mode: "off" }));
-    must(
-      await bob.roomkit.invites.accept(
-        must(await alice.roomkit.invites.send(room.id, { invitee_id: bob.id })).id,
-      ),
-    );
+    const room = { id: await roomWith(alice, [bob], { name: "Twice" }) };
 
     const [first, second] = await Promise.all([bob.roomkit.openRoom(room.id), bob.roomkit.openRoom(room.id)]);
     expect(first.error).toBeNull();
@@ -39,8 +34,10 @@ describe("opening a room twice", () => {
 
     await a.close();
     expect(sawA.closed).toEqual([{ reason: "closed" }]);
+    // Sentinel: B must get it; A, closed before it was sent, must not.
+    const sentinel = nextEvent(b, "message", (m) => m.body === "sentinel");
     must(await alice.roomkit.messages.send(room.id, "sentinel"));
-    await eventually(() => sawB.message.some((m) => m.body === "sentinel"));
+    await sentinel;
     expect(sawA.message.map((m) => m.body)).toEqual(["to both"]);
     expect(sawB.closed).toEqual([]);
     expect(b.messages.filter((m) => m.kind === "text").map((m) => m.body)).toEqual(["to both", "sentinel"]);

@@ -196,10 +196,15 @@ export function createRoomkitClient(
 /**
  * Node 20's WebSocket (`--experimental-websocket`) never fires `close` when a connection is
  * refused, so realtime-js never retries and a session stays `reconnecting` forever after a server
- * restart. Refused here, loudly, with the fix; browsers, Node 22+ and any explicit transport pass.
+ * restart. Refused here, loudly, with the fix; browsers, Node 22+, Deno, Bun, Electron and any
+ * explicit transport pass.
  */
 function refuseBrokenTransport(supabase: SupabaseClient): void {
-  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process
+    ?.versions;
+  // Deno, Bun and Electron report a Node version too, with WebSockets of their own that work.
+  if (!versions || versions.deno || versions.bun || versions.electron) return;
+  const node = versions.node;
   const major = node ? Number(node.split(".")[0]) : Number.NaN;
   if (!(major < 22)) return;
   const transport = (supabase as unknown as { realtime?: { transport?: unknown } }).realtime?.transport;

@@ -126,6 +126,18 @@ describe("a removed member with a hostile client", () => {
 });
 
 describe("sign-out", () => {
+  // On a stack with the default token lifetime: with short tokens the session could rightly end
+  // with token_expired before the sign-out.
+  it("when the user signs out, then their open session ends with unauthorized", async () => {
+    const [alice, bob] = [await signUp(stack, "Alice"), await signUp(stack, "Bob")];
+    const roomId = await roomWith(alice, [bob], { name: "Sign-out" });
+    const session = must(await bob.roomkit.openRoom(roomId));
+    const saw = record(session);
+    await bob.supabase.auth.signOut();
+    await eventually(() => saw.closed.length === 1);
+    expect(saw.closed[0]?.reason).toBe("unauthorized");
+  });
+
   it("when a user signs out, then their old access token reads nothing over REST and cannot join the room's channel", async () => {
     const [alice, bob] = [await signUp(stack, "Alice"), await signUp(stack, "Bob")];
     const roomId = await roomWith(alice, [bob], { name: "Revocation", ai_mode: "mention" });

@@ -3,9 +3,10 @@ import { EXTERNAL_STACK, localOnly, type TestStack } from "../support/stack.ts";
 import { eventually, must, record, roomWith, signUpAll, startE2EStack } from "./support.ts";
 
 /**
- * How a room session follows the user's auth session: short-lived access tokens (6 s here) so
- * expiry and refresh happen within the test. The test clients do not refresh on their own
- * (autoRefreshToken: false), so each test decides whether a refresh happens.
+ * How a room session follows the user's access token: short-lived tokens (6 s here) so expiry and
+ * refresh happen within the test. The test clients do not refresh on their own
+ * (autoRefreshToken: false), so each test decides whether a refresh happens. Sign-out is in
+ * test/e2e/revocation.test.ts, on a stack with the default token lifetime.
  */
 
 const TOKEN_TTL_SECONDS = 6;
@@ -50,27 +51,5 @@ describe.skipIf(EXTERNAL_STACK)("room session and auth session", () => {
     await eventually(() => saw.message.some((m) => m.id === late.id));
     expect(saw.closed).toEqual([]);
     await session.close();
-  });
-});
-
-// Sign-out gets a stack with the default token lifetime: with 4 s tokens a slow machine can let
-// the token expire before the sign-out, and the session would rightly end with token_expired.
-describe("room session and sign-out", () => {
-  let longLived: TestStack;
-  beforeAll(async () => {
-    longLived = await startE2EStack();
-  });
-  afterAll(async () => {
-    await longLived?.stop();
-  });
-
-  it("when the user signs out, then the session ends with unauthorized", async () => {
-    const [alice, bob] = await signUpAll(longLived, "Alice", "Bob");
-    const roomId = await roomWith(alice, [bob], { name: "Lifecycle" });
-    const session = must(await bob.roomkit.openRoom(roomId));
-    const saw = record(session);
-    await bob.supabase.auth.signOut();
-    await eventually(() => saw.closed.length === 1);
-    expect(saw.closed[0]?.reason).toBe("unauthorized");
   });
 });

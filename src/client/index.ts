@@ -17,7 +17,7 @@ import { InvitesClient } from "./invites.ts";
 import { MessagesClient } from "./messages.ts";
 import { RoomsClient } from "./rooms.ts";
 import { id } from "./schemas.ts";
-import { RoomSession, type RoomSessionOptions } from "./session.ts";
+import { expectLeave, openSession, type RoomSession, type RoomSessionOptions } from "./session.ts";
 import { currentUserId, type Db, type Result, validate } from "./transport.ts";
 
 export { LOBBY_TOPIC } from "../../functions/_shared/contract.ts";
@@ -141,18 +141,17 @@ export class RoomkitClient {
     if (valid.error) return valid;
     const me = await currentUserId(this.db);
     if (me.error) return me;
-    const opened = await RoomSession.open(
+    const opened = await openSession(
       roomId,
-      {
-        db: this.db,
-        messages: this.messages,
-        coworking: this.coworking,
-        userId: me.data,
-        onClosed: (s) => this.sessions.delete(s),
-      },
+      { db: this.db, messages: this.messages, coworking: this.coworking, userId: me.data },
       { ...this.options.session, ...options },
+      (s) => this.sessions.delete(s),
     );
-    if (opened.data) this.sessions.add(opened.data);
+    if (opened.data) {
+      const session = opened.data;
+      this.sessions.add(session);
+      session.on("closed", () => this.sessions.delete(session));
+    }
     return opened;
   }
 
@@ -168,7 +167,7 @@ export class RoomkitClient {
   }
 
   private expectLeave(roomId: string): void {
-    for (const session of this.sessions) if (session.roomId === roomId) session.expectLeave();
+    expectLeave(this.db, roomId);
   }
 }
 
@@ -190,5 +189,29 @@ export function createRoomkitClient(
   if (!supabase || typeof supabase.from !== "function" || typeof supabase.channel !== "function") {
     throw new TypeError("createRoomkitClient(supabase): pass a supabase-js client from createClient()");
   }
+  refuseBrokenTransport(supabase as SupabaseClient);
   return new RoomkitClient(supabase as SupabaseClient, options);
+}
+
+/**
+ * Node 20's WebSocket (`--experimental-websocket`) never fires `close` when a connection is
+ * refused, so realtime-js never retries and a session stays `reconnecting` forever after a server
+ * restart. Refused here, loudly, with the fix; browsers, Node 22+, Deno, Bun, Electron and any
+ * explicit transport pass.
+ */
+function refuseBrokenTransport(supabase: SupabaseClient): void {
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process
+    ?.versions;
+  // Deno, Bun and Electron report a Node version too, with WebSockets of their own that work.
+  if (!versions || versions.deno || versions.bun || versions.electron) return;
+  const node = versions.node;
+  const major = node ? Number(node.split(".")[0]) : Number.NaN;
+  if (!(major < 22)) return;
+  const transport = (supabase as unknown as { realtime?: { transport?: unknown } }).realtime?.transport;
+  if (transport === undefined || transport !== (globalThis as { WebSocket?: unknown }).WebSocket) return;
+  throw new TypeError(
+    `createRoomkitClient: Node ${node}'s built-in WebSocket does not report refused connections, so ` +
+      "realtime sessions would never reconnect. Use Node 22+, or give supabase-js the ws package: " +
+      'import WebSocket from "ws"; createClient(url, key, { realtime: { transport: WebSocket } })',
+  );
 }

@@ -60,6 +60,8 @@ export class MessagesClient {
     if (validId.error) return validId;
     const valid = validate(listMessagesInput, options);
     if (valid.error) return valid;
+    // The last page's `next_cursor` is null: passed back, it asks for what precedes the first message.
+    if (valid.data.before === null) return ok({ messages: [], next_cursor: null });
     let before: OrderKey | undefined;
     if (valid.data.before !== undefined) {
       before = decodeCursor(valid.data.before);

@@ -159,11 +159,13 @@ export const DEFAULT_PAGE_SIZE = 50;
 
 /** `messages.list(roomId, { before, limit })`. */
 export const listMessagesInput = z.object({
-  before: z.string().min(1).optional(),
+  /** A page's `next_cursor`; `null` (the last page's) asks for the page before the first message: none. */
+  before: z.string().min(1).nullable().optional(),
   limit: z.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
 });
 /**
- * Options of `messages.list`: `before` is the cursor of the previous page, `limit` 1–100 (default 50).
+ * Options of `messages.list`: `before` is the `next_cursor` of the previous page (`null` after the
+ * last page gives an empty page), `limit` 1–100 (default 50).
  *
  * @example
  * const options: ListMessagesInput = { limit: 20 };

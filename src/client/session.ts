@@ -1,213 +1,46 @@
 /**
- * A live room: messages delivered exactly once in server order (with backfill after every
- * reconnect), membership changes and AI replies from the receive-only private topic `room:<id>`;
- * presence, typing, speaking and emoji bursts on the members' private topic `room:<id>:live`.
+ * What `roomkit.openRoom` hands out: a {@link RoomSession} handle over the room's shared core
+ * (`room-core.ts`). Opening a room that is already open on the same supabase client (React
+ * StrictMode runs effects twice; two components show one room) shares its channels and gives an
+ * independent handle: each has its own listeners and its own `close()`; the channels go when the
+ * last handle closes.
  */
-import type { RealtimeChannel } from "@supabase/supabase-js";
-import { DB_EVENTS, roomLiveTopic, roomTopic, SIGNAL_EVENTS } from "../../functions/_shared/contract.ts";
-import { AiReplies, type AiReply } from "./ai-stream.ts";
-import type { CoworkingClient } from "./coworking.ts";
+import type { AiReply } from "./ai-stream.ts";
 import { Emitter } from "./emitter.ts";
-import { RoomkitError, RoomkitRealtimeError } from "./errors.ts";
-import { MessageLog } from "./message-log.ts";
-import type { MessagesClient } from "./messages.ts";
-import { compareKeys, encodeCursor, orderKey } from "./order.ts";
+import type { RoomkitError } from "./errors.ts";
 import {
-  joinChannel,
-  NO_LONGER_PERMITTED,
-  oldRecordOf,
-  realtimeErrorFor,
-  reasonOf,
-  recordOf,
-} from "./realtime.ts";
-import { Roster } from "./roster.ts";
-import {
-  emoji as emojiSchema,
-  type Invite,
-  type Member,
-  type Message,
-  type Reaction,
-  type Room,
-} from "./schemas.ts";
-import {
-  ExpiringSet,
-  PresenceScheduler,
-  SPEAKING_EXPIRY_MS,
-  SPEAKING_REFRESH_MS,
-  Throttle,
-  TYPING_EXPIRY_MS,
-  TYPING_THROTTLE_MS,
-} from "./signals.ts";
-import { type Db, fail, ok, query, type Result, ROOMKIT_SCHEMA, validate } from "./transport.ts";
+  type CloseReason,
+  type EmojiBurst,
+  type OnlineUser,
+  RoomCore,
+  type RoomSessionEvents,
+  type RoomSessionOptions,
+  SESSION_EVENTS,
+  type SessionDeps,
+} from "./room-core.ts";
+import type { Invite, Member, Message, Reaction, Room } from "./schemas.ts";
+import { ok, type Result } from "./transport.ts";
 
-/**
- * Why a session ended.
- *
- * @example
- * session.on("closed", ({ reason }) => {
- *   if (reason === "token_expired") promptSignIn();
- * });
- */
-export type CloseReason =
-  /** I left the room (here or on another device). */
-  | "left"
-  /** Someone removed me, or my membership ended without me leaving. */
-  | "removed"
-  /** The room was deleted. */
-  | "room_deleted"
-  /** The server refused me (signed out, or no longer allowed on the channel). */
-  | "unauthorized"
-  /** My access token expired and was not refreshed in time. */
-  | "token_expired"
-  /** `session.close()` was called. */
-  | "closed";
-
-/**
- * Connection state: `live` while joined, `reconnecting` while realtime-js is getting back.
- *
- * @example
- * session.on("status", (status) => setBanner(status === "reconnecting" ? "Reconnecting…" : null));
- */
-export type ConnectionStatus = "live" | "reconnecting";
-
-/**
- * Someone online in the room (Realtime presence, keyed by user id).
- *
- * @example
- * session.on("presence", (users) => setOnline(users.map((u) => u.display_name)));
- */
-export interface OnlineUser {
-  user_id: string;
-  display_name: string;
-  /** Free-form status set with `setPresence` (default `online`). */
-  status: string;
-  mic_enabled: boolean;
-  online_at: string;
-}
-
-/**
- * A fleeting emoji burst (not stored).
- *
- * @example
- * session.on("emoji_burst", ({ user_id, emoji }) => animate(emoji, user_id));
- */
-export interface EmojiBurst {
-  user_id: string;
-  emoji: string;
-}
-
-/**
- * Every event a session emits, with its arguments.
- *
- * @example
- * type MessageArgs = RoomSessionEvents["message"]; // [Message]
- * session.on("typing", (userIds) => setTyping(userIds));
- */
-export interface RoomSessionEvents {
-  /** A message new to this session, live or backfilled after a reconnect; exactly once per id. */
-  message: [Message];
-  /** A message changed (deleted: `deleted_at` set, body null). */
-  message_updated: [Message];
-  reaction_added: [Reaction];
-  reaction_removed: [Reaction];
-  /** Someone joined (or rejoined) the room. */
-  member_joined: [Member];
-  /** Someone left or was removed. */
-  member_left: [Member];
-  /** A member's role, mic or voice state changed. */
-  member_updated: [Member];
-  room_updated: [Room];
-  /** An invite to this room changed status (accepted, declined, revoked). */
-  invite_updated: [Invite];
-  /** Who is online now (every change). */
-  presence: [OnlineUser[]];
-  /** Ids of the users typing now (every change). */
-  typing: [string[]];
-  /** Ids of the users speaking now (every change). */
-  speaking: [string[]];
-  emoji_burst: [EmojiBurst];
-  /** An AI reply grew, finished or failed. When done, its persisted message arrives as `message`. */
-  ai_reply: [AiReply];
-  status: [ConnectionStatus];
-  /** A backfill after a reconnect or token refresh finished; `added` messages were missed live. */
-  resynced: [{ added: number }];
-  /** Something failed in the background (a backfill that will be retried, a lost presence update). */
-  error: [RoomkitError];
-  /** The session ended; no event follows. */
-  closed: [{ reason: CloseReason; error?: RoomkitError }];
-}
-
-/**
- * Options of `roomkit.openRoom`.
- *
- * @example
- * const { data: session } = await roomkit.openRoom(roomId, { historyLimit: 30, status: "focus" });
- */
-export interface RoomSessionOptions {
-  /** Newest messages loaded on open. Default 50, at most 100. */
-  historyLimit?: number;
-  /** Presence status to start with. Default `online`. */
-  status?: string;
-  /**
-   * How far before the last message seen a backfill starts, in ms. Default 10 000.
-   * See {@link RoomSession} for why there is an overlap at all.
-   */
-  backfillOverlapMs?: number;
-  /**
-   * Coworking rooms: how often the session tells the server I am still here, in ms. Default 15 000;
-   * the server lets a participant go after `participant_timeout_seconds` (default 45) of silence.
-   */
-  heartbeatIntervalMs?: number;
-}
-
-const DEFAULT_HISTORY = 50;
-const DEFAULT_OVERLAP_MS = 10_000;
-const BACKFILL_PAGE = 100;
-const BACKFILL_RETRIES = [500, 1000, 2000, 5000];
-const RESUBSCRIBE_DELAYS = [500, 1000, 2000, 5000, 10_000];
-/** Default heartbeat of an open coworking session (ms): two may be lost before the 45 s timeout. */
-const DEFAULT_HEARTBEAT_MS = 15_000;
-/**
- * At most one token-refresh backfill per this many ms. auth-js refreshes inside `getSession()`
- * whenever the token is near expiry, and a backfill calls `getSession()`: with tokens shorter-lived
- * than auth-js's expiry margin, refresh → backfill → refresh would never stop.
- */
-const REFRESH_BACKFILL_INTERVAL_MS = 10_000;
-/**
- * When my membership row says I am gone, the system message that follows in the same
- * transaction says whether I left or was removed; this is how long to wait for it.
- */
-const EXIT_REASON_WAIT_MS = 1500;
-
-/** Context a session gets from the client that opens it. @internal */
-export interface SessionDeps {
-  db: Db;
-  messages: MessagesClient;
-  coworking: CoworkingClient;
-  userId: string;
-  onClosed(session: RoomSession): void;
-}
-
-type PresenceMeta = Omit<OnlineUser, never>;
-
-/**
- * The session's two channels: `events` = `room:<id>` (database and AI events; members may only
- * receive), `live` = `room:<id>:live` (members' signals and presence). Realtime authorizes sends per
- * topic, not per event, so events anyone in the room could forge must not share a topic with them.
- */
-type ChannelKind = "events" | "live";
+export type {
+  CloseReason,
+  ConnectionStatus,
+  EmojiBurst,
+  OnlineUser,
+  RoomSessionEvents,
+  RoomSessionOptions,
+} from "./room-core.ts";
 
 /**
  * A live room. Open one with `roomkit.openRoom(roomId)`; listen with `on(event, cb)`; end it with
  * `close()`. `messages` always holds what the session has, oldest first, in the server's order.
  *
  * Delivery: the database broadcasts each committed message once, but broadcasts sent while this
- * client was disconnected (or while the realtime server restarted) are lost. So after every
- * rejoin, resubscribe and token refresh the session re-reads history from the last message it
- * saw and reports what it missed, de-duplicated by id. The re-read starts a little *before* that
- * message (`backfillOverlapMs`): `created_at` is the sending transaction's start time, and
- * transactions commit in a different order than they start, so a message with an earlier
- * `created_at` than the last one seen can become visible after it.
+ * client was disconnected are lost. So after every rejoin, resubscribe and token refresh the
+ * session re-reads history from just before the last message it saw (`backfillOverlapMs`, because
+ * transactions commit in another order than they start) and reports what it missed, once per id.
+ *
+ * Opening the same room again on the same supabase client gives another handle over the same
+ * channels; `close()` ends only this handle, `leave()` ends them all.
  *
  * @example
  * const { data: session, error } = await roomkit.openRoom(roomId);
@@ -221,126 +54,70 @@ type ChannelKind = "events" | "live";
 export class RoomSession {
   readonly roomId: string;
   readonly userId: string;
-  private readonly db: Db;
-  private readonly deps: SessionDeps;
+  private readonly core: RoomCore;
   private readonly emitter = new Emitter<RoomSessionEvents>();
-  private readonly log = new MessageLog();
-  private readonly ai = new AiReplies();
-  private readonly typers: ExpiringSet<string>;
-  private readonly speakers: ExpiringSet<string>;
-  private readonly typingOut: Throttle;
-  private readonly presenceOut: PresenceScheduler<PresenceMeta>;
-  private readonly overlapMicros: number;
-  private readonly channels: Partial<Record<ChannelKind, RealtimeChannel>> = {};
-  private roomRow: Room | undefined;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly roster: Roster;
-  private readonly heartbeatMs: number;
-  /** The epoch of the topics joined (rooms.epoch); it advances whenever a membership ends. */
-  private epoch = 0;
-  private presenceMeta: PresenceMeta;
-  private online: OnlineUser[] = [];
-  private historyStart = false;
-  private closedReason: CloseReason | undefined;
-  private intent: "leaving" | undefined;
-  private exitTimer: ReturnType<typeof setTimeout> | undefined;
-  private speakingTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly lastSystemError: Partial<Record<ChannelKind, string>> = {};
-  private backfilling: Promise<void> | undefined;
-  private backfillAgain = false;
-  private heldBack: Message[] | undefined;
-  private resyncAdded = 0;
-  private lastRefreshBackfill = Number.NEGATIVE_INFINITY;
-  private readonly resubscribing = new Set<ChannelKind>();
-  private authSubscription: { unsubscribe(): void } | undefined;
+  private readonly detach: (() => void)[] = [];
+  private readonly release: (session: RoomSession) => Promise<void>;
+  private ownReason: CloseReason | undefined;
 
   /** @internal use `roomkit.openRoom` */
-  constructor(roomId: string, deps: SessionDeps, options: RoomSessionOptions) {
-    this.roomId = roomId;
-    this.userId = deps.userId;
-    this.db = deps.db;
-    this.deps = deps;
-    this.overlapMicros = (options.backfillOverlapMs ?? DEFAULT_OVERLAP_MS) * 1000;
-    this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
-    this.roster = new Roster(deps.db, roomId);
-    this.typers = new ExpiringSet(TYPING_EXPIRY_MS, (ids) => this.emitter.emit("typing", ids));
-    this.speakers = new ExpiringSet(SPEAKING_EXPIRY_MS, (ids) => this.emitter.emit("speaking", ids));
-    this.typingOut = new Throttle(
-      (typing) => this.signal(SIGNAL_EVENTS.typing, { typing }),
-      TYPING_THROTTLE_MS,
-    );
-    this.presenceOut = new PresenceScheduler((meta) => this.track(meta));
-    this.presenceMeta = {
-      user_id: deps.userId,
-      display_name: "",
-      status: options.status ?? "online",
-      mic_enabled: false,
-      online_at: new Date().toISOString(),
-    };
-  }
-
-  /** @internal Joins both channels, loads the newest page and my profile, starts presence. */
-  static async open(
-    roomId: string,
-    deps: SessionDeps,
-    options: RoomSessionOptions,
-  ): Promise<Result<RoomSession>> {
-    const session = new RoomSession(roomId, deps, options);
-    // The room first (its epoch names the topics), then join, then read history: a message committed
-    // in between is in the page or arrives live (or both; ids dedupe).
-    const room = await session.readRoom();
-    if (room.error) return room;
-    const joined = await session.connect();
-    if (joined.error) return joined;
-    const loaded = await session.loadInitial(Math.min(options.historyLimit ?? DEFAULT_HISTORY, 100));
-    if (loaded.error) {
-      await session.shutdown();
-      return loaded;
+  constructor(core: RoomCore, release: (session: RoomSession) => Promise<void>) {
+    this.core = core;
+    this.roomId = core.roomId;
+    this.userId = core.userId;
+    this.release = release;
+    for (const event of SESSION_EVENTS) {
+      this.detach.push(
+        core.on(event, (...args: unknown[]) => {
+          if (event === "closed") {
+            this.finish();
+            this.ownReason ??= (args[0] as { reason: CloseReason }).reason;
+          }
+          (this.emitter.emit as (e: string, ...a: unknown[]) => void)(event, ...args);
+          if (event === "closed") this.emitter.clear();
+        }),
+      );
     }
-    session.watchAuth();
-    session.startHeartbeat();
-    session.presenceOut.update(session.presenceMeta);
-    return ok(session);
   }
 
   /** The room as last seen (name, AI mode …). */
   get room(): Room {
-    return this.roomRow!;
+    return this.core.room;
   }
 
   /** Messages held, oldest first, in the server's order (created_at, id), one per id. */
   get messages(): readonly Message[] {
-    return this.log.messages;
+    return this.core.messages;
   }
 
   /** Who is online now. */
   get onlineUsers(): readonly OnlineUser[] {
-    return this.online;
+    return this.core.onlineUsers;
   }
 
   /** Ids of users typing now. */
   get typingUsers(): string[] {
-    return this.typers.members;
+    return this.core.typingUsers;
   }
 
   /** Ids of users speaking now. */
   get speakingUsers(): string[] {
-    return this.speakers.members;
+    return this.core.speakingUsers;
   }
 
   /** AI replies still being written. */
   get aiReplies(): AiReply[] {
-    return this.ai.active;
+    return this.core.aiReplies;
   }
 
   /** True when `loadOlder` has reached the room's first message. */
   get reachedStart(): boolean {
-    return this.historyStart;
+    return this.core.reachedStart;
   }
 
-  /** Set once the session has ended. */
+  /** Set once this handle has ended (`closed` when only this handle was closed). */
   get closeReason(): CloseReason | undefined {
-    return this.closedReason;
+    return this.ownReason ?? this.core.closeReason;
   }
 
   on(event: "message", listener: (message: Message) => void): () => void;
@@ -357,7 +134,7 @@ export class RoomSession {
   on(event: "speaking", listener: (userIds: string[]) => void): () => void;
   on(event: "emoji_burst", listener: (burst: EmojiBurst) => void): () => void;
   on(event: "ai_reply", listener: (reply: AiReply) => void): () => void;
-  on(event: "status", listener: (status: ConnectionStatus) => void): () => void;
+  on(event: "status", listener: (status: "live" | "reconnecting") => void): () => void;
   on(event: "resynced", listener: (info: { added: number }) => void): () => void;
   on(event: "error", listener: (error: RoomkitError) => void): () => void;
   on(event: "closed", listener: (info: { reason: CloseReason; error?: RoomkitError }) => void): () => void;
@@ -394,9 +171,8 @@ export class RoomSession {
    * @example
    * const { error } = await session.send("On my way");
    */
-  async send(text: string): Promise<Result<Message>> {
-    this.stopTyping();
-    return this.ingestOwn(await this.deps.messages.send(this.roomId, text));
+  send(text: string): Promise<Result<Message>> {
+    return this.core.send(text);
   }
 
   /**
@@ -405,8 +181,8 @@ export class RoomSession {
    * @example
    * await session.sendEmoji("🎉");
    */
-  async sendEmoji(value: string): Promise<Result<Message>> {
-    return this.ingestOwn(await this.deps.messages.sendEmoji(this.roomId, value));
+  sendEmoji(value: string): Promise<Result<Message>> {
+    return this.core.sendEmoji(value);
   }
 
   /**
@@ -416,17 +192,8 @@ export class RoomSession {
    * const { data: older } = await session.loadOlder(30);
    * if (session.reachedStart) hideLoadMore();
    */
-  async loadOlder(limit = DEFAULT_HISTORY): Promise<Result<Message[]>> {
-    const oldest = this.log.oldest;
-    if (!oldest) {
-      this.historyStart = true;
-      return ok([]);
-    }
-    const page = await this.deps.messages.list(this.roomId, { before: encodeCursor(oldest), limit });
-    if (page.error) return page;
-    const added = page.data.messages.filter((m) => this.log.ingest(m) === "added").reverse();
-    if (page.data.next_cursor === null) this.historyStart = true;
-    return ok(added);
+  loadOlder(limit?: number): Promise<Result<Message[]>> {
+    return this.core.loadOlder(limit);
   }
 
   /**
@@ -437,8 +204,7 @@ export class RoomSession {
    * textarea.addEventListener("input", () => session.typing());
    */
   typing(): void {
-    if (this.closedReason) return;
-    this.typingOut.ping();
+    if (!this.ownReason) this.core.typing();
   }
 
   /**
@@ -448,7 +214,7 @@ export class RoomSession {
    * textarea.addEventListener("blur", () => session.stopTyping());
    */
   stopTyping(): void {
-    this.typingOut.stop();
+    this.core.stopTyping();
   }
 
   /**
@@ -459,17 +225,7 @@ export class RoomSession {
    * vad.on("speech", (on) => session.setSpeaking(on));
    */
   setSpeaking(speaking: boolean): void {
-    if (this.closedReason) return;
-    if (speaking === (this.speakingTimer !== undefined)) return;
-    if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
-    this.speakingTimer = undefined;
-    this.signal(SIGNAL_EVENTS.speaking, { speaking });
-    if (speaking) {
-      this.speakingTimer = setInterval(
-        () => this.signal(SIGNAL_EVENTS.speaking, { speaking: true }),
-        SPEAKING_REFRESH_MS,
-      );
-    }
+    if (!this.ownReason) this.core.setSpeaking(speaking);
   }
 
   /**
@@ -479,10 +235,7 @@ export class RoomSession {
    * session.sendBurst("👏");
    */
   sendBurst(value: string): Result<null> {
-    const valid = validate(emojiSchema, value);
-    if (valid.error) return valid;
-    this.signal(SIGNAL_EVENTS.burst, { emoji: value });
-    return ok(null);
+    return this.core.sendBurst(value);
   }
 
   /**
@@ -493,9 +246,7 @@ export class RoomSession {
    * session.setPresence({ status: "away" });
    */
   setPresence(changes: { status?: string }): void {
-    if (this.closedReason) return;
-    this.presenceMeta = { ...this.presenceMeta, ...changes };
-    this.presenceOut.update(this.presenceMeta);
+    if (!this.ownReason) this.core.setPresence(changes);
   }
 
   /**
@@ -505,12 +256,8 @@ export class RoomSession {
    * @example
    * await session.setMic(true);
    */
-  async setMic(enabled: boolean): Promise<Result<Member>> {
-    const result = await this.deps.coworking.setMic(this.roomId, enabled);
-    if (result.error) return result;
-    this.presenceMeta = { ...this.presenceMeta, mic_enabled: result.data.mic_enabled };
-    this.presenceOut.update(this.presenceMeta);
-    return ok(result.data as Member);
+  setMic(enabled: boolean): Promise<Result<Member>> {
+    return this.core.setMic(enabled);
   }
 
   /**
@@ -520,7 +267,7 @@ export class RoomSession {
    * await session.react(message.id, "❤️");
    */
   react(messageId: string, value: string): Promise<Result<null>> {
-    return this.deps.messages.react(messageId, value);
+    return this.core.react(messageId, value);
   }
 
   /**
@@ -530,7 +277,7 @@ export class RoomSession {
    * await session.unreact(message.id, "❤️");
    */
   unreact(messageId: string, value: string): Promise<Result<null>> {
-    return this.deps.messages.unreact(messageId, value);
+    return this.core.unreact(messageId, value);
   }
 
   /**
@@ -540,7 +287,7 @@ export class RoomSession {
    * await session.deleteMessage(message.id);
    */
   deleteMessage(messageId: string): Promise<Result<Message>> {
-    return this.deps.messages.delete(messageId);
+    return this.core.deleteMessage(messageId);
   }
 
   /**
@@ -550,544 +297,116 @@ export class RoomSession {
    * window.addEventListener("focus", () => session.markRead());
    */
   markRead(): Promise<Result<null>> {
-    const newest = this.log.messages[this.log.size - 1];
-    return this.deps.messages.markRead(this.roomId, newest?.created_at);
+    return this.core.markRead();
   }
 
   /**
-   * Leaves the room for good (coworking: gives up the seat) and ends the session with reason `left`.
+   * Leaves the room for good (coworking: gives up the seat) and ends every handle on it with
+   * reason `left`.
    *
    * @example
    * await session.leave();
    */
-  async leave(): Promise<Result<null>> {
-    this.expectLeave();
-    const result =
-      this.roomRow?.kind === "coworking"
-        ? await this.deps.coworking.leave(this.roomId)
-        : await query<null>(this.db.schema(ROOMKIT_SCHEMA).rpc("leave_room", { room_id: this.roomId }));
-    if (result.error) {
-      this.intent = undefined;
-      return result;
-    }
-    await this.end("left");
-    return ok(null);
+  leave(): Promise<Result<null>> {
+    return this.core.leave();
   }
 
   /**
-   * Ends the session (the room stays; open it again any time).
+   * Ends this handle (the room stays; open it again any time). The channels close with the last
+   * handle on the room; then this resolves once they are gone.
    *
    * @example
    * onUnmount(() => session.close());
    */
   async close(): Promise<void> {
-    await this.end("closed");
-  }
-
-  /** @internal The client is about to leave this room through another sub-client. */
-  expectLeave(): void {
-    this.intent = "leaving";
-  }
-
-  /**
-   * Joins `room:<id>:<epoch>` and its `:live` topic; neither stays joined unless both are. A refusal
-   * because the epoch moved on in the meantime is retried at the new epoch.
-   */
-  private async connect(): Promise<Result<null>> {
-    for (let attempt = 0; ; attempt++) {
-      const [events, live] = await Promise.all([this.join("events"), this.join("live")]);
-      const failed = events.error ? events : live.error ? live : undefined;
-      if (!failed) return ok(null);
-      for (const kind of ["events", "live"] as const) {
-        const channel = this.channels[kind];
-        this.channels[kind] = undefined;
-        if (channel) await this.db.removeChannel(channel);
-      }
-      if (failed.error.code !== "unauthorized" || attempt >= 2 || !(await this.epochMoved())) return failed;
-    }
-  }
-
-  /** Re-reads the room's epoch: true (and adopted) when it has moved past the one joined. */
-  private async epochMoved(): Promise<boolean> {
-    const before = this.epoch;
-    const room = await this.readRoom();
-    return !room.error && this.epoch !== before;
-  }
-
-  /**
-   * The room moved to a new epoch (a membership ended): join its new topics and catch up from
-   * history. The old topics get nothing more, and a former member cannot join the new ones.
-   */
-  private moveTo(epoch: number): void {
-    if (epoch <= this.epoch || this.closedReason || this.exitTimer !== undefined || this.intent === "leaving")
-      return;
-    this.epoch = epoch;
-    for (const kind of ["events", "live"] as const) void this.resubscribe(kind);
-  }
-
-  private async join(kind: ChannelKind): Promise<Result<RealtimeChannel>> {
-    const joined = await joinChannel(
-      this.db,
-      kind === "events" ? roomTopic(this.roomId, this.epoch) : roomLiveTopic(this.roomId, this.epoch),
-      kind === "events"
-        ? { config: { private: true } }
-        : // Presence key = user id, so several tabs of one user are one online user.
-          { config: { private: true, broadcast: { self: false }, presence: { key: this.userId } } },
-      (channel) => this.bind(kind, channel),
-      { onStatus: (status, error, channel) => this.onStatus(kind, channel, status, error) },
-    );
-    if (joined.error) return joined;
-    if (this.closedReason) {
-      await this.db.removeChannel(joined.data);
-      return fail(new RoomkitRealtimeError("channel_error", "Session closed"));
-    }
-    this.channels[kind] = joined.data;
-    return joined;
-  }
-
-  private bind(kind: ChannelKind, channel: RealtimeChannel): void {
-    if (kind === "events") {
-      channel.on("broadcast", { event: "*" }, (m) => this.routeEvent(m.event, m.payload));
-    } else {
-      channel.on("broadcast", { event: "*" }, (m) => this.routeSignal(m.event, m.payload));
-      channel.on("presence", { event: "sync" }, () => this.syncPresence(channel));
-    }
-    channel.on("system", {}, (p: { status?: string; message?: string }) => {
-      if (p.status === "error" && typeof p.message === "string") this.lastSystemError[kind] = p.message;
-    });
-  }
-
-  /**
-   * Channel status after the first join. Only `room:<id>` drives `status` and backfill (it carries
-   * what must not be missed); a rejoined `room:<id>:live` re-publishes my presence.
-   */
-  private onStatus(
-    kind: ChannelKind,
-    channel: RealtimeChannel | undefined,
-    status: string,
-    error?: Error,
-  ): void {
-    if (this.closedReason || (channel && channel !== this.channels[kind])) return;
-    if (status === "SUBSCRIBED") {
-      if (kind === "live") {
-        this.presenceOut.update(this.presenceMeta);
-        return;
-      }
-      this.emitter.emit("status", "live");
-      void this.backfill();
-      // Membership changes missed while away: the roster decides whose presence and signals count.
-      void this.roster.load();
-      return;
-    }
-    if (status === "CLOSED") {
-      const reason = this.lastSystemError[kind] ?? "";
-      this.lastSystemError[kind] = undefined;
-      if (NO_LONGER_PERMITTED.test(reason)) {
-        void this.end(this.intent === "leaving" ? "left" : "removed", realtimeErrorFor(reason));
-        return;
-      }
-      const error = reason ? realtimeErrorFor(reason) : undefined;
-      if (error?.code === "token_expired") {
-        void this.end("token_expired", error);
-        return;
-      }
-      // Closed for another reason (rate limit, server asked us to go): realtime-js will not rejoin.
-      if (kind === "events") this.emitter.emit("status", "reconnecting");
-      void this.resubscribe(kind);
-      return;
-    }
-    // CHANNEL_ERROR / TIMED_OUT: realtime-js rejoins by itself unless the server refuses us.
-    const reason = reasonOf(error);
-    const refusal = reason ? realtimeErrorFor(reason, error) : undefined;
-    if (refusal && (refusal.code === "unauthorized" || refusal.code === "token_expired")) {
-      void this.end(refusal.code === "token_expired" ? "token_expired" : "unauthorized", refusal);
-      return;
-    }
-    if (kind === "events") this.emitter.emit("status", "reconnecting");
-  }
-
-  /** After the server closed a channel: a new one, with backoff, until joined or refused. */
-  private async resubscribe(kind: ChannelKind): Promise<void> {
-    if (this.resubscribing.has(kind)) return;
-    this.resubscribing.add(kind);
-    const old = this.channels[kind];
-    this.channels[kind] = undefined;
-    if (old) await this.db.removeChannel(old);
-    try {
-      for (let attempt = 0; !this.closedReason; attempt++) {
-        const joined = await this.join(kind);
-        if (!joined.error) {
-          this.onStatus(kind, this.channels[kind], "SUBSCRIBED");
-          return;
-        }
-        if (joined.error.code === "unauthorized" && (await this.epochMoved())) continue;
-        if (joined.error.code === "unauthorized" || joined.error.code === "token_expired") {
-          await this.end(
-            joined.error.code === "token_expired" ? "token_expired" : "unauthorized",
-            joined.error,
-          );
-          return;
-        }
-        await delay(RESUBSCRIBE_DELAYS[Math.min(attempt, RESUBSCRIBE_DELAYS.length - 1)]!);
-      }
-    } finally {
-      this.resubscribing.delete(kind);
-    }
-  }
-
-  /** Reads the room row (name, AI mode, epoch …). */
-  private async readRoom(): Promise<Result<Room>> {
-    const room = await query<Room | null>(
-      this.db.schema(ROOMKIT_SCHEMA).from("rooms").select("*").eq("id", this.roomId).maybeSingle(),
-    );
-    if (room.error) return room;
-    if (!room.data) return fail(new RoomkitError("room_not_found", "Room not found"));
-    this.roomRow = room.data;
-    this.epoch = Math.max(this.epoch, room.data.epoch);
-    return ok(room.data);
-  }
-
-  private async loadInitial(limit: number): Promise<Result<null>> {
-    const [page, profile, roster] = await Promise.all([
-      this.deps.messages.list(this.roomId, { limit }),
-      query<{ display_name: string } | null>(
-        this.db
-          .schema(ROOMKIT_SCHEMA)
-          .from("profiles")
-          .select("display_name")
-          .eq("id", this.userId)
-          .maybeSingle(),
-      ),
-      this.roster.load(),
-    ]);
-    if (page.error) return page;
-    if (roster.error) return roster;
-    for (const m of page.data.messages) this.log.ingest(m);
-    this.historyStart = page.data.next_cursor === null;
-    this.presenceMeta.display_name = profile.data?.display_name ?? "";
-    return ok(null);
-  }
-
-  private watchAuth(): void {
-    const { data } = this.db.auth.onAuthStateChange((event) => {
-      // supabase-js itself forwards new tokens to Realtime (SupabaseClient._handleTokenChanged ->
-      // realtime.setAuth, which pushes `access_token` to joined channels). We only catch up, outside
-      // the auth callback (auth-js holds its lock while calling it).
-      if (event === "TOKEN_REFRESHED") {
-        const now = Date.now();
-        if (now - this.lastRefreshBackfill < REFRESH_BACKFILL_INTERVAL_MS) return;
-        this.lastRefreshBackfill = now;
-        setTimeout(() => void this.backfill(), 0);
-      }
-      if (event === "SIGNED_OUT") {
-        setTimeout(
-          () => void this.end("unauthorized", new RoomkitRealtimeError("unauthorized", "Signed out")),
-          0,
-        );
-      }
-    });
-    this.authSubscription = data.subscription;
-  }
-
-  /**
-   * Events of `room:<id>`: database changes and AI replies (no client can send there). Only this
-   * topic's handler reads `DB_EVENTS`: members may send on `room:<id>:live`, so anything arriving
-   * there is a claim by some member, never a database event.
-   */
-  private routeEvent(event: string, payload: unknown): void {
-    if (this.closedReason) return;
-    switch (event) {
-      case DB_EVENTS.messageInsert:
-      case DB_EVENTS.messageUpdate: {
-        const row = recordOf<Message>(payload);
-        if (row) this.acceptMessage(row, event === DB_EVENTS.messageUpdate);
-        return;
-      }
-      case DB_EVENTS.reactionInsert: {
-        const row = recordOf<Reaction>(payload);
-        if (row) this.emitter.emit("reaction_added", row);
-        return;
-      }
-      case DB_EVENTS.reactionDelete: {
-        const row = oldRecordOf<Reaction>(payload);
-        if (row) this.emitter.emit("reaction_removed", row);
-        return;
-      }
-      case DB_EVENTS.memberInsert:
-      case DB_EVENTS.memberUpdate:
-        this.acceptMember(recordOf<Member>(payload), oldRecordOf<Member>(payload));
-        return;
-      case DB_EVENTS.roomUpdate: {
-        const row = recordOf<Room>(payload);
-        if (row) {
-          this.roomRow = row;
-          this.emitter.emit("room_updated", row);
-          this.moveTo(row.epoch);
-        }
-        return;
-      }
-      case DB_EVENTS.roomDelete:
-        void this.end(this.intent === "leaving" ? "left" : "room_deleted");
-        return;
-      case DB_EVENTS.inviteUpdate: {
-        const row = recordOf<Invite>(payload);
-        if (row) this.emitter.emit("invite_updated", row);
-        return;
-      }
-      default: {
-        const reply = this.ai.handle(event, payload);
-        if (reply) this.emitter.emit("ai_reply", reply);
-      }
-    }
-  }
-
-  /**
-   * Events of `room:<id>:live`: typing, speaking and emoji bursts only. Database and AI event
-   * names arriving here are forgeries (any member may send on this topic) and are ignored.
-   */
-  private routeSignal(event: string, payload: unknown): void {
-    if (this.closedReason || typeof payload !== "object" || payload === null) return;
-    const p = payload as Record<string, unknown>;
-    const from = typeof p.user_id === "string" ? p.user_id : undefined;
-    // Signals from (or about) anyone who is not a current member are dropped.
-    if (!from || from === this.userId || !this.roster.get(from)) return;
-    if (event === SIGNAL_EVENTS.typing) {
-      if (p.typing === false) this.typers.delete(from);
-      else this.typers.add(from);
-    } else if (event === SIGNAL_EVENTS.speaking) {
-      if (p.speaking === true) this.speakers.add(from);
-      else this.speakers.delete(from);
-    } else if (event === SIGNAL_EVENTS.burst && typeof p.emoji === "string") {
-      this.emitter.emit("emoji_burst", { user_id: from, emoji: p.emoji });
-    }
-  }
-
-  private acceptMessage(row: Message, update: boolean): void {
-    const outcome = this.log.ingest(row, { update });
-    if (outcome === "added") this.announce(row);
-    else if (outcome === "updated") this.emitter.emit("message_updated", row);
-  }
-
-  /**
-   * Reports a message new to this session. While a backfill runs, live messages are held back:
-   * the ones it is looking for are older, and the caller must see them first.
-   */
-  private announce(row: Message): void {
-    if (this.heldBack) {
-      this.heldBack.push(row);
-      return;
-    }
-    if (row.sender_id) this.typers.delete(row.sender_id);
-    this.emitter.emit("message", row);
-    this.settleAiReply(row);
-    this.settleExit(row);
-  }
-
-  /** Ends a hold-back: everything held and found, in the server's order. */
-  private releaseHeldBack(): void {
-    const held = this.heldBack ?? [];
-    this.heldBack = undefined;
-    held.sort((a, b) => compareKeys(orderKey(a), orderKey(b)));
-    for (const row of held) if (!this.closedReason) this.announce(row);
-  }
-
-  /** The persisted AI message replaces the growing reply (when it beat `ai.done` here). */
-  private settleAiReply(row: Message): void {
-    if (row.kind !== "ai") return;
-    const reply = this.ai.complete(row);
-    if (reply) this.emitter.emit("ai_reply", reply);
-  }
-
-  private acceptMember(row: Member | undefined, old: Member | undefined): void {
-    if (!row) return;
-    void this.roster.apply(row).then(() => {
-      const live = this.channels.live;
-      if (live) this.syncPresence(live);
-    });
-    const wasActive = old ? old.left_at === null : false;
-    const isActive = row.left_at === null;
-    if (isActive && !wasActive) this.emitter.emit("member_joined", row);
-    else if (!isActive && wasActive) this.emitter.emit("member_left", row);
-    else this.emitter.emit("member_updated", row);
-    if (!isActive && wasActive) {
-      this.speakers.delete(row.user_id);
-      this.typers.delete(row.user_id);
-      if (row.user_id === this.userId) this.beginExit();
-    }
-  }
-
-  /** My membership ended: I left, or was removed. The system message that follows tells which. */
-  private beginExit(): void {
-    if (this.intent === "leaving") {
-      void this.end("left");
-      return;
-    }
-    if (this.exitTimer !== undefined) return;
-    this.exitTimer = setTimeout(() => void this.end("removed"), EXIT_REASON_WAIT_MS);
-  }
-
-  private settleExit(row: Message): void {
-    if (this.exitTimer === undefined || row.kind !== "system") return;
-    const meta = row.metadata as { event?: unknown; user_id?: unknown } | null;
-    if (meta?.user_id !== this.userId) return;
-    if (meta.event === "left") void this.end("left");
-    else if (meta.event === "removed") void this.end("removed");
-  }
-
-  private syncPresence(channel: RealtimeChannel): void {
-    if (channel !== this.channels.live) return;
-    const state = channel.presenceState<PresenceMeta>();
-    const online: OnlineUser[] = [];
-    for (const [key, metas] of Object.entries(state)) {
-      const meta = metas[metas.length - 1];
-      // The presence key is the member's id (chosen by their client): only current members count,
-      // with their profile's name and their membership's mic, whatever the payload says.
-      const member = this.roster.get(key);
-      if (!meta || !member) continue;
-      online.push({
-        user_id: member.user_id,
-        display_name: member.display_name,
-        status: typeof meta.status === "string" ? meta.status.slice(0, 50) : "online",
-        mic_enabled: member.mic_enabled,
-        online_at: typeof meta.online_at === "string" ? meta.online_at : "",
-      });
-    }
-    online.sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
-    for (const id of this.speakers.members)
-      if (!online.some((u) => u.user_id === id)) this.speakers.delete(id);
-    this.online = online;
-    this.emitter.emit("presence", online);
-  }
-
-  private track(meta: PresenceMeta): void {
-    const channel = this.channels.live;
-    if (channel?.state !== "joined") return;
-    void channel.track(meta).then((status) => {
-      if (status !== "ok" && !this.closedReason) {
-        this.emitter.emit("error", new RoomkitRealtimeError("channel_error", `Presence update ${status}`));
-      }
-    });
-  }
-
-  /** Ephemeral broadcast; dropped while not joined (realtime-js would fall back to HTTP). */
-  private signal(event: string, payload: Record<string, unknown>): void {
-    const channel = this.channels.live;
-    if (channel?.state !== "joined" || this.closedReason) return;
-    void channel.send({ type: "broadcast", event, payload: { ...payload, user_id: this.userId } });
-  }
-
-  /** My own sends are known at once (the broadcast copy is de-duplicated by id). */
-  private ingestOwn(result: Result<Message>): Result<Message> {
-    if (result.data) this.acceptMessage(result.data, false);
-    return result;
-  }
-
-  /**
-   * Re-reads history from just before the newest message held and reports what was missed.
-   * Overlapping calls coalesce into one more pass.
-   */
-  private backfill(): Promise<void> {
-    if (this.backfilling) {
-      this.backfillAgain = true;
-      return this.backfilling;
-    }
-    this.heldBack ??= [];
-    this.backfilling = (async () => {
-      try {
-        do {
-          this.backfillAgain = false;
-          await this.backfillWithRetry();
-        } while (this.backfillAgain && !this.closedReason);
-      } finally {
-        this.backfilling = undefined;
-        this.releaseHeldBack();
-        const added = this.resyncAdded;
-        this.resyncAdded = 0;
-        if (!this.closedReason) this.emitter.emit("resynced", { added });
-      }
-    })();
-    return this.backfilling;
-  }
-
-  private async backfillWithRetry(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const error = await this.backfillOnce();
-      if (!error || this.closedReason) return;
-      const wait = BACKFILL_RETRIES[attempt];
-      if (wait === undefined || error.code === "not_member" || error.code === "forbidden") {
-        this.emitter.emit("error", error);
-        return;
-      }
-      await delay(wait);
-    }
-  }
-
-  private async backfillOnce(): Promise<RoomkitError | undefined> {
-    const newest = this.log.newest;
-    let from: Parameters<MessagesClient["listAfter"]>[1] = newest
-      ? { since: newest.micros - this.overlapMicros }
-      : {};
-    let added = 0;
-    for (;;) {
-      const page = await this.deps.messages.listAfter(this.roomId, from, BACKFILL_PAGE);
-      if (page.error) return page.error;
-      if (this.closedReason) return undefined;
-      for (const row of page.data) {
-        if (this.log.ingest(row) === "added") {
-          added++;
-          this.announce(row);
-        }
-      }
-      const last = page.data[page.data.length - 1];
-      if (page.data.length < BACKFILL_PAGE || !last) break;
-      from = { after: orderKey(last) };
-    }
-    this.resyncAdded += added;
-    return undefined;
-  }
-
-  private async end(reason: CloseReason, error?: RoomkitError): Promise<void> {
-    if (this.closedReason) return;
-    this.closedReason = reason;
-    if (this.exitTimer !== undefined) clearTimeout(this.exitTimer);
-    await this.shutdown();
-    this.deps.onClosed(this);
-    this.emitter.emit("closed", error ? { reason, error } : { reason });
+    if (this.ownReason) return;
+    this.ownReason = "closed";
+    this.finish();
+    this.emitter.emit("closed", { reason: "closed" });
     this.emitter.clear();
+    await this.release(this);
   }
 
-  /**
-   * Coworking rooms: tells the server every `heartbeatIntervalMs` that I am still here. A closed tab
-   * sends nothing, so the server lets a silent participant go (roomkit_private.expire_participants).
-   */
-  private startHeartbeat(): void {
-    if (this.roomRow?.kind !== "coworking") return;
-    const beat = async () => {
-      const result = await query<null>(
-        this.db.schema(ROOMKIT_SCHEMA).rpc("heartbeat", { room_id: this.roomId }),
-      );
-      if (result.error && !this.closedReason) this.emitter.emit("error", result.error);
-    };
-    this.heartbeatTimer = setInterval(() => void beat(), this.heartbeatMs);
-  }
-
-  private async shutdown(): Promise<void> {
-    if (this.speakingTimer !== undefined) clearInterval(this.speakingTimer);
-    this.speakingTimer = undefined;
-    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
-    this.presenceOut.cancel();
-    this.typers.clear();
-    this.speakers.clear();
-    this.authSubscription?.unsubscribe();
-    for (const kind of ["events", "live"] as const) {
-      const channel = this.channels[kind];
-      this.channels[kind] = undefined;
-      if (channel) await this.db.removeChannel(channel);
-    }
+  /** Stops forwarding the core's events. */
+  private finish(): void {
+    for (const stop of this.detach.splice(0)) stop();
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** One room's core on one supabase client, and how many handles (open or opening) use it. */
+interface Shared {
+  core: Promise<Result<RoomCore>>;
+  /** The core once open (what `expectLeave` reaches synchronously). */
+  opened?: RoomCore;
+  handles: number;
+}
+
+/**
+ * Cores by supabase client and room. Keyed by the supabase client, not the Roomkit client: two
+ * Roomkit clients over one supabase client share its realtime channels too.
+ */
+const shared = new WeakMap<object, Map<string, Shared>>();
+
+/**
+ * Opens a handle on `roomId`, sharing the core already open (or opening) on `deps.db`.
+ * `options` apply only when this call opens the core. @internal
+ */
+export async function openSession(
+  roomId: string,
+  deps: Omit<SessionDeps, "onClosed">,
+  options: RoomSessionOptions,
+  onRelease: (session: RoomSession) => void,
+): Promise<Result<RoomSession>> {
+  let rooms = shared.get(deps.db);
+  if (!rooms) {
+    rooms = new Map();
+    shared.set(deps.db, rooms);
+  }
+  const byRoom = rooms;
+  for (;;) {
+    let entry = byRoom.get(roomId);
+    if (!entry) {
+      const fresh: Shared = { handles: 0, core: Promise.resolve(null as never) };
+      fresh.core = RoomCore.open(
+        roomId,
+        { ...deps, onClosed: () => byRoom.get(roomId) === fresh && byRoom.delete(roomId) },
+        options,
+      ).then((opened) => {
+        if (opened.error && byRoom.get(roomId) === fresh) byRoom.delete(roomId);
+        if (opened.data) fresh.opened = opened.data;
+        return opened;
+      });
+      byRoom.set(roomId, fresh);
+      entry = fresh;
+    }
+    // Counted before awaiting, so a handle closed meanwhile cannot close the core under this one.
+    entry.handles++;
+    const opened = await entry.core;
+    if (opened.error) return opened;
+    const core = opened.data;
+    if (core.closeReason) {
+      // Ending (left, removed, closed by its last handle): wait until its channels are gone, then open anew.
+      entry.handles--;
+      await core.close();
+      if (byRoom.get(roomId) === entry) byRoom.delete(roomId);
+      continue;
+    }
+    const current = entry;
+    const session = new RoomSession(core, async (s) => {
+      onRelease(s);
+      current.handles--;
+      if (current.handles > 0) return;
+      if (byRoom.get(roomId) === current) byRoom.delete(roomId);
+      await core.close();
+    });
+    return ok(session);
+  }
+}
+
+/**
+ * The caller is about to leave `roomId` through a sub-client (`rooms.leave`, `coworking.leave`):
+ * the room's sessions on `db` will end with `left`, not `removed`. @internal
+ */
+export function expectLeave(db: object, roomId: string): void {
+  shared.get(db)?.get(roomId)?.opened?.expectLeave();
 }

@@ -3,7 +3,6 @@
  * the caller's supabase-js client, each failure turned into a returned {@link RoomkitError}.
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
-import { FunctionsFetchError, FunctionsHttpError, FunctionsRelayError } from "@supabase/supabase-js";
 import type { z } from "zod";
 import { ROOMKIT_SCHEMA } from "../../functions/_shared/contract.ts";
 import type { Database } from "../../functions/_shared/database.types.ts";
@@ -106,18 +105,7 @@ export async function invoke<S extends z.ZodType>(
     return fail(toRoomkitError(error, "network_error"));
   }
   const { data, error } = response;
-  if (error) {
-    if (error instanceof FunctionsHttpError || error instanceof FunctionsRelayError) {
-      const context = (error as { context?: unknown }).context;
-      if (context instanceof Response) return fail(await fromFunctionResponse(context));
-    }
-    if (error instanceof FunctionsFetchError) {
-      return fail(
-        new RoomkitNetworkError(error.message, { cause: (error as { context?: unknown }).context }),
-      );
-    }
-    return fail(toRoomkitError(error));
-  }
+  if (error) return fail(await fromInvokeError(error));
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
     return fail(
@@ -127,6 +115,33 @@ export async function invoke<S extends z.ZodType>(
     );
   }
   return ok(parsed.data);
+}
+
+/**
+ * A functions-js error turned into a Roomkit error. Recognised by `name` and shape, never with
+ * `instanceof`: an app whose supabase-js is another copy than the one this library resolves
+ * (`npm link`, a `file:` install, two bundles) hands back errors of other classes.
+ */
+async function fromInvokeError(error: unknown): Promise<RoomkitError> {
+  const name = error instanceof Error ? error.name : "";
+  const context = (error as { context?: unknown } | null)?.context;
+  if ((name === "FunctionsHttpError" || name === "FunctionsRelayError") && isResponse(context)) {
+    return fromFunctionResponse(context);
+  }
+  if (name === "FunctionsFetchError") {
+    return new RoomkitNetworkError((error as Error).message, { cause: context });
+  }
+  return toRoomkitError(error);
+}
+
+/** A fetch `Response`, also from another realm or polyfill. */
+function isResponse(value: unknown): value is Response {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Response).status === "number" &&
+    typeof (value as Response).clone === "function"
+  );
 }
 
 /** The signed-in user's id, or `not_authenticated`. Reads the local session (no request). */

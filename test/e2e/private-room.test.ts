@@ -121,7 +121,8 @@ describe("private room story", () => {
     await eventually(() => !aliceSession.onlineUsers.some((u) => u.user_id === bob.id));
     const afterLeave = must(await aliceSession.send("Bob is gone"));
     const bobMessagesBefore = bobSaw.message.length;
-    await new Promise((r) => setTimeout(r, 500));
+    // Sentinel: the message reached the room (Alice) before Bob's absence of it is checked.
+    await eventually(() => aliceSaw.message.some((m) => m.id === afterLeave.id));
     expect(bobSaw.message.length).toBe(bobMessagesBefore);
     expect((await bob.roomkit.messages.list(room.id)).data?.messages ?? []).toEqual([]);
     // The private room is invisible to him now (RLS), so there is nothing to open.

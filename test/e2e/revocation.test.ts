@@ -18,7 +18,7 @@ import {
   userTopic,
 } from "../../functions/_shared/contract.ts";
 import type { TestStack } from "../support/stack.ts";
-import { eventually, must, type Person, record, signUp, startE2EStack } from "./support.ts";
+import { eventually, must, type Person, record, roomWith, signUp, startE2EStack } from "./support.ts";
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -42,15 +42,6 @@ async function listen(
   return { channel, got };
 }
 
-async function roomOf(owner: Person, guests: Person[]): Promise<string> {
-  const room = must(await owner.roomkit.rooms.create({ name: "Revocation" }));
-  for (const guest of guests) {
-    const invite = must(await owner.roomkit.invites.send(room.id, { invitee_id: guest.id }));
-    must(await guest.roomkit.invites.accept(invite.id));
-  }
-  return room.id;
-}
-
 async function epochOf(person: Person, roomId: string): Promise<number> {
   const { data } = await person.supabase.from("rooms").select("epoch").eq("id", roomId).single();
   return data?.epoch ?? 0;
@@ -63,7 +54,7 @@ describe("a removed member with a hostile client", () => {
       await signUp(stack, "Carol"),
       await signUp(stack, "Mallory"),
     ];
-    const roomId = await roomOf(alice, [carol, mallory]);
+    const roomId = await roomWith(alice, [carol, mallory], { name: "Revocation", ai_mode: "mention" });
     const epoch = await epochOf(mallory, roomId);
 
     // Mallory's raw channels on the room's topics, and her own user topic for the sentinel.
@@ -122,7 +113,7 @@ describe("a removed member with a hostile client", () => {
       await signUp(stack, "Bob"),
       await signUp(stack, "Dan"),
     ];
-    const roomId = await roomOf(alice, [bob, dan]);
+    const roomId = await roomWith(alice, [bob, dan], { name: "Revocation", ai_mode: "mention" });
     const bobSession = must(await bob.roomkit.openRoom(roomId));
     must(await dan.roomkit.rooms.leave(roomId));
     const ids: string[] = [];
@@ -135,9 +126,21 @@ describe("a removed member with a hostile client", () => {
 });
 
 describe("sign-out", () => {
+  // On a stack with the default token lifetime: with short tokens the session could rightly end
+  // with token_expired before the sign-out.
+  it("when the user signs out, then their open session ends with unauthorized", async () => {
+    const [alice, bob] = [await signUp(stack, "Alice"), await signUp(stack, "Bob")];
+    const roomId = await roomWith(alice, [bob], { name: "Sign-out" });
+    const session = must(await bob.roomkit.openRoom(roomId));
+    const saw = record(session);
+    await bob.supabase.auth.signOut();
+    await eventually(() => saw.closed.length === 1);
+    expect(saw.closed[0]?.reason).toBe("unauthorized");
+  });
+
   it("when a user signs out, then their old access token reads nothing over REST and cannot join the room's channel", async () => {
     const [alice, bob] = [await signUp(stack, "Alice"), await signUp(stack, "Bob")];
-    const roomId = await roomOf(alice, [bob]);
+    const roomId = await roomWith(alice, [bob], { name: "Revocation", ai_mode: "mention" });
     must(await alice.roomkit.messages.send(roomId, "secret"));
     const token = (await bob.supabase.auth.getSession()).data.session?.access_token ?? "";
     const epoch = await epochOf(bob, roomId);

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXTERNAL_STACK, localOnly, type TestStack } from "../support/stack.ts";
-import { eventually, must, type Person, record, signUpAll, startE2EStack } from "./support.ts";
+import { eventually, must, record, roomWith, signUpAll, startE2EStack } from "./support.ts";
 
 /**
- * How a room session follows the user's auth session: short-lived access tokens (6 s here) so
- * expiry and refresh happen within the test. The test clients do not refresh on their own
- * (autoRefreshToken: false), so each test decides whether a refresh happens.
+ * How a room session follows the user's access token: short-lived tokens (6 s here) so expiry and
+ * refresh happen within the test. The test clients do not refresh on their own
+ * (autoRefreshToken: false), so each test decides whether a refresh happens. Sign-out is in
+ * test/e2e/revocation.test.ts, on a stack with the default token lifetime.
  */
 
 const TOKEN_TTL_SECONDS = 6;
@@ -17,18 +18,12 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function sharedRoom(owner: Person, guest: Person): Promise<string> {
-  const room = must(await owner.roomkit.rooms.create({ name: "Lifecycle", ai_mode: "off" }));
-  const invite = must(await owner.roomkit.invites.send(room.id, { invitee_id: guest.id }));
-  must(await guest.roomkit.invites.accept(invite.id));
-  return room.id;
-}
-
 // Needs 6 s access tokens (accessTokenTtlSeconds) so expiry and refresh happen in the test: local stack only.
+// The two tests mostly wait for tokens to age, each with its own users: they run side by side.
 describe.skipIf(EXTERNAL_STACK)("room session and auth session", () => {
-  it("when the access token expires without a refresh, then the session ends with token_expired", async () => {
+  it.concurrent("when the access token expires without a refresh, then the session ends with token_expired", async () => {
     const [alice, bob] = await signUpAll(stack, "Alice", "Bob");
-    const roomId = await sharedRoom(alice, bob);
+    const roomId = await roomWith(alice, [bob], { name: "Lifecycle" });
     const session = must(await bob.roomkit.openRoom(roomId));
     const saw = record(session);
     await eventually(() => saw.closed.length === 1, (TOKEN_TTL_SECONDS + 4) * 1000);
@@ -36,9 +31,9 @@ describe.skipIf(EXTERNAL_STACK)("room session and auth session", () => {
     expect(session.closeReason).toBe("token_expired");
   });
 
-  it("when the token is refreshed before it expires, then the session stays open, catches up, and keeps receiving past the old expiry", async () => {
+  it.concurrent("when the token is refreshed before it expires, then the session stays open, catches up, and keeps receiving past the old expiry", async () => {
     const [alice, bob] = await signUpAll(stack, "Alice", "Bob");
-    const roomId = await sharedRoom(alice, bob);
+    const roomId = await roomWith(alice, [bob], { name: "Lifecycle" });
     // A fresh token right before opening, so set-up time on a slow machine does not eat the window.
     expect((await bob.supabase.auth.refreshSession()).error).toBeNull();
     const session = must(await bob.roomkit.openRoom(roomId));
@@ -56,27 +51,5 @@ describe.skipIf(EXTERNAL_STACK)("room session and auth session", () => {
     await eventually(() => saw.message.some((m) => m.id === late.id));
     expect(saw.closed).toEqual([]);
     await session.close();
-  });
-});
-
-// Sign-out gets a stack with the default token lifetime: with 4 s tokens a slow machine can let
-// the token expire before the sign-out, and the session would rightly end with token_expired.
-describe("room session and sign-out", () => {
-  let longLived: TestStack;
-  beforeAll(async () => {
-    longLived = await startE2EStack();
-  });
-  afterAll(async () => {
-    await longLived?.stop();
-  });
-
-  it("when the user signs out, then the session ends with unauthorized", async () => {
-    const [alice, bob] = await signUpAll(longLived, "Alice", "Bob");
-    const roomId = await sharedRoom(alice, bob);
-    const session = must(await bob.roomkit.openRoom(roomId));
-    const saw = record(session);
-    await bob.supabase.auth.signOut();
-    await eventually(() => saw.closed.length === 1);
-    expect(saw.closed[0]?.reason).toBe("unauthorized");
   });
 });

@@ -51,6 +51,52 @@ export async function signUp(stack: TestStack, name: string): Promise<Person> {
   return { id: data.user!.id, name, email, supabase, roomkit: createRoomkitClient(supabase) };
 }
 
+/**
+ * A private room of `owner` with `guests` as members (each invited and accepting), AI off unless
+ * asked. Returns the room id.
+ */
+export async function roomWith(
+  owner: Person,
+  guests: Person[],
+  options: { name?: string; ai_mode?: "off" | "mention" | "always" } = {},
+): Promise<string> {
+  const room = must(
+    await owner.roomkit.rooms.create({ name: options.name ?? "Room", ai_mode: options.ai_mode ?? "off" }),
+  );
+  for (const guest of guests) {
+    const invite = must(await owner.roomkit.invites.send(room.id, { invitee_id: guest.id }));
+    must(await guest.roomkit.invites.accept(invite.id));
+  }
+  return room.id;
+}
+
+/**
+ * The next `event` of `session` that satisfies `match`, or a failure after `timeoutMs`. Use it for
+ * a sentinel: something that must arrive, after which the absence of something else is checked.
+ */
+export function nextEvent<K extends keyof RoomSessionEvents>(
+  session: RoomSession,
+  event: K,
+  match: (arg: RoomSessionEvents[K][0]) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<RoomSessionEvents[K][0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`no ${String(event)} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const stop = session.on(
+      event as "message",
+      ((arg: RoomSessionEvents[K][0]) => {
+        if (!match(arg)) return;
+        clearTimeout(timer);
+        stop();
+        resolve(arg);
+      }) as never,
+    );
+  });
+}
+
 /** Polls `check` until it returns a truthy value (or throws its last assertion after `timeoutMs`). */
 export async function eventually<T>(
   check: () => T | Promise<T>,

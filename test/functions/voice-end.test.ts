@@ -23,7 +23,7 @@ import {
 
 /** The sweeper's schedule here (production: every 10 s) and the participant timeout (production: 45 s). */
 const SWEEP_MS = 300;
-const TIMEOUT_SECONDS = 2;
+const TIMEOUT_SECONDS = 4;
 
 let f: LivekitFunctionsStack;
 let livekit: FakeLivekit;

@@ -1,24 +1,19 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import bcrypt from "bcryptjs";
 import postgres from "postgres";
-import {
-  BodyError,
-  bearerToken,
-  decodePathSegment,
-  header,
-  isConnectionError,
-  readJson,
-  sendJson,
-} from "../http.ts";
+import { BodyError, bearerToken, decodePathSegment, isConnectionError, readJson, sendJson } from "../http.ts";
 import { type Claims, JwtError, verifyJwt } from "../jwt.ts";
 import type { Surface, SurfaceFactory } from "../surface.ts";
 import { AuthError, E, OAuthError, sendAuthError } from "./errors.ts";
+import { asObject, clientMeta, type Handler, type Json, type Route, str, validateEmail } from "./params.ts";
+import { passwordlessRoutes } from "./passwordless.ts";
 import { issueSession, refreshSession, type TokenSettings } from "./sessions.ts";
 import {
   findUserByEmail,
   findUserById,
   identitiesOf,
   insertEmailIdentity,
+  insertSignedUpUser,
   insertUser,
   jsonb,
   mergeMetadata,
@@ -38,31 +33,6 @@ const DEFAULT_PER_PAGE = 50;
 const BODY_LIMIT_BYTES = 256 * 1024;
 /** Role GoTrue connects as; triggers on `auth.users` run with its rights (CLI `GOTRUE_DB_DATABASE_URL`). */
 const AUTH_DB_ROLE = "supabase_auth_admin";
-/**
- * The address format GoTrue accepts: badoux/checkmail's `ValidateFormat` pattern (the HTML5
- * email grammar): atext characters before `@`, dot-separated DNS labels after it.
- */
-const EMAIL_FORMAT =
-  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
-
-type Json = Record<string, unknown>;
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
-
-function asObject(value: unknown): Json {
-  return value && typeof value === "object" && !Array.isArray(value) ? (value as Json) : {};
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-function validateEmail(raw: string): string {
-  const email = raw.trim();
-  if (email.length > 255 || !EMAIL_FORMAT.test(email)) {
-    throw E.validation("Unable to validate email address: invalid format");
-  }
-  return email.toLowerCase();
-}
 
 function checkPasswordLength(password: string, minLength: number): void {
   if (password.length > MAX_PASSWORD_LENGTH) {
@@ -81,11 +51,6 @@ function parseBanDuration(value: string): Date | null {
   }
   const ms = parts.reduce((sum, p) => sum + Number(p[1]) * (units[p[2]!] ?? 0), 0);
   return new Date(Date.now() + ms);
-}
-
-function clientMeta(req: IncomingMessage): { userAgent: string | undefined; ip: string | undefined } {
-  const forwarded = header(req, "x-forwarded-for")?.split(",")[0]?.trim();
-  return { userAgent: header(req, "user-agent"), ip: forwarded || req.socket.remoteAddress || undefined };
 }
 
 /**
@@ -210,21 +175,12 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
     const hash = await bcrypt.hash(password, BCRYPT_COST);
     const session = await authTx(async (tx) => {
       if (await findUserByEmail(tx, normalized)) throw E.userAlreadyExists();
-      const identity = { email: normalized, email_verified: true, phone_verified: false };
-      const id = await insertUser(tx, {
+      // `[auth.email] enable_confirmations = false` locally: GoTrue autoconfirms.
+      const id = await insertSignedUpUser(tx, {
         email: normalized,
         encryptedPassword: hash,
-        // `[auth.email] enable_confirmations = false` locally: GoTrue autoconfirms.
-        emailConfirmed: true,
-        appMetadata: { provider: "email", providers: ["email"] },
         userMetadata: data,
-        isAnonymous: false,
       });
-      await insertEmailIdentity(tx, id, { sub: id, ...identity });
-      await tx.unsafe(
-        `update auth.users set raw_user_meta_data = raw_user_meta_data || $2::jsonb where id = $1`,
-        [id, { sub: id, ...identity }],
-      );
       return issueSession(tx, settings, id, clientMeta(req), (u) => toJson(u, tx));
     }).catch(uniqueViolationAs(E.userAlreadyExists));
     sendJson(res, 200, session);
@@ -576,7 +532,18 @@ export const createAuthSurface: SurfaceFactory = async (ctx) => {
     sendJson(res, 200, { keys: [ctx.keys.signingKey.publicJwk] }, { "cache-control": "public, max-age=600" });
   };
 
-  const routes: [string, RegExp, Handler][] = [
+  const routes: Route[] = [
+    ...passwordlessRoutes({
+      sql,
+      authTx,
+      settings,
+      config: ctx.auth,
+      authUrl: `${ctx.apiUrl}/auth/v1`,
+      mailer: ctx.mailer,
+      body,
+      requireAdmin,
+      toJson,
+    }),
     ["POST", /^\/signup$/, signup],
     ["POST", /^\/token$/, token],
     ["GET", /^\/user$/, getUser],

@@ -46,7 +46,14 @@ import {
   splitTopLevel,
   unquote,
 } from "./parse.ts";
-import { closest, loadSchemaCache, type RoutineInfo, type SchemaCache, type Table } from "./schema-cache.ts";
+import {
+  closest,
+  compareOverloads,
+  loadSchemaCache,
+  type RoutineInfo,
+  type SchemaCache,
+  type Table,
+} from "./schema-cache.ts";
 import {
   buildCallCte,
   buildDeleteCte,
@@ -843,7 +850,8 @@ export function createRest(options: {
         throw new RestError(
           300,
           "PGRST203",
-          `Could not choose the best candidate function between: ${matches
+          `Could not choose the best candidate function between: ${[...matches]
+            .sort(compareOverloads)
             .map((r) => `${r.schema}.${r.name}(${r.params.map((p) => `${p.name} => ${p.type}`).join(", ")})`)
             .join(", ")}`,
           null,

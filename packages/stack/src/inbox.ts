@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { sendJson } from "./http.ts";
+import { readJson, sendJson } from "./http.ts";
 
 /** One mail as Auth hands it over. */
 export interface Mail {
@@ -171,16 +171,10 @@ ${items || "<p>No mail yet.</p>"}
 </body></html>`;
 }
 
+/** The `{"IDs": [...]}` body of Mailpit's DELETE; absent or empty means every mail. */
 async function readIds(req: IncomingMessage): Promise<string[] | undefined> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  if (chunks.length === 0) return undefined;
-  try {
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { IDs?: unknown };
-    return Array.isArray(body.IDs) && body.IDs.length > 0 ? body.IDs.map(String) : undefined;
-  } catch {
-    return undefined;
-  }
+  const body = (await readJson(req).catch(() => undefined)) as { IDs?: unknown } | undefined;
+  return Array.isArray(body?.IDs) && body.IDs.length > 0 ? body.IDs.map(String) : undefined;
 }
 
 function handler(inbox: Inbox) {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type postgres from "postgres";
+import { actAsCaller } from "../caller.ts";
 import type { Claims } from "../jwt.ts";
 
 /**
@@ -9,7 +10,7 @@ import type { Claims } from "../jwt.ts";
  *   transaction-local `set_config`, select the probes back (visible = allowed), roll back;
  * - write: as the caller, insert a row per extension inside a savepoint; RLS violation
  *   (`42501`) = denied; roll back. Nothing is ever committed.
- * The switch goes through the authenticator (see {@link AUTHENTICATOR_ROLE}), so a token naming a
+ * The switch goes through the authenticator (`actAsCaller` in ../caller.ts), so a token naming a
  * role the API may not use (postgres …) fails with an error, which callers treat as denied.
  */
 
@@ -36,21 +37,14 @@ export interface WritePolicies {
 
 /** Postgres `insufficient_privilege`: what an INSERT refused by RLS raises. */
 const INSUFFICIENT_PRIVILEGE = "42501";
-/**
- * The API roles' login role (granted anon, authenticated and service_role only). Our pool user is
- * a superuser, which may `SET ROLE` to anything; switching the session to the authenticator first
- * makes `set_config('role', …)` fail (42501) for any other role a signed token names, as the same
- * switch does in the REST surface (src/stack/rest/index.ts).
- */
-const AUTHENTICATOR_ROLE = "authenticator";
-
-/** Becomes the caller: authenticator session, then the token's role, topic, claims and headers (transaction-local). */
+/** Becomes the caller (`actAsCaller`) with the channel's topic and the socket's headers. */
 async function becomeCaller(tx: postgres.ReservedSql, ctx: AuthContext): Promise<void> {
-  await tx.unsafe(`set local session authorization ${AUTHENTICATOR_ROLE}`);
-  await tx`select set_config('role', ${ctx.role}, true),
-                  set_config('realtime.topic', ${ctx.topic}, true),
-                  set_config('request.jwt.claims', ${JSON.stringify(ctx.claims)}, true),
-                  set_config('request.headers', ${JSON.stringify(ctx.headers)}, true)`;
+  await actAsCaller(tx, ctx, {
+    after: [
+      ["realtime.topic", ctx.topic],
+      ["request.headers", JSON.stringify(ctx.headers)],
+    ],
+  });
 }
 
 /**

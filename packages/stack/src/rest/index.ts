@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { decodeJwt } from "jose";
 import postgres from "postgres";
+import { actAsCaller, type Caller } from "../caller.ts";
 import { API_DEFAULTS, type ApiConfig } from "../config.ts";
 import {
   BodyError,
@@ -80,8 +81,6 @@ export interface RestOptions extends Partial<ApiConfig> {
 
 /** PostgREST's `db-anon-role` as the Supabase CLI sets it. */
 const ANON_ROLE = "anon";
-/** The role PostgREST connects as (`db-uri` user on Supabase); requests switch from it to the JWT's role. */
-const AUTHENTICATOR_ROLE = "authenticator";
 /** Clock skew PostgREST tolerates on `exp`/`nbf`/`iat` (`Auth/Jwt.hs allowedSkewSeconds`). */
 const JWT_SKEW_SECONDS = 30;
 /** Unknown relations trigger a schema reload at most this often (the CLI may add tables while we run). */
@@ -100,10 +99,8 @@ const TEXT_TYPES = {
   number: { to: 0, from: [21, 23, 26, 700, 701, 20, 1700], serialize: passthrough, parse: identity },
 };
 
-interface Auth {
-  role: string;
-  claims: Record<string, unknown>;
-}
+/** The request's caller: the JWT's role (or anon) and claims. */
+type Auth = Caller;
 
 interface Outcome {
   status: number;
@@ -490,19 +487,19 @@ export function createRest(options: {
     for (const [k, v] of Object.entries(req.headers)) {
       if (k !== "cookie" && v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
     }
-    const settings: [string, string][] = [
-      // The request's schema, then `db-extra-search-path` (`PreQuery.hs txVarQuery`).
+    // PostgREST's order (`PreQuery.hs txVarQuery`): the request's schema then `db-extra-search-path`,
+    // the role's own settings, the role and claims, then the request's method, path, headers, cookies.
+    const before: [string, string][] = [
       ["search_path", [schema, ...extraSearchPath].map(ident).join(", ")],
       ...(sc.roleSettings.get(auth.role) ?? []),
-      ["role", auth.role],
-      ["request.jwt.claims", JSON.stringify(auth.claims)],
+    ];
+    const after: [string, string][] = [
       ["request.method", req.method ?? "GET"],
       ["request.path", pathname],
       ["request.headers", JSON.stringify(headers)],
       ["request.cookies", JSON.stringify(parseCookies(req.headers.cookie))],
     ];
-    if (prefs.timezone) settings.push(["timezone", prefs.timezone]);
-    const setSql = `select ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ")}`;
+    if (prefs.timezone) after.push(["timezone", prefs.timezone]);
     const mode = `isolation level read committed ${readOnly ? "read only" : "read write"}`;
     const attempt = async (prepare: boolean) =>
       (await sql.begin(mode, async (tx) => {
@@ -512,12 +509,7 @@ export function createRest(options: {
         return result;
       })) as T;
     const runInTransaction = async (tx: postgres.TransactionSql, prepare: boolean): Promise<T> => {
-      // PostgREST logs in as the authenticator, which can only switch to the roles granted to it
-      // (anon, authenticated, service_role): a signed token naming any other role (postgres,
-      // supabase_auth_admin …) fails with 42501 instead of running with the pool user's rights.
-      // SET ROLE is checked against the session user, so the session user changes (until commit).
-      await tx.unsafe(`set local session authorization ${AUTHENTICATOR_ROLE}`, [], { prepare });
-      await tx.unsafe(setSql, settings.flat(), { prepare });
+      await actAsCaller(tx, auth, { before, after, prepare });
       return work(
         async (text, params) =>
           (await tx.unsafe(text, params as never[], { prepare })) as unknown as StatementRow[],

@@ -14,10 +14,10 @@ import type { IncomingMessage } from "node:http";
 import type postgres from "postgres";
 import type { AuthConfig } from "../config.ts";
 import { sendJson } from "../http.ts";
-import type { Mailer } from "../inbox.ts";
 import { AuthError, E } from "./errors.ts";
+import type { AuthKit } from "./kit.ts";
 import { asObject, clientMeta, type Handler, type Json, type Route, str, validateEmail } from "./params.ts";
-import { issueSession, type SessionResponse, type TokenSettings } from "./sessions.ts";
+import { issueSession, type SessionResponse } from "./sessions.ts";
 import {
   findUserByEmail,
   findUserById,
@@ -29,21 +29,6 @@ import {
 } from "./users.ts";
 
 type Tx = postgres.TransactionSql;
-
-/** What the passwordless routes need from the Auth surface. */
-export interface PasswordlessDeps {
-  sql: postgres.Sql;
-  /** One transaction as the Auth role. */
-  authTx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
-  settings: TokenSettings;
-  config: AuthConfig;
-  /** `<API URL>/auth/v1`: the links in mails point here (GoTrue's `API_EXTERNAL_URL`). */
-  authUrl: string;
-  mailer: Mailer;
-  body(req: IncomingMessage): Promise<Json>;
-  requireAdmin(req: IncomingMessage): Promise<void>;
-  toJson(user: UserRow, db?: postgres.Sql | Tx): Promise<Json>;
-}
 
 /** Verification types of `/verify` (GoTrue `mailer` constants); `email` means signup or magic link. */
 const EMAIL_TYPES = ["signup", "invite", "magiclink", "recovery", "email_change", "email"] as const;
@@ -131,9 +116,9 @@ interface TokenRow {
  * The passwordless routes: `POST /otp`, `GET|POST /verify`, `POST /invite`.
  *
  * @example
- * const routes: Route[] = [...passwordlessRoutes(deps), ...otherRoutes];
+ * const routes: Route[] = [...passwordlessRoutes(kit), ...otherRoutes];
  */
-export function passwordlessRoutes(deps: PasswordlessDeps): Route[] {
+export function passwordlessRoutes(deps: AuthKit): Route[] {
   const { config } = deps;
   const expiryMs = config.emailOtpExpiry * 1000;
 

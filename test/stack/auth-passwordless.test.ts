@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthApiError, createClient, type SupabaseClient } from "@supabase/supabase-js";
+import { decodeJwt } from "jose";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
@@ -143,6 +144,25 @@ describe("email OTP", () => {
     expect(data.user?.user_metadata.display_name).toBe("Otto");
     const me = await supabase.auth.getUser(data.session!.access_token);
     expect(me.data.user?.id).toBe(data.user!.id);
+  });
+
+  it("when a session comes from a code, then its tokens say amr otp, also after a refresh", async () => {
+    const email = address();
+    const supabase = client();
+    await supabase.auth.signInWithOtp({ email });
+    const { data } = await supabase.auth.verifyOtp({
+      email,
+      token: codeIn(await latestMailTo(email)),
+      type: "email",
+    });
+    expect(decodeJwt(data.session!.access_token).amr).toEqual([
+      { method: "otp", timestamp: expect.any(Number) },
+    ]);
+    const refreshed = await supabase.auth.refreshSession({ refresh_token: data.session!.refresh_token });
+    expect(refreshed.error).toBeNull();
+    expect((decodeJwt(refreshed.data.session!.access_token).amr as { method: string }[])[0]?.method).toBe(
+      "otp",
+    );
   });
 
   it("when a user who signed up with a password asks for a code, then the code signs in that same user", async () => {

@@ -259,7 +259,7 @@ export function passwordlessRoutes(deps: AuthKit): Route[] {
         where user_id = $1 and provider = 'email'`,
       [user.id],
     );
-    return issueSession(tx, deps.settings, user.id, clientMeta(req), (u) => deps.toJson(u, tx));
+    return issueSession(tx, deps.settings, user.id, clientMeta(req), (u) => deps.toJson(u, tx), "otp");
   }
 
   const verifyPost: Handler = async (req, res) => {

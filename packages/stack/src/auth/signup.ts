@@ -38,7 +38,7 @@ export function sessionRoutes(kit: AuthKit): Route[] {
           userMetadata: data,
           isAnonymous: true,
         });
-        return issueSession(tx, settings, id, clientMeta(req), (u) => toJson(u, tx));
+        return issueSession(tx, settings, id, clientMeta(req), (u) => toJson(u, tx), "anonymous");
       });
       sendJson(res, 200, session);
       return;

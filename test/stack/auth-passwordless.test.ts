@@ -367,7 +367,56 @@ describe("admin invite", () => {
   });
 });
 
+describe("password recovery", () => {
+  it("when a user asks to reset the password, then the recovery link signs them in and they can set a new one", async () => {
+    const email = address();
+    await client().auth.signUp({ email, password: "correct-horse-battery" });
+    const sent = await client().auth.resetPasswordForEmail(email, { redirectTo: `${SITE_URL}/reset` });
+    expect(sent.error).toBeNull();
+    const mail = await latestMailTo(email);
+    expect(mail.Subject).toBe("Reset Your Password");
+    const { location, fragment } = await follow(linkIn(mail));
+    expect(location.pathname).toBe("/reset");
+    expect(fragment.get("type")).toBe("recovery");
+
+    const supabase = client();
+    await supabase.auth.setSession({
+      access_token: fragment.get("access_token")!,
+      refresh_token: fragment.get("refresh_token")!,
+    });
+    expect((await supabase.auth.updateUser({ password: "a-brand-new-secret" })).error).toBeNull();
+    const signedIn = await client().auth.signInWithPassword({ email, password: "a-brand-new-secret" });
+    expect(signedIn.error).toBeNull();
+  });
+
+  it("when the address has no user, then the answer is the same 200 and no mail is sent", async () => {
+    const email = address();
+    const { error } = await client().auth.resetPasswordForEmail(email);
+    expect(error).toBeNull();
+    const found = (await (await fetch(`${inbox}/api/v1/search?query=to:${email}`)).json()) as {
+      messages: unknown[];
+    };
+    expect(found.messages).toEqual([]);
+  });
+});
+
 describe("inbox", () => {
+  it("when a mail is deleted by ID, then only that one disappears", async () => {
+    const keep = address();
+    const drop = address();
+    await client().auth.signInWithOtp({ email: keep });
+    await client().auth.signInWithOtp({ email: drop });
+    const dropped = await latestMailTo(drop);
+    const res = await fetch(`${inbox}/api/v1/messages`, {
+      method: "DELETE",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ IDs: [dropped.ID] }),
+    });
+    expect(res.status).toBe(200);
+    expect((await fetch(`${inbox}/api/v1/message/${dropped.ID}`)).status).toBe(404);
+    expect((await latestMailTo(keep)).To[0]!.Address).toBe(keep);
+  });
+
   it("when mails were sent, then the page lists them and the messages API pages them newest first", async () => {
     const first = address();
     const second = address();

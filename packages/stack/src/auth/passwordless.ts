@@ -2,10 +2,11 @@
  * Passwordless email sign-in, as GoTrue serves it: `POST /otp` mails a code and a magic link,
  * `POST /verify` trades the code (or the link's token hash) for a session, `GET /verify` is the
  * link itself (303 to `redirect_to` with the session in the fragment), and the admin
- * `POST /invite` creates a user and mails an invite link. Mails go to the local inbox.
+ * `POST /invite` creates a user and mails an invite link; `POST /recover` mails a password-reset
+ * link (its session then sets the new password with `PUT /user`). Mails go to the local inbox.
  *
  * Tokens are stored as GoTrue stores them (`internal/api/verify.go`, `mail.go`): the hex SHA-224
- * of address + code in `auth.users.recovery_token` (magic link) or `confirmation_token` (signup,
+ * of address + code in `auth.users.recovery_token` (magic link, recovery) or `confirmation_token` (signup,
  * invite), with `recovery_sent_at` / `confirmation_sent_at` for the expiry; the link carries that
  * hash, the mail also shows the code.
  */
@@ -46,7 +47,24 @@ const TOKEN_COLUMNS: Record<EmailType, ("confirmation" | "recovery")[]> = {
 };
 
 /** Default subjects of GoTrue's template mailer (`internal/mailer/template.go`). */
-const SUBJECTS = { magiclink: "Your Magic Link", invite: "You have been invited" } as const;
+const SUBJECTS = {
+  magiclink: "Your Magic Link",
+  invite: "You have been invited",
+  recovery: "Reset Your Password",
+} as const;
+
+/** The mail's lead line and link text, by type. */
+function wording(type: keyof typeof SUBJECTS, siteUrl: string): { lead: string; action: string } {
+  if (type === "invite") {
+    return {
+      lead: `You have been invited to create a user on ${siteUrl}. Follow this link to accept the invite:`,
+      action: "Accept the invite",
+    };
+  }
+  if (type === "recovery")
+    return { lead: "Follow this link to reset the password for your user:", action: "Reset password" };
+  return { lead: "Follow this link to sign in:", action: "Sign in" };
+}
 
 /** GoTrue's `oauthErrorMap`: the `error` of an error redirect by HTTP status. */
 const OAUTH_ERRORS: Record<number, string> = {
@@ -113,7 +131,7 @@ interface TokenRow {
 }
 
 /**
- * The passwordless routes: `POST /otp`, `GET|POST /verify`, `POST /invite`.
+ * The passwordless routes: `POST /otp`, `GET|POST /verify`, `POST /invite`, `POST /recover`.
  *
  * @example
  * const routes: Route[] = [...passwordlessRoutes(kit), ...otherRoutes];
@@ -139,16 +157,12 @@ export function passwordlessRoutes(deps: AuthKit): Route[] {
 
   function mail(
     to: string,
-    type: "magiclink" | "invite",
+    type: keyof typeof SUBJECTS,
     token: { otp: string; hash: string },
     redirect: string,
   ): void {
     const link = `${deps.authUrl}/verify?token=${token.hash}&type=${type}&redirect_to=${encodeURIComponent(redirect)}`;
-    const invite = type === "invite";
-    const lead = invite
-      ? `You have been invited to create a user on ${config.siteUrl}. Follow this link to accept the invite:`
-      : "Follow this link to sign in:";
-    const action = invite ? "Accept the invite" : "Sign in";
+    const { lead, action } = wording(type, config.siteUrl);
     const html = `<h2>${SUBJECTS[type]}</h2>
 <p>${lead}</p>
 <p><a href="${link.replace(/&/g, "&amp;")}">${action}</a></p>
@@ -330,6 +344,23 @@ export function passwordlessRoutes(deps: AuthKit): Route[] {
     res.end();
   };
 
+  /**
+   * GoTrue's `Recover` (`resetPasswordForEmail`): a recovery mail to a known address; an unknown
+   * one gets the same 200 `{}`, so the answer does not tell whether the address has a user.
+   */
+  const recover: Handler = async (req, res, url) => {
+    const params = await deps.body(req);
+    const raw = str(params.email);
+    if (!raw) throw E.validation("Password recovery requires an email");
+    const email = validateEmail(raw);
+    const redirect = referrer(config, url.searchParams.get("redirect_to"));
+    await deps.authTx(async (tx) => {
+      const user = await findUserByEmail(tx, email);
+      if (user) mail(email, "recovery", await issueToken(tx, user, "recovery"), redirect);
+    });
+    sendJson(res, 200, {});
+  };
+
   /** GoTrue's `Invite`: creates the user (unconfirmed) unless a confirmed one exists, mails the link. */
   const invite: Handler = async (req, res, url) => {
     await deps.requireAdmin(req);
@@ -364,5 +395,6 @@ export function passwordlessRoutes(deps: AuthKit): Route[] {
     ["POST", /^\/verify$/, verifyPost],
     ["GET", /^\/verify$/, verifyGet],
     ["POST", /^\/invite$/, invite],
+    ["POST", /^\/recover$/, recover],
   ];
 }

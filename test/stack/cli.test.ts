@@ -88,6 +88,7 @@ describe("npm start", () => {
   let output = "";
   let apiPort: number;
   let dbPort: number;
+  let inboxPort: number;
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), "roomkit-cli-"));
@@ -95,8 +96,10 @@ describe("npm start", () => {
     await chmod(stateDir, 0o755);
     apiPort = await freePort();
     dbPort = await freePort();
+    inboxPort = await freePort();
     // Own process group, so the test can send SIGINT to all of it as a terminal's Ctrl-C does.
-    child = spawn("npm", ["start", "--", "--port", String(apiPort), "--db-port", String(dbPort)], {
+    const ports = ["--port", String(apiPort), "--db-port", String(dbPort), "--inbox-port", String(inboxPort)];
+    child = spawn("npm", ["start", "--", ...ports], {
       cwd: ROOT,
       env: { ...process.env, ROOMKIT_STATE_DIR: stateDir },
       detached: true,
@@ -130,6 +133,7 @@ describe("npm start", () => {
   it("when npm start runs, then it serves and reports status, refuses a second start, and SIGINT stops every process", async () => {
     expect(output).toContain("LOCAL DEVELOPMENT ONLY");
     expect(output).toContain(`API URL: http://127.0.0.1:${apiPort}`);
+    expect(output).toContain(`Inbox URL: http://127.0.0.1:${inboxPort}`);
 
     const env = await status(stateDir, "-o", "env");
     expect(env.code).toBe(0);
@@ -142,7 +146,12 @@ describe("npm start", () => {
       API_URL: `http://127.0.0.1:${apiPort}`,
       REST_URL: `http://127.0.0.1:${apiPort}/rest/v1`,
       DB_URL: `postgresql://postgres:postgres@127.0.0.1:${dbPort}/postgres`,
+      // The CLI prints the inbox under its current name and the deprecated one.
+      MAILPIT_URL: `http://127.0.0.1:${inboxPort}`,
+      INBUCKET_URL: `http://127.0.0.1:${inboxPort}`,
     });
+    const mails = await fetch(`${values.MAILPIT_URL}/api/v1/messages`);
+    expect(mails.status).toBe(200);
     for (const key of ["ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET", "PUBLISHABLE_KEY", "SECRET_KEY"]) {
       expect(values[key]).toBeTruthy();
     }
@@ -178,6 +187,7 @@ describe("npm start", () => {
     expect(tree.filter(alive)).toEqual([]);
     expect(await listening(apiPort)).toBe(false);
     expect(await listening(dbPort)).toBe(false);
+    expect(await listening(inboxPort)).toBe(false);
     expect(existsSync(join(stateDir, "db", "postmaster.pid"))).toBe(false);
     // Ctrl-C is an ordinary way to stop: no stack traces, no errors.
     expect(output).not.toMatch(/^\s+at /m);
@@ -213,6 +223,32 @@ describe("npm start failures", () => {
     const result = await status(tmpdir(), "-o", "yaml");
     expect(result.code).toBe(2);
     expect(ownLines(result.stderr).join("\n")).toContain("pretty, env, json");
+  }, 30_000);
+
+  it("when the inbox port is taken by another program, then npm start exits non-zero with one line naming it", async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), "roomkit-cli-fail-"));
+    try {
+      const result = await run("npm", ["start"], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          ROOMKIT_STATE_DIR: stateDir,
+          ROOMKIT_API_PORT: String(await freePort()),
+          ROOMKIT_INBOX_PORT: String(port),
+          ROOMKIT_DB_PORT: "0",
+        },
+      }).then(
+        () => ({ code: 0, stderr: "" }),
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(result.code).not.toBe(0);
+      const lines = ownLines(result.stderr);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`inbox port ${port}`);
+      expect(existsSync(join(stateDir, "db"))).toBe(false);
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it("when the API port is taken by another program, then npm start exits non-zero with one line naming the port", async () => {

@@ -3,7 +3,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_DEFAULTS, parseConfigToml, readApiConfig } from "../../packages/stack/src/config.ts";
+import {
+  API_DEFAULTS,
+  parseConfigToml,
+  readApiConfig,
+  readProjectConfig,
+} from "../../packages/stack/src/config.ts";
 import { StackStartError, startStack } from "../../packages/stack/src/index.ts";
 import { generateKeys } from "../../packages/stack/src/keys.ts";
 
@@ -54,6 +59,46 @@ describe("parseConfigToml", () => {
     const tables = parseConfigToml("[api]\ntls = { enabled = false }\nport = 54321\n[[arrays]]\nx = 1\n");
     expect(tables.get("api")).toEqual({ port: 54321 });
     expect(tables.has("arrays")).toBe(false);
+  });
+});
+
+describe("readProjectConfig: email sign-in and the inbox", () => {
+  it("when [auth.email] and [local_smtp] are absent, then the CLI defaults apply: 6-digit codes for an hour, inbox on 54324", async () => {
+    const config = readProjectConfig(await configFile("empty.toml", ""));
+    expect(config.auth).toMatchObject({
+      emailOtpLength: 6,
+      emailOtpExpiry: 3600,
+      siteUrl: "http://127.0.0.1:3000",
+      additionalRedirectUrls: ["https://127.0.0.1:3000"],
+    });
+    expect(config.inbox).toEqual({ enabled: true, port: 54324 });
+  });
+
+  it("when otp_length is outside 6-10 or otp_expiry is 0 or above a day, then GoTrue's fallbacks apply", async () => {
+    const short = readProjectConfig(
+      await configFile("short.toml", "[auth.email]\notp_length = 4\notp_expiry = 0"),
+    );
+    expect(short.auth.emailOtpLength).toBe(6);
+    expect(short.auth.emailOtpExpiry).toBe(86400);
+    const long = readProjectConfig(
+      await configFile("long.toml", "[auth.email]\notp_length = 10\notp_expiry = 999999"),
+    );
+    expect(long.auth.emailOtpLength).toBe(10);
+    expect(long.auth.emailOtpExpiry).toBe(86400);
+  });
+
+  it("when a project still names the inbox [inbucket], then reading fails as the CLI does, naming [local_smtp]", async () => {
+    const path = await configFile("inbucket.toml", "[inbucket]\nport = 6000");
+    expect(() => readProjectConfig(path)).toThrow(
+      "[inbucket] in supabase/config.toml is no longer supported. Use [local_smtp] instead.",
+    );
+  });
+
+  it("when [local_smtp] is set, then its port and enabled are read", async () => {
+    const config = readProjectConfig(
+      await configFile("smtp.toml", "[local_smtp]\nenabled = false\nport = 6000"),
+    );
+    expect(config.inbox).toEqual({ enabled: false, port: 6000 });
   });
 });
 

@@ -73,6 +73,7 @@ Deno.serve(async (req) => {
 let project: string;
 let apiPort: number;
 let dbPort: number;
+let inboxPort: number;
 let child: ChildProcess;
 let output = "";
 
@@ -186,7 +187,9 @@ beforeAll(async () => {
   project = await mkdtemp(join(tmpdir(), "roomkit-foreign-"));
   await mkdir(join(project, "supabase", "migrations"), { recursive: true });
   await mkdir(join(project, "supabase", "functions", "echo"), { recursive: true });
-  await writeFile(join(project, "supabase", "config.toml"), CONFIG);
+  inboxPort = await freePort();
+  // The inbox port comes from `[local_smtp]`, as the CLI's Mailpit's does.
+  await writeFile(join(project, "supabase", "config.toml"), `${CONFIG}\n[local_smtp]\nport = ${inboxPort}\n`);
   await writeFile(join(project, "supabase", "migrations", "20240101000000_notes.sql"), MIGRATION);
   await writeFile(join(project, "supabase", "seed.sql"), SEED);
   await writeFile(join(project, "supabase", "functions", "echo", "index.ts"), FUNCTION);
@@ -214,6 +217,7 @@ describe("roomkit-stack in a foreign project folder", () => {
   it("when the bin starts in a project folder, then it serves that project's tables, seed, auth settings and function, and survives a kill", async () => {
     const env = await statusEnv();
     expect(env.API_URL).toBe(`http://127.0.0.1:${apiPort}`);
+    expect(env.MAILPIT_URL).toBe(`http://127.0.0.1:${inboxPort}`);
     const options = {
       auth: { persistSession: false, autoRefreshToken: false },
       realtime: { transport: WebSocket as unknown as typeof globalThis.WebSocket },

@@ -182,6 +182,7 @@ describe("realtime connect refusals", () => {
       project: loadProject(REPO_ROOT),
       api: { ...API_DEFAULTS },
       auth: { ...AUTH_DEFAULTS },
+      mailer: { send: () => {} },
       log: () => {},
       options: { dbUrl, keys, realtimeErrorBackoffMs: 0 },
     });

@@ -19,11 +19,12 @@ const rooms: Table = {
   columns: new Map(
     ["id", "name", "data"].map((name) => [
       name,
-      { name, type: "text", nullable: true, hasDefault: false, generated: false },
+      { name, type: "text", nullable: true, hasDefault: false, generated: false, default: null },
     ]),
   ),
   primaryKey: ["id"],
   uniques: [["id"]],
+  computed: new Map(),
 };
 const cache: SchemaCache = {
   tables: new Map([["roomkit.rooms", rooms]]),

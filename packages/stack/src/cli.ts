@@ -41,6 +41,8 @@ export interface StatusFile {
   functions: boolean;
   /** The project's web app (`app/`), when it is served. */
   appUrl?: string;
+  /** The local inbox (absent when `[local_smtp] enabled = false`). */
+  inboxUrl?: string;
 }
 
 /** `.roomkit/` in the project folder, or `ROOMKIT_STATE_DIR` (tests and benches use throwaway ones). */
@@ -54,7 +56,8 @@ function statusPath(dir: string): string {
 
 /**
  * The values `supabase status -o env` prints, under the same names (CLI `internal/status/status.go`).
- * GraphQL, Studio, Mailpit and Storage do not exist here, so their names are absent.
+ * The inbox goes under both of the CLI's names (`MAILPIT_URL`, and the deprecated `INBUCKET_URL`).
+ * GraphQL, Studio and Storage do not exist here, so their names are absent.
  */
 export function statusValues(status: StatusFile): Record<string, string> {
   const values: Record<string, string> = {
@@ -69,6 +72,10 @@ export function statusValues(status: StatusFile): Record<string, string> {
   };
   if (status.functions) values.FUNCTIONS_URL = `${status.apiUrl}/functions/v1`;
   if (status.appUrl) values.APP_URL = status.appUrl;
+  if (status.inboxUrl) {
+    values.MAILPIT_URL = status.inboxUrl;
+    values.INBUCKET_URL = status.inboxUrl;
+  }
   return values;
 }
 
@@ -90,6 +97,7 @@ export function formatPretty(status: StatusFile): string {
     ["Realtime URL", `${realtime}/realtime/v1`],
     ...(status.functions ? [["Functions URL", `${status.apiUrl}/functions/v1`] as [string, string]] : []),
     ["DB URL", status.dbUrl],
+    ...(status.inboxUrl ? [["Inbox URL", status.inboxUrl] as [string, string]] : []),
     ["JWT secret", status.keys.jwtSecret],
     ["Publishable key", status.keys.publishableKey],
     ["Secret key", status.keys.secretKey],
@@ -245,7 +253,9 @@ async function reclaimDataDir(dir: string, dataDir: string): Promise<void> {
  * `npm_config_port=true` and a stray `5000`. Say how to pass it instead of using the default port.
  */
 function refuseNpmSwallowedFlags(extra: string[]): void {
-  const swallowed = ["port", "db_port", "workdir"].filter((k) => process.env[`npm_config_${k}`] === "true");
+  const swallowed = ["port", "db_port", "inbox_port", "workdir"].filter(
+    (k) => process.env[`npm_config_${k}`] === "true",
+  );
   if (swallowed.length > 0) {
     const flags = swallowed.map((k) => `--${k.replace("_", "-")}`).join(", ");
     throw new CliError(
@@ -283,6 +293,7 @@ async function start(values: {
   port?: string;
   "db-port"?: string;
   "app-port"?: string;
+  "inbox-port"?: string;
   workdir?: string;
 }): Promise<void> {
   const apiPort = intOption(values.port ?? process.env.ROOMKIT_API_PORT, "--port") ?? DEFAULT_API_PORT;
@@ -293,12 +304,20 @@ async function start(values: {
   const project = projectFrom(values.workdir);
   const dir = stateDir(project.dir);
   const dataDir = join(dir, "db");
+  const inboxPort =
+    intOption(values["inbox-port"] ?? process.env.ROOMKIT_INBOX_PORT, "--inbox-port") ??
+    project.config.inbox.port;
 
   // Checked before Postgres starts so a second start says why at once and touches nothing.
   if (!(await portFree(apiPort, HOST))) {
     const other = runningStack(dir);
     throw new CliError(
       `API port ${apiPort} on ${HOST} is already in use (${other ? `the stack is running, pid ${other}: \`${NAME} status\` shows it` : "use --port or ROOMKIT_API_PORT"})`,
+    );
+  }
+  if (project.config.inbox.enabled && !(await portFree(inboxPort, HOST))) {
+    throw new CliError(
+      `inbox port ${inboxPort} on ${HOST} is already in use (set [local_smtp] port, or use --inbox-port or ROOMKIT_INBOX_PORT)`,
     );
   }
   if (!externalDb) {
@@ -425,6 +444,7 @@ async function start(values: {
       dbUrl,
       keys,
       port: apiPort,
+      inboxPort,
       host: HOST,
       projectDir: project.dir,
       waitForFunctions: false,
@@ -456,6 +476,7 @@ async function start(values: {
       keys,
       functions: true,
       ...(app ? { appUrl: app.url } : {}),
+      ...(stack.inboxUrl ? { inboxUrl: stack.inboxUrl } : {}),
     };
     await writeFile(statusPath(dir), `${JSON.stringify(status, null, 2)}\n`, { mode: 0o600 });
     const where = relative(process.cwd(), project.dir) || ".";
@@ -528,13 +549,13 @@ async function status(values: { output?: string; workdir?: string }): Promise<vo
 }
 
 const USAGE = `Usage (in a folder with supabase/, or with --workdir):
-  ${NAME} start [--port 54321] [--db-port 54322] [--app-port 54323]
-                                                  start Postgres, Auth, REST, Realtime, Functions, and
-                                                  the project's web app (app/ with a vite.config.ts) if any
+  ${NAME} start [--port 54321] [--db-port 54322] [--inbox-port 54324] [--app-port 54323]
+                                                  start Postgres, Auth, REST, Realtime, Functions, the inbox,
+                                                  and the project's web app (app/ with a vite.config.ts) if any
   ${NAME} status [-o pretty|env|json]             show URLs and keys of the running stack
 In the Roomkit repository: npm start [-- --port …], npm run status [-- -o env].
 
-Environment: ROOMKIT_API_PORT, ROOMKIT_DB_PORT, ROOMKIT_APP_PORT, ROOMKIT_DB_URL (external Postgres),
+Environment: ROOMKIT_API_PORT, ROOMKIT_DB_PORT, ROOMKIT_INBOX_PORT, ROOMKIT_APP_PORT, ROOMKIT_DB_URL (external Postgres),
 ROOMKIT_STATE_DIR (default <project>/.roomkit/), ROOMKIT_DENO_DIR, ROOMKIT_VERBOSE=1 (all logs).`;
 
 async function main(argv: string[]): Promise<void> {
@@ -564,6 +585,7 @@ function parseOptions(argv: string[]) {
       port: { type: "string" },
       "db-port": { type: "string" },
       "app-port": { type: "string" },
+      "inbox-port": { type: "string" },
       workdir: { type: "string" },
       output: { type: "string", short: "o" },
       help: { type: "boolean", short: "h" },

@@ -221,6 +221,14 @@ export interface AuthConfig {
   refreshTokenReuseInterval: number;
   /** `minimum_password_length`. */
   minimumPasswordLength: number;
+  /** `site_url`: where email links lead when no allowed `redirect_to` is given (GOTRUE_SITE_URL). */
+  siteUrl: string;
+  /** `additional_redirect_urls`: further `redirect_to` targets allowed (GOTRUE_URI_ALLOW_LIST, globs). */
+  additionalRedirectUrls: string[];
+  /** `[auth.email] otp_length`: digits of the email code (GOTRUE_MAILER_OTP_LENGTH). */
+  emailOtpLength: number;
+  /** `[auth.email] otp_expiry`: seconds an email code or link stays valid (GOTRUE_MAILER_OTP_EXP). */
+  emailOtpExpiry: number;
 }
 
 /** The CLI template's `[auth]` values (`pkg/config/templates/config.toml`). */
@@ -231,6 +239,10 @@ export const AUTH_DEFAULTS: Readonly<AuthConfig> = {
   enableRefreshTokenRotation: true,
   refreshTokenReuseInterval: 10,
   minimumPasswordLength: 6,
+  siteUrl: "http://127.0.0.1:3000",
+  additionalRedirectUrls: ["https://127.0.0.1:3000"],
+  emailOtpLength: 6,
+  emailOtpExpiry: 3600,
 };
 
 const authSection = z.object({
@@ -244,6 +256,45 @@ const authSection = z.object({
     .nonnegative()
     .default(AUTH_DEFAULTS.refreshTokenReuseInterval),
   minimum_password_length: z.number().int().positive().default(AUTH_DEFAULTS.minimumPasswordLength),
+  site_url: z.string().url().default(AUTH_DEFAULTS.siteUrl),
+  additional_redirect_urls: z.array(z.string()).default(AUTH_DEFAULTS.additionalRedirectUrls),
+});
+
+/**
+ * GoTrue's bounds on the email code (`internal/conf/configuration.go`): a length outside 6–10
+ * falls back to 6, an expiry of 0 to a day, and no expiry exceeds a day.
+ */
+const OTP_LENGTH_RANGE = [6, 10] as const;
+const MAX_OTP_EXPIRY_SECONDS = 86_400;
+
+const authEmailSection = z.object({
+  otp_length: z
+    .number()
+    .int()
+    .default(AUTH_DEFAULTS.emailOtpLength)
+    .transform((n) =>
+      n < OTP_LENGTH_RANGE[0] || n > OTP_LENGTH_RANGE[1] ? AUTH_DEFAULTS.emailOtpLength : n,
+    ),
+  otp_expiry: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(AUTH_DEFAULTS.emailOtpExpiry)
+    .transform((n) => (n === 0 ? MAX_OTP_EXPIRY_SECONDS : Math.min(n, MAX_OTP_EXPIRY_SECONDS))),
+});
+
+/** The local inbox (`[local_smtp]`): Mailpit's web page and API. */
+export interface InboxConfig {
+  enabled: boolean;
+  /** Port of the web page and JSON API; the CLI's default is 54324. */
+  port: number;
+}
+
+export const INBOX_DEFAULTS: Readonly<InboxConfig> = { enabled: true, port: 54324 };
+
+const inboxSection = z.object({
+  enabled: z.boolean().default(INBOX_DEFAULTS.enabled),
+  port: z.number().int().min(0).max(65535).default(INBOX_DEFAULTS.port),
 });
 
 /** `[db.seed]`: whether `db push --include-seed` seeds, and from which files (globs relative to `supabase/`). */
@@ -261,6 +312,7 @@ const seedSection = z.object({
 export interface ProjectConfig {
   api: ApiConfig;
   auth: AuthConfig;
+  inbox: InboxConfig;
   seed: SeedConfig;
 }
 
@@ -274,6 +326,14 @@ export interface ProjectConfig {
 export function readProjectConfig(path: string): ProjectConfig {
   const tables = readConfigToml(path);
   const auth = section(tables, "auth", authSection, path);
+  const authEmail = section(tables, "auth.email", authEmailSection, path);
+  // The CLI the stack runs `db push` with refuses the old name too, with this message.
+  if (tables.has("inbucket")) {
+    throw new ConfigError(
+      `${path}: [inbucket] in supabase/config.toml is no longer supported. Use [local_smtp] instead.`,
+    );
+  }
+  const inbox = section(tables, "local_smtp", inboxSection, path);
   const seed = section(tables, "db.seed", seedSection, path);
   return {
     api: apiConfigOf(tables, path),
@@ -284,7 +344,12 @@ export function readProjectConfig(path: string): ProjectConfig {
       enableRefreshTokenRotation: auth.enable_refresh_token_rotation,
       refreshTokenReuseInterval: auth.refresh_token_reuse_interval,
       minimumPasswordLength: auth.minimum_password_length,
+      siteUrl: auth.site_url,
+      additionalRedirectUrls: auth.additional_redirect_urls,
+      emailOtpLength: authEmail.otp_length,
+      emailOtpExpiry: authEmail.otp_expiry,
     },
+    inbox: { enabled: inbox.enabled, port: inbox.port },
     seed: { enabled: seed.enabled, sqlPaths: seed.sql_paths },
   };
 }

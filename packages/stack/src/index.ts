@@ -4,6 +4,7 @@ import { createAuthSurface } from "./auth/index.ts";
 import { type AuthConfig, ConfigError } from "./config.ts";
 import { createFunctionsSurface } from "./functions/index.ts";
 import { createGatewayHandler, createUpgradeHandler, type GatewaySurfaces } from "./gateway.ts";
+import { Inbox, type InboxServer, serveInbox } from "./inbox.ts";
 import { startJobs } from "./jobs/index.ts";
 import type { StackKeys } from "./keys.ts";
 import { findProjectDir, loadProject, type Project } from "./project.ts";
@@ -58,6 +59,12 @@ export interface StackOptions {
   projectDir?: string;
   /** Read `config.toml` from here instead of `<projectDir>/supabase/config.toml` (a missing file means the CLI's defaults). */
   configPath?: string;
+  /**
+   * Port of the local inbox's page and API. Default 0, a free one, so that stacks started side by
+   * side (tests, benches) do not collide; the `roomkit-stack` bin passes `[local_smtp] port`
+   * (54324), as the CLI does. With `[local_smtp] enabled = false` mails are kept but not served.
+   */
+  inboxPort?: number;
   /** Deno's cache for the functions worker. Default `ROOMKIT_DENO_DIR`, else `<projectDir>/.roomkit/deno`. */
   denoDir?: string;
 }
@@ -67,6 +74,8 @@ export interface RunningStack {
   apiUrl: string;
   dbUrl: string;
   keys: StackKeys;
+  /** The local inbox (Mailpit's place), e.g. `http://127.0.0.1:54324`; absent when `[local_smtp]` is disabled. */
+  inboxUrl: string | undefined;
   /** Closes every surface (functions worker included), open sockets and the HTTP server. */
   close(): Promise<void>;
 }
@@ -194,6 +203,28 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     });
   };
 
+  const inbox = new Inbox();
+  let inboxServer: InboxServer | undefined;
+  if (project.config.inbox.enabled) {
+    const inboxPort = options.inboxPort ?? 0;
+    try {
+      inboxServer = await serveInbox(inbox, { port: inboxPort, host });
+    } catch (error) {
+      await closeServer();
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new StackStartError(
+        code === "EADDRINUSE"
+          ? `inbox port ${inboxPort} on ${host} is already in use ([local_smtp] port, or --inbox-port)`
+          : `cannot serve the inbox on ${host}:${inboxPort}: ${oneLineOf(error)}`,
+        { cause: error },
+      );
+    }
+  }
+  const closeAll = async () => {
+    await inboxServer?.close();
+    await closeServer();
+  };
+
   const ctx: StackContext = {
     dbUrl: options.dbUrl,
     apiUrl,
@@ -202,6 +233,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     project,
     api: project.config.api,
     auth: authSettings(project, options),
+    mailer: inbox,
     log,
     options,
   };
@@ -225,7 +257,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     rejectSurfaces(error);
     await functionsStarting.catch(() => {});
     await Promise.allSettled(created.map((s) => s.close()));
-    await closeServer();
+    await closeAll();
     if (error instanceof StackStartError) throw error;
     throw new StackStartError(`a surface failed to start: ${(error as Error).message}`, { cause: error });
   }
@@ -240,6 +272,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     apiUrl,
     dbUrl: options.dbUrl,
     keys: options.keys,
+    inboxUrl: inboxServer?.url,
     close() {
       closing ??= (async () => {
         await jobs.close();
@@ -250,7 +283,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
           created.map((s) => closeWithin(s, SURFACE_CLOSE_TIMEOUT_MS)),
         );
         for (const r of results) if (r.status === "rejected") log("stack", `close: ${String(r.reason)}`);
-        await closeServer();
+        await closeAll();
       })();
       return closing;
     },

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { ApiConfig, AuthConfig } from "./config.ts";
+import type { Mailer } from "./inbox.ts";
 import type { StackOptions } from "./index.ts";
 import type { StackKeys } from "./keys.ts";
 import type { Project } from "./project.ts";
@@ -20,6 +21,8 @@ export interface StackContext {
   api: ApiConfig;
   /** The Auth settings: `[auth]` of `supabase/config.toml` with `StackOptions` on top. */
   auth: AuthConfig;
+  /** Where Auth's mails go: the local inbox. */
+  mailer: Mailer;
   /** Writes one line of this surface's log, prefixed by the stack. */
   log(source: string, line: string): void;
   /** Everything `startStack` was given (surface knobs such as `realtimeErrorBackoffMs`, `functionsEnv`). */

@@ -43,13 +43,19 @@ function newRefreshToken(): string {
   return token;
 }
 
-/**
- * The sign-in method of a session, for `amr`. GoTrue keeps it in `auth.mfa_amr_claims`; the
- * local schema has no such table, so it is derived: anonymous users signed in anonymously,
- * everyone else with a password.
- */
-function amrMethod(user: UserRow): string {
-  return user.is_anonymous ? "anonymous" : "password";
+/** How a session was signed in (GoTrue `models.AuthenticationMethod`), recorded for `amr`. */
+export type SignInMethod = "password" | "otp" | "anonymous";
+
+/** A session's `amr` entries: its rows in `auth.mfa_amr_claims`, oldest first. */
+async function amrOf(sql: Sql, session: SessionRow): Promise<{ method: string; timestamp: number }[]> {
+  const rows = await sql.unsafe<{ authentication_method: string; created_at: Date }[]>(
+    `select authentication_method, created_at from auth.mfa_amr_claims where session_id = $1 order by created_at`,
+    [session.id],
+  );
+  return rows.map((r) => ({
+    method: r.authentication_method,
+    timestamp: Math.floor(r.created_at.getTime() / 1000),
+  }));
 }
 
 /** Signs an access token with GoTrue's claims for `user` in `session`. */
@@ -57,6 +63,7 @@ export async function accessToken(
   settings: TokenSettings,
   user: UserRow,
   session: SessionRow,
+  amr: { method: string; timestamp: number }[],
 ): Promise<{ token: string; expiresAt: number }> {
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + settings.ttlSeconds;
@@ -72,7 +79,7 @@ export async function accessToken(
     user_metadata: user.raw_user_meta_data ?? {},
     role: user.role ?? "authenticated",
     aal: "aal1",
-    amr: [{ method: amrMethod(user), timestamp: Math.floor(session.created_at.getTime() / 1000) }],
+    amr,
     session_id: session.id,
     is_anonymous: user.is_anonymous,
   };
@@ -104,6 +111,7 @@ export async function issueSession(
   userId: string,
   meta: { userAgent?: string | undefined; ip?: string | undefined },
   toJson: (user: UserRow) => Promise<Record<string, unknown>>,
+  method: SignInMethod = "password",
 ): Promise<SessionResponse> {
   await sql.unsafe(`update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1`, [
     userId,
@@ -116,8 +124,13 @@ export async function issueSession(
      values ($1, $2, now(), now(), 'aal1', null, $3, $4::inet) returning id, created_at`,
     [sessionId, userId, meta.userAgent ?? null, meta.ip ?? null],
   );
+  await sql.unsafe(
+    `insert into auth.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method)
+     values ($1, $2, $3, $3, $4)`,
+    [randomUUID(), sessionId, session!.created_at, method],
+  );
   const refresh = await insertRefreshToken(sql, userId, sessionId, null);
-  const { token, expiresAt } = await accessToken(settings, user, session!);
+  const { token, expiresAt } = await accessToken(settings, user, session!, await amrOf(sql, session!));
   return {
     access_token: token,
     token_type: "bearer",
@@ -192,7 +205,7 @@ export async function refreshSession(
       `update auth.sessions set refreshed_at = now() at time zone 'utc', updated_at = now() where id = $1`,
       [row.session_id],
     );
-    const { token, expiresAt } = await accessToken(settings, user, session);
+    const { token, expiresAt } = await accessToken(settings, user, session, await amrOf(tx, session));
     const response: SessionResponse = {
       access_token: token,
       token_type: "bearer",

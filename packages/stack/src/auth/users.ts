@@ -146,6 +146,32 @@ export async function insertEmailIdentity(sql: Sql, userId: string, identityData
   );
 }
 
+/**
+ * A user as GoTrue's email sign-up leaves them with mailer autoconfirm on (the CLI default):
+ * confirmed, an email identity, the identity's claims merged into `user_metadata`. Used by
+ * `/signup` and by `/otp` for an address it has not seen.
+ */
+export async function insertSignedUpUser(
+  sql: Sql,
+  user: { email: string; encryptedPassword: string | null; userMetadata: Json },
+): Promise<string> {
+  const identity = { email: user.email, email_verified: true, phone_verified: false };
+  const id = await insertUser(sql, {
+    email: user.email,
+    encryptedPassword: user.encryptedPassword,
+    emailConfirmed: true,
+    appMetadata: { provider: "email", providers: ["email"] },
+    userMetadata: user.userMetadata,
+    isAnonymous: false,
+  });
+  await insertEmailIdentity(sql, id, { sub: id, ...identity });
+  await sql.unsafe(
+    `update auth.users set raw_user_meta_data = raw_user_meta_data || $2::jsonb where id = $1`,
+    [id, jsonb({ sub: id, ...identity })],
+  );
+  return id;
+}
+
 function iso(date: Date | null): string | undefined {
   return date ? date.toISOString() : undefined;
 }

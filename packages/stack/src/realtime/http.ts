@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { BodyError, readBody, sendJson } from "../http.ts";
 import { writePolicies } from "./authorization.ts";
 import { tenantTopic } from "./broadcast.ts";
 import type { ChannelServer } from "./channel.ts";
@@ -19,29 +20,9 @@ const UNAUTHORIZED = { status: 401, body: { message: "Unauthorized" } };
 /** Most messages one batch may carry (tenant `max_events_per_second`-based limit on Supabase). */
 const MAX_BATCH = 1000;
 
+/** A JSON answer; without a body (202), an empty one with `content-length: 0`. */
 function send(res: ServerResponse, status: number, body?: unknown): void {
-  if (body === undefined) {
-    res.writeHead(status, { "content-length": "0" });
-    res.end();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  sendJson(res, status, body, body === undefined ? { "content-length": "0" } : {});
 }
 
 interface BatchMessage {
@@ -80,7 +61,10 @@ export async function handleBroadcastApi(
     send(res, UNAUTHORIZED.status, UNAUTHORIZED.body);
     return true;
   }
-  const body = await readBody(req, server.settings.maxPayloadBytes * 2);
+  const body = await readBody(req, server.settings.maxPayloadBytes * 2).catch((error: unknown) => {
+    if (error instanceof BodyError) return null;
+    throw error;
+  });
   if (!body) {
     send(res, 413, { message: "Payload too large" });
     return true;

@@ -11,6 +11,11 @@ export interface Column {
   nullable: boolean;
   hasDefault: boolean;
   generated: boolean;
+  /**
+   * The default as SQL (`pg_get_expr`, qualified), or `nextval(<sequence>)` for an identity column;
+   * what `Prefer: missing=default` fills a missing key with. Null without a default.
+   */
+  default: string | null;
 }
 
 export interface Table {
@@ -22,6 +27,12 @@ export interface Table {
   primaryKey: string[];
   /** Column sets of the primary key and unique constraints (for one-to-one detection). */
   uniques: string[][];
+  /**
+   * Computed fields: functions of the exposed schemas taking this table's row type as their one
+   * argument and returning a single value, selectable and filterable like columns
+   * (PostgREST `docs/references/api/computed_fields.rst`). Keyed by function name.
+   */
+  computed: Map<string, RoutineInfo>;
 }
 
 export interface ForeignKey {
@@ -66,6 +77,32 @@ export interface SchemaCache {
 
 export const qualified = (schema: string, name: string) => `${schema}.${name}`;
 
+/** Code-point order, as Haskell compares `Text`. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The order PostgREST keeps overloads of one function in (`Routine`'s `Ord` instance): fewer
+ * parameters first, then parameter by parameter, by name and then type. It is the order
+ * PGRST203 lists the candidates in.
+ *
+ * @example
+ * [...overloads].sort(compareOverloads)
+ */
+export function compareOverloads(a: RoutineInfo, b: RoutineInfo): number {
+  if (a.params.length !== b.params.length) return a.params.length - b.params.length;
+  for (let i = 0; i < a.params.length; i++) {
+    const pa = a.params[i]!;
+    const pb = b.params[i]!;
+    const byName = compareText(pa.name, pb.name);
+    if (byName !== 0) return byName;
+    const byType = compareText(pa.type, pb.type);
+    if (byType !== 0) return byType;
+  }
+  return 0;
+}
+
 /**
  * Reads the schema cache for the given schemas.
  *
@@ -93,8 +130,13 @@ async function readCatalog(sql: postgres.TransactionSql, schemas: readonly strin
       coalesce((
         select json_agg(json_build_object(
           'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', not a.attnotnull,
-          'hasDefault', a.atthasdef or a.attidentity <> '', 'generated', a.attgenerated <> '') order by a.attnum)
-        from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+          'hasDefault', a.atthasdef or a.attidentity <> '', 'generated', a.attgenerated <> '',
+          'default', case
+            when a.attidentity <> '' then format('nextval(%L::regclass)',
+              pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname))
+            when a.attgenerated = '' then pg_get_expr(d.adbin, d.adrelid) end) order by a.attnum)
+        from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+        where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
       ), '[]')::text as columns,
       coalesce((
         select json_agg(array(select a.attname from unnest(con.conkey) with ordinality k(num, ord)
@@ -121,6 +163,7 @@ async function readCatalog(sql: postgres.TransactionSql, schemas: readonly strin
       columns,
       primaryKey: JSON.parse(row.pk),
       uniques: JSON.parse(row.uniques),
+      computed: new Map(),
     });
   }
 
@@ -152,6 +195,7 @@ async function readCatalog(sql: postgres.TransactionSql, schemas: readonly strin
       arg_modes: string | null;
       arg_types: string;
       n_defaults: string | number;
+      first_arg_table: string | null;
     }[]
   >`
     select n.nspname as schema, p.proname as name, p.provolatile as volatility, p.proretset as returns_set,
@@ -162,6 +206,9 @@ async function readCatalog(sql: postgres.TransactionSql, schemas: readonly strin
       to_json(p.proargnames)::text as arg_names, to_json(p.proargmodes::text[])::text as arg_modes,
       to_json(array(select format_type(x, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]))
         with ordinality u(x, o) order by o))::text as arg_types,
+      (select tn.nspname || '.' || tc.relname from pg_type at join pg_class tc on tc.oid = at.typrelid
+         join pg_namespace tn on tn.oid = tc.relnamespace
+        where p.pronargs = 1 and at.oid = p.proargtypes[0]) as first_arg_table,
       p.pronargdefaults as n_defaults
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     join pg_type t on t.oid = p.prorettype
@@ -201,6 +248,9 @@ async function readCatalog(sql: postgres.TransactionSql, schemas: readonly strin
     }
     const key = qualified(row.schema, row.name);
     functions.set(key, [...(functions.get(key) ?? []), routine]);
+    // A computed field returns one value; a set-returning one would be a computed relationship.
+    const owner = row.first_arg_table ? tables.get(row.first_arg_table) : undefined;
+    if (owner && !routine.returnsSet && routine.params.length === 1) owner.computed.set(row.name, routine);
   }
 
   const settingRows = await sql<{ role: string; name: string; value: string }[]>`

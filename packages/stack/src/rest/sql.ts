@@ -95,18 +95,57 @@ function noRelationship(
   );
 }
 
-function ambiguousRelationship(parent: string, child: string, rels: Relationship[]) {
+/** Cardinalities in the order of PostgREST's `Cardinality` constructors (`O2M | M2O | O2O | M2M`). */
+const CARDINALITY_ORDER = ["one-to-many", "many-to-one", "one-to-one", "many-to-many"] as const;
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The order PostgREST keeps a table's relationships in (the derived `Ord` of `Relationship`, the
+ * schema cache sorts them): by target schema and name, self-references last, then cardinality,
+ * then constraint (for many-to-many: junction, then its two constraints) and columns.
+ */
+function compareRelationships(parent: Table) {
+  const key = (r: Relationship): string[] => [
+    r.target.schema,
+    r.target.name,
+    r.target === parent ? "1" : "0",
+    String(CARDINALITY_ORDER.indexOf(r.cardinality)),
+    ...(r.junction
+      ? [r.junction.table.schema, r.junction.table.name, r.fk.name, r.junction.targetFk.name]
+      : [r.constraint, JSON.stringify(r.pairs)]),
+  ];
+  return (a: Relationship, b: Relationship): number => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+      const c = compareText(ka[i]!, kb[i]!);
+      if (c !== 0) return c;
+    }
+    return 0;
+  };
+}
+
+/**
+ * PGRST201 as PostgREST words it (`Error.hs` `AmbiguousRelBetween`, `compressedRel`, `relHint`):
+ * candidates in schema-cache order; each relationship named from the parent's side, its columns
+ * first (`cons using parent(cols) and target(cols)`).
+ */
+function ambiguousRelationship(parent: Table, child: string, candidates: Relationship[]) {
   const cols = (xs: string[]) => `(${xs.join(", ")})`;
+  const rels = [...candidates].sort(compareRelationships(parent));
   return new RestError(
     300,
     "PGRST201",
-    `Could not embed because more than one relationship was found for '${parent}' and '${child}'`,
+    `Could not embed because more than one relationship was found for '${parent.name}' and '${child}'`,
     rels.map((r) => ({
       cardinality: r.cardinality,
-      embedding: `${parent} with ${r.target.name}`,
+      embedding: `${parent.name} with ${r.target.name}`,
       relationship: r.junction
         ? `${r.junction.table.name} using ${r.fk.name}${cols(r.fk.columns)} and ${r.junction.targetFk.name}${cols(r.junction.targetFk.columns)}`
-        : `${r.constraint} using ${r.fk.table}${cols(r.fk.columns)} and ${r.fk.refTable}${cols(r.fk.refColumns)}`,
+        : `${r.constraint} using ${parent.name}${cols(r.pairs.map((p) => p[0]))} and ${r.target.name}${cols(r.pairs.map((p) => p[1]))}`,
     })),
     `Try changing '${child}' to one of the following: ${rels.map((r) => `'${r.target.name}!${r.junction ? r.junction.table.name : r.constraint}'`).join(", ")}. Find the desired relationship in the 'details' key.`,
   );
@@ -198,7 +237,7 @@ export function resolveRelationship(
     }
   }
   if (candidates.length === 1) return candidates[0]!;
-  if (candidates.length > 1) throw ambiguousRelationship(parent.name, name, candidates);
+  if (candidates.length > 1) throw ambiguousRelationship(parent, name, candidates);
   const related = cache.foreignKeys.flatMap((fk) => {
     const outgoing = fk.schema === parent.schema && fk.table === parent.name;
     const incoming = fk.refSchema === parent.schema && fk.refTable === parent.name;
@@ -229,7 +268,9 @@ export class ReadBuilder {
 
   private checkColumn(source: Source, column: string): void {
     if (source.table) {
-      if (!source.table.columns.has(column)) throw undefinedColumn(source.name, column);
+      if (!source.table.columns.has(column) && !source.table.computed.has(column)) {
+        throw undefinedColumn(source.name, column);
+      }
     } else if (source.columns.length > 0 && !source.columns.includes(column)) {
       throw undefinedColumn(source.name, column);
     }
@@ -238,7 +279,16 @@ export class ReadBuilder {
   /** `"alias"."col"->$1::text->>$2::text` for a field. */
   fieldSql(source: Source, alias: string, field: FieldRef): string {
     this.checkColumn(source, field.name);
+    const computed = source.table?.columns.has(field.name)
+      ? undefined
+      : source.table?.computed.get(field.name);
+    // A computed field is its function applied to the row (PostgREST: `schema.fn(alias)`). The row is
+    // rebuilt from the table's columns, so a mutation's CTE rows (with extra columns) fit as well.
     let sql = `${ident(alias)}.${ident(field.name)}`;
+    if (computed && source.table) {
+      const row = [...source.table.columns.keys()].map((c) => `${ident(alias)}.${ident(c)}`).join(", ");
+      sql = `${ident(computed.schema)}.${ident(computed.name)}(row(${row})::${computed.params[0]!.type})`;
+    }
     for (const step of field.jsonPath) {
       const isIndex = /^-?\d+$/.test(step.key);
       sql += `${step.arrow}${this.params.add(step.key)}::${isIndex ? "int" : "text"}`;
@@ -623,30 +673,29 @@ export function buildInsertCte(spec: InsertSpec, params: Params): string {
     return ` ${target} do update set ${columns.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(", ")}`;
   };
   const insert = (columns: string[], rows: unknown[]) => {
-    const body = params.add(JSON.stringify(rows));
+    const body = `${params.add(JSON.stringify(rows))}::json`;
     const list = columns.map(ident).join(", ");
     const into = columns.length > 0 ? `${t} as ${alias} (${list})` : `${t} as ${alias}`;
-    return `insert into ${into} select ${list} from json_populate_recordset(null::${t}, ${body}::json)${conflict(columns)} ${returning}`;
+    const source = spec.missingDefault ? withDefaults(spec.table, columns, body, params) : body;
+    return `insert into ${into} select ${list} from json_populate_recordset(null::${t}, ${source})${conflict(columns)} ${returning}`;
   };
-  if (!spec.missingDefault || spec.rows.length <= 1) {
-    const columns =
-      spec.missingDefault && spec.rows.length === 1
-        ? spec.columns.filter((c) => Object.hasOwn(spec.rows[0]!, c))
-        : spec.columns;
-    return `"pgrst_source" as (${insert(columns, spec.rows)})`;
-  }
-  // missing=default: rows lacking a key get the column default; group rows by their key set.
-  const groups = new Map<string, { columns: string[]; rows: unknown[] }>();
-  for (const row of spec.rows) {
-    const columns = spec.columns.filter((c) => Object.hasOwn(row, c));
-    const key = JSON.stringify(columns);
-    const group = groups.get(key) ?? { columns, rows: [] };
-    group.rows.push(row);
-    groups.set(key, group);
-  }
-  const ctes = [...groups.values()].map((g, i) => `"pgrst_ins_${i}" as (${insert(g.columns, g.rows)})`);
-  const union = ctes.map((_, i) => `select * from "pgrst_ins_${i}"`).join(" union all ");
-  return `${ctes.join(", ")}, "pgrst_source" as (${union})`;
+  return `"pgrst_source" as (${insert(spec.columns, spec.rows)})`;
+}
+
+/**
+ * `Prefer: missing=default` as PostgREST's `fromJsonBodyF` does it: each row is laid over an object
+ * of the columns' defaults (`defaults || row`), so a missing key takes its default, on insert and,
+ * through `excluded`, on an upsert's update alike. Defaults are evaluated for every row, so an
+ * identity or serial column draws a sequence value even where the row gives one.
+ */
+function withDefaults(table: Table, columns: string[], body: string, params: Params): string {
+  const defaults = columns.flatMap((c) => {
+    const expr = table.columns.get(c)?.default;
+    return expr ? [`${params.add(c)}::text, ${expr}`] : [];
+  });
+  if (defaults.length === 0) return body;
+  return `(select coalesce(jsonb_agg(jsonb_build_object(${defaults.join(", ")}) || pgrst_elem), '[]')
+    from jsonb_array_elements(${body}::jsonb) as pgrst_elem)::json`;
 }
 
 /** The `pgrst_source` CTE of a PATCH. */

@@ -3,6 +3,7 @@ import type { SupabaseClient } from "@supabase/supabase-js";
 import { expect } from "vitest";
 import type { Database } from "../../functions/_shared/database.types.ts";
 import { createRoomkitClient, type Result, type RoomkitClient } from "../../src/client/index.ts";
+import { SESSION_EVENTS } from "../../src/client/room-core.ts";
 import type { RoomSession, RoomSessionEvents } from "../../src/client/session.ts";
 import { localOnly, startTestStack, type TestStack, type TestStackOptions } from "../support/stack.ts";
 
@@ -119,31 +120,10 @@ export async function eventually<T>(
 /** Everything a session emitted, by event, in order. */
 export type Recorded = { [K in keyof RoomSessionEvents]: RoomSessionEvents[K][0][] };
 
-const EVENTS: (keyof RoomSessionEvents)[] = [
-  "message",
-  "message_updated",
-  "reaction_added",
-  "reaction_removed",
-  "member_joined",
-  "member_left",
-  "member_updated",
-  "room_updated",
-  "invite_updated",
-  "presence",
-  "typing",
-  "speaking",
-  "emoji_burst",
-  "ai_reply",
-  "status",
-  "resynced",
-  "error",
-  "closed",
-];
-
 /** Records every event of `session`. */
 export function record(session: RoomSession): Recorded {
-  const recorded = Object.fromEntries(EVENTS.map((e) => [e, []])) as unknown as Recorded;
-  for (const event of EVENTS) {
+  const recorded = Object.fromEntries(SESSION_EVENTS.map((e) => [e, []])) as unknown as Recorded;
+  for (const event of SESSION_EVENTS) {
     session.on(event as "message", (arg: unknown) => (recorded[event] as unknown[]).push(arg as never));
   }
   return recorded;

@@ -64,12 +64,18 @@ describe("realtime broadcast", () => {
     const { roomId, a, b } = await pairInRoom();
     const topic = `room:${roomId}:1:live`;
     const { channel: chPrivate } = await join(a, topic, { broadcast: { ack: true } });
-    const { got: gotPublic } = await join(b, topic, { private: false, events: ["*"] });
+    const { channel: chPublic, got: gotPublic } = await join(b, topic, {
+      private: false,
+      events: ["*"],
+      broadcast: { self: true, ack: true },
+    });
 
     expect(await chPrivate.send({ type: "broadcast", event: "secret", payload: { x: 1 } })).toBe("ok");
-    await sleep(200);
+    // The sentinel: a public message sent after the private one was acknowledged (fanned out).
+    expect(await chPublic.send({ type: "broadcast", event: "sentinel", payload: {} })).toBe("ok");
+    await until(() => gotPublic.length >= 1, 2000, "the public sentinel");
 
-    expect(gotPublic).toEqual([]);
+    expect(gotPublic.map((m) => m.event)).toEqual(["sentinel"]);
   });
 
   it("when someone who may read but not write sends on a private channel, then the message is dropped and an ack never comes", async () => {
@@ -233,13 +239,21 @@ describe("realtime topics clients may not write", () => {
     const b = await rt.connect(bob);
 
     await expectReadRefused(root, topic);
-    const { got } = await join(b, topic, { events: ["room.delete"] });
+    const { got } = await join(b, topic, { events: ["room.delete", "ai.typing"] });
     const res = await httpBroadcast(rt.stack, rootToken, [
       { topic, event: "room.delete", payload: {}, private: true },
     ]);
     expect(res.status).toBe(202);
-    await sleep(300);
+    // The sentinel: the service role's broadcast on the same topic, sent after the refused one.
+    const sentinel = await httpBroadcast(
+      rt.stack,
+      rt.stack.serviceRoleKey,
+      [{ topic, event: "ai.typing", payload: { reply_id: "sentinel" }, private: true }],
+      rt.stack.serviceRoleKey,
+    );
+    expect(sentinel.status).toBe(202);
+    await until(() => got.length >= 1, 2000, "the sentinel");
 
-    expect(got).toEqual([]);
+    expect(got.map((m) => m.event)).toEqual(["ai.typing"]);
   });
 });

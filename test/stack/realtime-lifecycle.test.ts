@@ -111,8 +111,13 @@ describe("realtime database broadcasts and lifecycle", () => {
     expect(w.system.map((s) => s.message)).toEqual([
       `You do not have permissions to read from this Channel topic: room:${roomId}:1`,
     ]);
+    // Absence after a sentinel: Bob's own user topic, on the same socket, gets an invite that is
+    // committed after the room message; once it is here, the message would have been too.
+    const { got: inbox } = await join(b, `user:${bob.id}`, { events: ["invite.insert"] });
     await insertMessage(rt.sql, roomId, alice.id, "after you left");
-    await sleep(300);
+    const other = await createRoom(rt.sql, alice);
+    await rt.sql`insert into roomkit.room_invites (room_id, inviter_id, invitee_id) values (${other}, ${alice.id}, ${bob.id})`;
+    await until(() => inbox.length === 1, 2000, "the sentinel invite");
     expect(got).toEqual([]);
   });
 

@@ -16,12 +16,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { WebSocket, WebSocketServer } from "ws";
+import { roomLiveTopic, roomTopic } from "../functions/_shared/contract.ts";
 import { startStack } from "../packages/stack/src/index.ts";
 import { signJwt } from "../packages/stack/src/jwt.ts";
 import { generateKeys } from "../packages/stack/src/keys.ts";
 import { prepareDatabase } from "../packages/stack/src/migrate.ts";
 import { freePort } from "../packages/stack/src/net.ts";
 import { startThrowawayPostgres, withDatabase } from "../packages/stack/src/postgres.ts";
+import { joinChannel, openSocket, realtimeUrl, type Stats, sleep, stats } from "./_support.ts";
 
 const SUBSCRIBERS = 100;
 const MESSAGES = 200;
@@ -29,29 +31,6 @@ const MESSAGES = 200;
 const INTERVAL_MS = 10;
 const WARMUP = 20;
 const PAYLOAD = { text: "x".repeat(200), sender: randomUUID() };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Stats {
-  samples: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-function stats(values: number[]): Stats {
-  const s = [...values].sort((x, y) => x - y);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-  const round = (n: number) => Math.round(n * 100) / 100;
-  return {
-    samples: s.length,
-    p50: round(at(0.5)),
-    p95: round(at(0.95)),
-    p99: round(at(0.99)),
-    max: round(at(1)),
-  };
-}
 
 /** Latency recorder: `sent[seq]` = send time; receivers report (seq, now). */
 class Recorder {
@@ -90,53 +69,6 @@ function userBroadcastPush(
   return Buffer.concat([header, ...parts, Buffer.from(JSON.stringify(payload))]);
 }
 
-async function openRealtimeSocket(url: string): Promise<WebSocket> {
-  const ws = new WebSocket(url);
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-  });
-  return ws;
-}
-
-async function joinChannel(ws: WebSocket, topic: string, token: string, ref: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const onMessage = (data: Buffer, isBinary: boolean) => {
-      if (isBinary) return;
-      const [, r, , event, payload] = JSON.parse(data.toString()) as [
-        string,
-        string,
-        string,
-        string,
-        { status: string },
-      ];
-      if (r === ref && event === "phx_reply") {
-        ws.off("message", onMessage);
-        if (payload.status === "ok") resolve();
-        else reject(new Error(JSON.stringify(payload)));
-      }
-    };
-    ws.on("message", onMessage);
-    ws.send(
-      JSON.stringify([
-        ref,
-        ref,
-        topic,
-        "phx_join",
-        {
-          config: {
-            broadcast: { self: false, ack: false },
-            presence: { key: "", enabled: false },
-            postgres_changes: [],
-            private: true,
-          },
-          access_token: token,
-        },
-      ]),
-    );
-  });
-}
-
 async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
   const keys = await generateKeys();
   const stack = await startStack({
@@ -165,27 +97,27 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
       keys,
     );
     // Members send on `room:<id>:live`; the database alone sends on `room:<id>`.
-    const subTopic = `room:${room.id}:1`;
-    const topic = `realtime:${subTopic}`;
-    const liveTopic = `realtime:${subTopic}:live`;
-    const url = `${stack.apiUrl.replace("http", "ws")}/realtime/v1/websocket?apikey=${keys.anonKey}&vsn=2.0.0`;
+    const events = roomTopic(room.id, 1);
+    const live = roomLiveTopic(room.id, 1);
+    const liveTopic = `realtime:${live}`;
+    const url = realtimeUrl(stack.apiUrl, keys.anonKey);
 
     const wsRec = new Recorder();
     const dbRec = new Recorder();
     let current = wsRec;
     for (let i = 0; i < SUBSCRIBERS; i++) {
-      const ws = await openRealtimeSocket(url);
-      await joinChannel(ws, liveTopic, token, "1");
-      await joinChannel(ws, topic, token, "2");
+      const ws = await openSocket(url);
+      await joinChannel(ws, live, token, "1");
+      await joinChannel(ws, events, token, "2");
       ws.on("message", (data: Buffer, isBinary: boolean) => {
         const seq = seqOf(data, isBinary);
         if (seq !== undefined) current.record(seq);
       });
       sockets.push(ws);
     }
-    const sender = await openRealtimeSocket(url);
+    const sender = await openSocket(url);
     sockets.push(sender);
-    await joinChannel(sender, liveTopic, token, "1");
+    await joinChannel(sender, live, token, "1");
 
     // (a) WebSocket broadcast, sent as realtime-js sends it (binary kind 3).
     for (let seq = 0; seq < MESSAGES; seq++) {
@@ -200,7 +132,7 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
     current = dbRec;
     for (let seq = 0; seq < MESSAGES; seq++) {
       dbRec.sent.set(seq, performance.now());
-      await sql`select realtime.send(${sql.json({ ...PAYLOAD, seq })}, 'bench', ${subTopic}, true)`;
+      await sql`select realtime.send(${sql.json({ ...PAYLOAD, seq })}, 'bench', ${events}, true)`;
       await sleep(INTERVAL_MS);
     }
     await sleep(1000);

@@ -27,6 +27,7 @@ import { prepareDatabase } from "../packages/stack/src/migrate.ts";
 import { freePort } from "../packages/stack/src/net.ts";
 import { startThrowawayPostgres, withDatabase } from "../packages/stack/src/postgres.ts";
 import { mergeSummary, type SummaryEntry } from "./_summary.ts";
+import { ROOT, ratio } from "./_support.ts";
 
 /** Where the Roomkit tables live, for SQL and for supabase-js (`schema(SCHEMA)`). */
 const SCHEMA = ROOMKIT_SCHEMA;
@@ -74,7 +75,6 @@ const SUPABASE_AUTHENTICATED_TIMEOUT_MS = 8000;
 const RATIO_TARGET = 1.2;
 const UNFILTERED_TARGET_MS = 300;
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const S = `"${SCHEMA}"`;
 
 type Sql = postgres.Sql;
@@ -94,7 +94,6 @@ function stats(values: number[]): Stats {
   return { runs: s.length, p50: round(at(0.5)), p95: round(at(0.95)), min: round(at(0)), max: round(at(1)) };
 }
 
-const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 /** SQL for the uuid of user `u`, room `r`, message `i` of room `r` (deterministic, so no lookups). */

@@ -550,7 +550,7 @@ async function main(): Promise<void> {
     const dbUrl = withDatabase(pg.url, dbName);
     const migrateStarted = performance.now();
     await prepareDatabase(dbUrl, {
-      projectDir: join(dirname(fileURLToPath(import.meta.url)), ".."),
+      projectDir: ROOT,
       seed: false,
     });
     const migrateSeconds = seconds(performance.now() - migrateStarted);

@@ -52,6 +52,39 @@ export type Database = {
           },
         ];
       };
+      notification_preferences: {
+        Row: {
+          ai_replies: boolean;
+          invites: boolean;
+          mentions: boolean;
+          updated_at: string;
+          user_id: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          ai_replies?: boolean;
+          invites?: boolean;
+          mentions?: boolean;
+          updated_at?: string;
+          user_id?: string;
+        };
+        Update: {
+          ai_replies?: boolean;
+          invites?: boolean;
+          mentions?: boolean;
+          updated_at?: string;
+          user_id?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "notification_preferences_user_id_fkey";
+            columns: ["user_id"];
+            isOneToOne: true;
+            referencedRelation: "profiles";
+            referencedColumns: ["id"];
+          },
+        ];
+      };
       profiles: {
         Row: {
           avatar_url: string | null;
@@ -79,6 +112,48 @@ export type Database = {
           updated_at?: string;
         };
         Relationships: [];
+      };
+      push_subscriptions: {
+        Row: {
+          auth: string;
+          created_at: string;
+          endpoint: string;
+          id: string;
+          last_push_at: string | null;
+          p256dh: string;
+          user_agent: string | null;
+          user_id: string;
+        };
+        ComputedFields: never;
+        Insert: {
+          auth: string;
+          created_at?: string;
+          endpoint: string;
+          id?: string;
+          last_push_at?: string | null;
+          p256dh: string;
+          user_agent?: string | null;
+          user_id?: string;
+        };
+        Update: {
+          auth?: string;
+          created_at?: string;
+          endpoint?: string;
+          id?: string;
+          last_push_at?: string | null;
+          p256dh?: string;
+          user_agent?: string | null;
+          user_id?: string;
+        };
+        Relationships: [
+          {
+            foreignKeyName: "push_subscriptions_user_id_fkey";
+            columns: ["user_id"];
+            isOneToOne: false;
+            referencedRelation: "profiles";
+            referencedColumns: ["id"];
+          },
+        ];
       };
       room_invites: {
         Row: {
@@ -532,6 +607,7 @@ export type Database = {
       invite_status: "pending" | "accepted" | "declined" | "revoked" | "expired";
       member_role: "owner" | "admin" | "member";
       message_kind: "text" | "emoji" | "system" | "ai";
+      notification_kind: "invite" | "mention" | "ai_reply";
       room_kind: "private" | "coworking";
       room_status: "active" | "inactive";
     };
@@ -653,6 +729,7 @@ export const Constants = {
       invite_status: ["pending", "accepted", "declined", "revoked", "expired"],
       member_role: ["owner", "admin", "member"],
       message_kind: ["text", "emoji", "system", "ai"],
+      notification_kind: ["invite", "mention", "ai_reply"],
       room_kind: ["private", "coworking"],
       room_status: ["active", "inactive"],
     },

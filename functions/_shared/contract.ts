@@ -319,3 +319,30 @@ export const roomKind = z.enum(enums.room_kind);
  * roomStatus.parse("active");
  */
 export const roomStatus = z.enum(enums.room_status);
+/**
+ * `notification_kind`: what a notification is about; each kind can be switched off per user in
+ * `notification_preferences` (columns `invites`, `mentions`, `ai_replies`).
+ *
+ * @example
+ * notificationKind.parse("mention");
+ */
+export const notificationKind = z.enum(enums.notification_kind);
+export type NotificationKind = z.infer<typeof notificationKind>;
+
+/**
+ * The JSON a Web Push carries (encrypted for the subscription; the app's service worker shows it).
+ * `url` is relative to the app (`#/rooms/<id>`, `#/invites`); `tag` makes a newer notification
+ * about the same room replace the older one.
+ *
+ * @example
+ * self.addEventListener("push", (e) => { const p = pushPayload.parse(e.data.json()); … });
+ */
+export const pushPayload = z.object({
+  kind: notificationKind,
+  title: z.string(),
+  body: z.string(),
+  url: z.string(),
+  tag: z.string(),
+  room_id: z.string(),
+});
+export type PushPayload = z.infer<typeof pushPayload>;

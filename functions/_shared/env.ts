@@ -28,6 +28,35 @@ export const livekitEnv = z.object({
 });
 export type LivekitEnv = z.infer<typeof livekitEnv>;
 
+/**
+ * Where notifications go (the `notify` function). Every part is optional: without VAPID keys there
+ * is no Web Push, without an email API key no mail to people who already have an account (invites
+ * to new addresses always go through Auth's own invite mail).
+ */
+export const notifyEnv = z.object({
+  /** VAPID key pair (base64url: the uncompressed P-256 point, and the private scalar). */
+  VAPID_PUBLIC_KEY: z.string().min(1).optional(),
+  VAPID_PRIVATE_KEY: z.string().min(1).optional(),
+  /** Who push services may contact about our pushes: `mailto:` or an `https:` URL. */
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)/, "must start with mailto: or https://")
+    .optional(),
+  /**
+   * Comma-separated origins pushes may be sent to. Default: the browsers' push services. A
+   * subscription naming any other origin is never called (it would let a user aim our requests
+   * anywhere).
+   */
+  ROOMKIT_PUSH_ORIGINS: z.string().optional(),
+  /** An email API shaped like Resend's `POST /emails` (Bearer key, JSON `{from,to,subject,html,text}`). */
+  ROOMKIT_EMAIL_API_URL: z.url().default("https://api.resend.com/emails"),
+  ROOMKIT_EMAIL_API_KEY: z.string().min(1).optional(),
+  ROOMKIT_EMAIL_FROM: z.string().min(3).default("Roomkit <notifications@roomkit.dev>"),
+  /** The app's address: links in mails and pushes point there (`<url>#/rooms/<id>`). */
+  ROOMKIT_APP_URL: z.url().optional(),
+});
+export type NotifyEnv = z.infer<typeof notifyEnv>;
+
 /** A misconfiguration: the message names every missing or invalid variable. */
 export class EnvError extends Error {
   constructor(message: string) {

@@ -16,6 +16,8 @@ export interface TestStack {
   dbUrl: string | undefined;
   /** HS256 secret; present for the local stack or when SUPABASE_JWT_SECRET is set. */
   jwtSecret: string | undefined;
+  /** The local stack's inbox (Mailpit's API), where Auth's mails go; undefined for an external stack. */
+  inboxUrl: string | undefined;
   /** True for the local stack: tests of local-only knobs (restart realtime…) check it. */
   local: boolean;
   /** A supabase-js client with the anon key and no persisted session. */
@@ -101,6 +103,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       serviceRoleKey,
       dbUrl: env.SUPABASE_DB_URL,
       jwtSecret: env.SUPABASE_JWT_SECRET,
+      inboxUrl: undefined,
       local: false,
       client: () => createClient<Database>(url, anonKey, clientOptions),
       admin: () => createClient<Database>(url, serviceRoleKey, clientOptions),
@@ -127,6 +130,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     serviceRoleKey: keys.serviceRoleKey,
     dbUrl: db.url,
     jwtSecret: keys.jwtSecret,
+    inboxUrl: stack.inboxUrl,
     local: true,
     client: () => createClient<Database>(stack.apiUrl, keys.anonKey, clientOptions),
     admin: () => createClient<Database>(stack.apiUrl, keys.serviceRoleKey, clientOptions),

@@ -448,6 +448,8 @@ async function start(values: {
       host: HOST,
       projectDir: project.dir,
       waitForFunctions: false,
+      // Links in mails and pushes point at the app (on the port it asks for; a busy one is reported below).
+      ...(appDir ? { appUrl: `http://${HOST}:${appPortOption ?? apiPort + APP_PORT_OFFSET}` } : {}),
       ...(process.env.ROOMKIT_DENO_DIR ? {} : { denoDir: join(dir, "deno") }),
       log: (source, line) => {
         if (verbose || !QUIET_SOURCES.has(source)) process.stdout.write(`[${source}] ${line}\n`);

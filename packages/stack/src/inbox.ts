@@ -32,6 +32,12 @@ export interface InboxMessage extends Mail {
 /** The sender the CLI configures for GoTrue (`[local_smtp] admin_email`, `sender_name` defaults). */
 export const SENDER = { Name: "Admin", Address: "admin@email.com" } as const;
 
+/**
+ * Where the inbox takes mail that functions send through an email API: the request of Resend's
+ * `POST /emails` (Bearer key, JSON `{from, to, subject, html, text}`), answered `{id}`.
+ */
+export const RESEND_PATH = "/api/resend/emails";
+
 /** Mailpit's page size when `limit` is absent (`/api/v1/messages`). */
 const DEFAULT_PAGE_LIMIT = 50;
 /** The newest mails kept; older ones are dropped so a long-running stack does not grow forever. */
@@ -177,6 +183,41 @@ async function readIds(req: IncomingMessage): Promise<string[] | undefined> {
   return Array.isArray(body?.IDs) && body.IDs.length > 0 ? body.IDs.map(String) : undefined;
 }
 
+/** Resend's `POST /emails`: a Bearer key (any, locally) and one or more recipients. */
+async function receiveApiMail(inbox: Inbox, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!/^Bearer \S+/.test(req.headers.authorization ?? "")) {
+    sendJson(res, 401, {
+      statusCode: 401,
+      name: "missing_api_key",
+      message: "Missing API key in the authorization header.",
+    });
+    return;
+  }
+  const body = (await readJson(req).catch(() => undefined)) as Record<string, unknown> | undefined;
+  const to = typeof body?.to === "string" ? [body.to] : Array.isArray(body?.to) ? body.to.map(String) : [];
+  if (
+    !body ||
+    to.length === 0 ||
+    typeof body.subject !== "string" ||
+    (body.html === undefined && body.text === undefined)
+  ) {
+    sendJson(res, 422, {
+      statusCode: 422,
+      name: "validation_error",
+      message: "to, subject and html or text are required",
+    });
+    return;
+  }
+  for (const address of to)
+    inbox.send({
+      to: address,
+      subject: body.subject,
+      html: String(body.html ?? ""),
+      text: String(body.text ?? ""),
+    });
+  sendJson(res, 200, { id: inbox.list()[0]!.id });
+}
+
 function handler(inbox: Inbox) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://inbox");
@@ -186,6 +227,10 @@ function handler(inbox: Inbox) {
       const html = renderPage(all);
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
       res.end(html);
+      return;
+    }
+    if (path === RESEND_PATH && req.method === "POST") {
+      await receiveApiMail(inbox, req, res);
       return;
     }
     if (path === "/api/v1/messages" && req.method === "GET") {

@@ -47,6 +47,13 @@ export interface StackOptions {
   waitForFunctions?: boolean;
   /** Interval of the scheduled `sweep` call (ms): participant expiry and voice evictions. Default 10 000. */
   sweepIntervalMs?: number;
+  /** Interval of the scheduled `notify` call (ms): delayed mentions and AI replies, retries. Default 10 000. */
+  notifyIntervalMs?: number;
+  /**
+   * Where the project's web app is served: functions get it as `ROOMKIT_APP_URL` (links in mails
+   * and pushes) unless the env file or `functionsEnv` sets it.
+   */
+  appUrl?: string;
   /** Extra environment for functions (secrets), on top of the file `supabase/functions/.env`. */
   functionsEnv?: Record<string, string>;
   /** Log sink; default writes prefixed lines to stdout. */
@@ -234,6 +241,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     api: project.config.api,
     auth: authSettings(project, options),
     mailer: inbox,
+    inboxUrl: inboxServer?.url,
     log,
     options,
   };

@@ -23,6 +23,8 @@ export interface StackContext {
   auth: AuthConfig;
   /** Where Auth's mails go: the local inbox. */
   mailer: Mailer;
+  /** The local inbox's URL, when it is served. */
+  inboxUrl?: string;
   /** Writes one line of this surface's log, prefixed by the stack. */
   log(source: string, line: string): void;
   /** Everything `startStack` was given (surface knobs such as `realtimeErrorBackoffMs`, `functionsEnv`). */

@@ -1,6 +1,8 @@
+import { createECDH, createHmac } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { join } from "node:path";
 import { header, sendJson } from "../http.ts";
+import { RESEND_PATH } from "../inbox.ts";
 import { verifyJwt } from "../jwt.ts";
 import type { StackKeys } from "../keys.ts";
 import { denoBinary } from "../paths.ts";
@@ -29,6 +31,34 @@ export const LIVEKIT_DEV_DEFAULTS = {
   LIVEKIT_API_KEY: "devkey",
   LIVEKIT_API_SECRET: "secret",
 } as const;
+
+/**
+ * Local settings for Roomkit's `notify` function, so pushes and mails work out of the box:
+ * LOCAL DEVELOPMENT ONLY. A VAPID key pair derived from the stack's JWT secret (stable across
+ * restarts, fresh per test stack), mails to people with an account delivered to the local inbox
+ * (which answers Resend's `POST /emails`), and links pointing at the served app. The env file
+ * and `functionsEnv` override each.
+ *
+ * @example
+ * localNotifyDefaults({ keys, inboxUrl: "http://127.0.0.1:54324", appUrl: "http://127.0.0.1:54323" });
+ */
+export function localNotifyDefaults(input: {
+  keys: StackKeys;
+  inboxUrl?: string | undefined;
+  appUrl?: string | undefined;
+}): Record<string, string> {
+  const ecdh = createECDH("prime256v1");
+  ecdh.setPrivateKey(createHmac("sha256", input.keys.jwtSecret).update("roomkit local vapid").digest());
+  return {
+    VAPID_PUBLIC_KEY: ecdh.getPublicKey("base64url"),
+    VAPID_PRIVATE_KEY: ecdh.getPrivateKey("base64url"),
+    VAPID_SUBJECT: "mailto:notifications@roomkit.local",
+    ...(input.inboxUrl
+      ? { ROOMKIT_EMAIL_API_URL: `${input.inboxUrl}${RESEND_PATH}`, ROOMKIT_EMAIL_API_KEY: "local-only" }
+      : {}),
+    ...(input.appUrl ? { ROOMKIT_APP_URL: input.appUrl } : {}),
+  };
+}
 
 /**
  * Where Deno keeps its npm cache: `ROOMKIT_DENO_DIR`, else `.roomkit/deno` in the project
@@ -127,6 +157,7 @@ export const createFunctionsSurface: SurfaceFactory = async (ctx) => {
   const functions = discoverFunctions(projectDir, ctx.project.configPath);
   const env = {
     ...LIVEKIT_DEV_DEFAULTS,
+    ...localNotifyDefaults({ keys: ctx.keys, inboxUrl: ctx.inboxUrl, appUrl: ctx.options.appUrl }),
     ...fileSecrets(projectDir, (line) => ctx.log("functions", line)),
     ...supabaseFunctionEnv({ apiUrl: ctx.apiUrl, dbUrl: ctx.dbUrl, keys: ctx.keys }),
     ...(ctx.options.functionsEnv ?? {}),

@@ -6,7 +6,7 @@
  */
 import type { StackContext } from "../surface.ts";
 import { startAiDispatcher } from "./ai-dispatch.ts";
-import { startSweeper } from "./sweeper.ts";
+import { startScheduledFunction } from "./scheduled-function.ts";
 
 /** A running background job. */
 export interface Job {
@@ -29,12 +29,27 @@ const JOBS: readonly ((ctx: StackContext) => Promise<Job | undefined>)[] = [
   (ctx) =>
     ctx.options.functions === false
       ? Promise.resolve(undefined)
-      : startSweeper({
+      : startScheduledFunction({
+          name: "sweep",
+          channel: "roomkit_sweep",
           dbUrl: ctx.dbUrl,
           apiUrl: ctx.apiUrl,
           serviceRoleKey: ctx.keys.serviceRoleKey,
           log: ctx.log,
           intervalMs: ctx.options.sweepIntervalMs,
+        }),
+  // Roomkit's `notify` function (pushes and mails) likewise: on NOTIFY roomkit_notify and on a timer for delayed ones.
+  (ctx) =>
+    ctx.options.functions === false
+      ? Promise.resolve(undefined)
+      : startScheduledFunction({
+          name: "notify",
+          channel: "roomkit_notify",
+          dbUrl: ctx.dbUrl,
+          apiUrl: ctx.apiUrl,
+          serviceRoleKey: ctx.keys.serviceRoleKey,
+          log: ctx.log,
+          intervalMs: ctx.options.notifyIntervalMs,
         }),
 ];
 

@@ -1,0 +1,146 @@
+/**
+ * Drains the notification outbox (`roomkit_private.notifications`, written by the notifications
+ * migration's triggers): claims due rows (a lease, so many instances never send one twice), decides
+ * whether each still deserves sending, sends it by push and mail, and records the outcome.
+ */
+import type { NotificationKind } from "../_shared/contract.ts";
+import { asService } from "../_shared/db.ts";
+import { type EmailResult, sendEmail } from "../_shared/email.ts";
+import { loadEnv, notifyEnv } from "../_shared/env.ts";
+import { type PushResult, type PushTarget, sendPush } from "../_shared/push.ts";
+import { inviteByAuth } from "./auth-invite.ts";
+import { composeEmail, composePush, type Subject } from "./compose.ts";
+
+/** One claimed notification, as `roomkit_private.claim_notifications` describes it. */
+export interface Claimed {
+  id: number;
+  kind: NotificationKind;
+  attempts: number;
+  room: { id: string; name: string; kind: string };
+  actor_name: string | null;
+  recipient: {
+    id: string | null;
+    email: string | null;
+    has_account: boolean;
+    invites: boolean;
+    mentions: boolean;
+    ai_replies: boolean;
+  };
+  invite: { id: string; pending: boolean } | null;
+  message: { id: string; body: string | null; deleted: boolean } | null;
+  in_room: boolean;
+  read: boolean;
+}
+
+/** Notifications claimed per call; the rest wait for the next call. */
+const BATCH = 50;
+
+/**
+ * Why a claimed notification is not sent, if it is not: the invite was answered or revoked, the
+ * message deleted, the recipient left the room or read the message meanwhile, or switched this
+ * kind off.
+ */
+export function skipReason(n: Claimed): string | undefined {
+  if (n.kind === "invite") {
+    if (!n.invite?.pending) return "invite_not_pending";
+    return n.recipient.has_account && !n.recipient.invites ? "preference" : undefined;
+  }
+  if (!n.message || n.message.deleted) return "message_deleted";
+  if (!n.in_room) return "not_in_room";
+  if (n.read) return "read";
+  const wanted = n.kind === "mention" ? n.recipient.mentions : n.recipient.ai_replies;
+  return wanted ? undefined : "preference";
+}
+
+interface Outcome {
+  push?: Partial<Record<PushResult, number>>;
+  email?: EmailResult | "auth_invite_sent" | "auth_invite_refused" | "auth_invite_failed";
+  skipped?: string;
+}
+
+/** Pushes to every subscription of `userId`; drops the ones the push service says are gone. */
+async function pushToUser(userId: string, subject: Subject): Promise<Outcome["push"]> {
+  const targets = await asService(
+    (tx) => tx<(PushTarget & { id: string })[]>`
+      select id, endpoint, p256dh, auth from roomkit.push_subscriptions where user_id = ${userId}`,
+  );
+  const payload = composePush(subject);
+  const counts: Partial<Record<PushResult, number>> = {};
+  const results = await Promise.all(targets.map(async (t) => ({ t, result: await sendPush(t, payload) })));
+  for (const { result } of results) counts[result] = (counts[result] ?? 0) + 1;
+  const gone = results.filter((r) => r.result === "gone").map((r) => r.t.id);
+  const sent = results.filter((r) => r.result === "sent").map((r) => r.t.id);
+  if (gone.length || sent.length) {
+    await asService(async (tx) => {
+      if (gone.length) await tx`delete from roomkit.push_subscriptions where id = any(${gone}::uuid[])`;
+      if (sent.length)
+        await tx`update roomkit.push_subscriptions set last_push_at = now() where id = any(${sent}::uuid[])`;
+    });
+  }
+  return counts;
+}
+
+async function deliverOne(n: Claimed): Promise<{ outcome: Outcome; retry: boolean }> {
+  const skipped = skipReason(n);
+  if (skipped) return { outcome: { skipped }, retry: false };
+  const subject: Subject = {
+    kind: n.kind,
+    room: n.room,
+    actorName: n.actor_name,
+    messageBody: n.message?.body ?? null,
+  };
+  const appUrl = loadEnv(notifyEnv).ROOMKIT_APP_URL;
+  const outcome: Outcome = {};
+  let email: Outcome["email"];
+  if (!n.recipient.has_account && n.recipient.email) {
+    const result = await inviteByAuth(n.recipient.email, {
+      invited_to_room: n.room.name,
+      invited_by: n.actor_name ?? "Someone",
+    });
+    // Confirmed between the claim and now: they are a member of the site after all.
+    email =
+      result === "exists"
+        ? await sendEmail(composeEmail(subject, n.recipient.email, appUrl))
+        : `auth_invite_${result}`;
+  } else {
+    if (n.recipient.id) outcome.push = await pushToUser(n.recipient.id, subject);
+    if (n.recipient.email) email = await sendEmail(composeEmail(subject, n.recipient.email, appUrl));
+  }
+  if (email) outcome.email = email;
+  const anySent = (outcome.push?.sent ?? 0) > 0 || email === "sent" || email === "auth_invite_sent";
+  const anyTransient =
+    (outcome.push?.failed ?? 0) > 0 || email === "failed" || email === "auth_invite_failed";
+  return { outcome, retry: !anySent && anyTransient };
+}
+
+/**
+ * Sends what is due.
+ *
+ * @example
+ * const { sent, skipped, failed } = await deliverDue();
+ */
+export async function deliverDue(): Promise<{ sent: number; skipped: number; failed: number }> {
+  const claimed = await asService(
+    (tx) => tx<{ n: Claimed }[]>`select n from roomkit_private.claim_notifications(${BATCH}) n`,
+  );
+  const totals = { sent: 0, skipped: 0, failed: 0 };
+  await Promise.all(
+    claimed.map(async ({ n }) => {
+      let result: { outcome: Outcome; retry: boolean };
+      try {
+        result = await deliverOne(n);
+      } catch (error) {
+        console.error(`notify: notification ${n.id} failed`, error);
+        result = { outcome: { skipped: "error" }, retry: true };
+      }
+      if (result.outcome.skipped) totals.skipped++;
+      else if (result.retry) totals.failed++;
+      else totals.sent++;
+      await asService(
+        (tx) =>
+          tx`select roomkit_private.finish_notification(${n.id}, ${tx.json(result.outcome as never)}, ${result.retry})`,
+      );
+    }),
+  );
+  return totals;
+}

@@ -75,7 +75,11 @@ export async function startFakePushService(): Promise<FakePushService> {
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`${count} push(es) to ${path} did not arrive in ${timeoutMs} ms (got ${matching().length})`));
+          reject(
+            new Error(
+              `${count} push(es) to ${path} did not arrive in ${timeoutMs} ms (got ${matching().length})`,
+            ),
+          );
         }, timeoutMs);
         const cleanup = () => {
           clearTimeout(timer);
@@ -99,8 +103,14 @@ export function decryptPush(subscription: FakeSubscription, body: Buffer): strin
   const senderKey = body.subarray(21, 21 + idlen);
   const record = body.subarray(21 + idlen);
   const shared = subscription.ecdh.computeSecret(senderKey);
-  const keyInfo = Buffer.concat([Buffer.from("WebPush: info\0"), subscription.ecdh.getPublicKey(), senderKey]);
-  const ikm = Buffer.from(hkdfSync("sha256", shared, Buffer.from(subscription.auth, "base64url"), keyInfo, 32));
+  const keyInfo = Buffer.concat([
+    Buffer.from("WebPush: info\0"),
+    subscription.ecdh.getPublicKey(),
+    senderKey,
+  ]);
+  const ikm = Buffer.from(
+    hkdfSync("sha256", shared, Buffer.from(subscription.auth, "base64url"), keyInfo, 32),
+  );
   const cek = Buffer.from(hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: aes128gcm\0"), 16));
   const nonce = Buffer.from(hkdfSync("sha256", ikm, salt, Buffer.from("Content-Encoding: nonce\0"), 12));
   const decipher = createDecipheriv("aes-128-gcm", cek, nonce);

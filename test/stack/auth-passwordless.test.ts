@@ -12,6 +12,7 @@ import { decodeJwt } from "jose";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { RESEND_PATH } from "../../packages/stack/src/inbox.ts";
 import { type RunningStack, startStack } from "../../packages/stack/src/index.ts";
 import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
@@ -435,6 +436,30 @@ describe("inbox", () => {
     const html = await page.text();
     expect(html).toContain(first);
     expect(html).toContain("Your Magic Link");
+  });
+
+  it("when a function sends mail through the inbox's Resend-shaped API, then it is listed like Auth's; without a key or recipient it is refused", async () => {
+    const to = address();
+    const send = (headers: Record<string, string>, payload: unknown) =>
+      fetch(`${inbox}${RESEND_PATH}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(payload),
+      });
+    const mail = {
+      from: "Roomkit <n@example.com>",
+      to: [to],
+      subject: "Ada mentioned you",
+      text: "hi",
+      html: "<p>hi</p>",
+    };
+    expect((await send({}, mail)).status).toBe(401);
+    expect((await send({ authorization: "Bearer local-only" }, { ...mail, to: [] })).status).toBe(422);
+    const ok = await send({ authorization: "Bearer local-only" }, mail);
+    expect(ok.status).toBe(200);
+    const { id } = (await ok.json()) as { id: string };
+    expect((await latestMailTo(to)).ID).toBe(id);
+    expect((await latestMailTo(to)).Subject).toBe("Ada mentioned you");
   });
 
   it("when a message id is unknown, then 404", async () => {

@@ -3,54 +3,16 @@
  * migration's triggers): claims due rows (a lease, so many instances never send one twice), decides
  * whether each still deserves sending, sends it by push and mail, and records the outcome.
  */
-import type { NotificationKind } from "../_shared/contract.ts";
 import { asService } from "../_shared/db.ts";
 import { type EmailResult, sendEmail } from "../_shared/email.ts";
 import { loadEnv, notifyEnv } from "../_shared/env.ts";
 import { type PushResult, type PushTarget, sendPush } from "../_shared/push.ts";
 import { inviteByAuth } from "./auth-invite.ts";
 import { composeEmail, composePush, type Subject } from "./compose.ts";
-
-/** One claimed notification, as `roomkit_private.claim_notifications` describes it. */
-export interface Claimed {
-  id: number;
-  kind: NotificationKind;
-  attempts: number;
-  room: { id: string; name: string; kind: string };
-  actor_name: string | null;
-  recipient: {
-    id: string | null;
-    email: string | null;
-    has_account: boolean;
-    invites: boolean;
-    mentions: boolean;
-    ai_replies: boolean;
-  };
-  invite: { id: string; pending: boolean } | null;
-  message: { id: string; body: string | null; deleted: boolean } | null;
-  in_room: boolean;
-  read: boolean;
-}
+import { type Claimed, skipReason } from "./decide.ts";
 
 /** Notifications claimed per call; the rest wait for the next call. */
 const BATCH = 50;
-
-/**
- * Why a claimed notification is not sent, if it is not: the invite was answered or revoked, the
- * message deleted, the recipient left the room or read the message meanwhile, or switched this
- * kind off.
- */
-export function skipReason(n: Claimed): string | undefined {
-  if (n.kind === "invite") {
-    if (!n.invite?.pending) return "invite_not_pending";
-    return n.recipient.has_account && !n.recipient.invites ? "preference" : undefined;
-  }
-  if (!n.message || n.message.deleted) return "message_deleted";
-  if (!n.in_room) return "not_in_room";
-  if (n.read) return "read";
-  const wanted = n.kind === "mention" ? n.recipient.mentions : n.recipient.ai_replies;
-  return wanted ? undefined : "preference";
-}
 
 interface Outcome {
   push?: Partial<Record<PushResult, number>>;

@@ -68,7 +68,6 @@ alter table roomkit_private.notifications enable row level security;
 -- No policies: only the triggers and the service role touch it.
 
 -- indexes
-create index push_subscriptions_user_idx on roomkit.push_subscriptions (user_id);
 create index notifications_due_idx on roomkit_private.notifications (deliver_after, id) where sent_at is null;
 create index notifications_recipient_recent_idx on roomkit_private.notifications (recipient_id, created_at)
   where recipient_id is not null;

@@ -28,7 +28,9 @@ export interface Claimed {
 /**
  * Why a claimed notification is not sent, if it is not: the invite was answered, revoked or
  * expired; the message deleted; the recipient left the room or read the message meanwhile, or
- * switched this kind off. An invite to an address without an account has no preferences yet.
+ * switched this kind off. A coworking participant is present by definition (the membership ends
+ * when they leave or their heartbeat stops), so mentions there are never pushed. An invite to an
+ * address without an account has no preferences yet.
  *
  * @example
  * skipReason(claimed) ?? send(claimed);
@@ -40,6 +42,7 @@ export function skipReason(n: Claimed): string | undefined {
   }
   if (!n.message || n.message.deleted) return "message_deleted";
   if (!n.in_room) return "not_in_room";
+  if (n.room.kind === "coworking") return "present";
   if (n.read) return "read";
   const wanted = n.kind === "mention" ? n.recipient.mentions : n.recipient.ai_replies;
   return wanted ? undefined : "preference";

@@ -65,7 +65,11 @@ describe("which notifications are skipped", () => {
     ],
     ["a mention of someone away", claimed(), undefined],
     ["a mention already read", claimed({ read: true }), "read"],
-    ["a mention in a coworking room (participants are there)", claimed({ room: { ...room, kind: "coworking" } }), "present"],
+    [
+      "a mention in a coworking room (participants are there)",
+      claimed({ room: { ...room, kind: "coworking" } }),
+      "present",
+    ],
     ["a mention of someone who left", claimed({ in_room: false }), "not_in_room"],
     [
       "a mention in a deleted message",

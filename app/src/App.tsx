@@ -10,6 +10,7 @@ import { Lobby } from "./coworking/Lobby.tsx";
 import { InvitesPage } from "./invites/InvitesPage.tsx";
 import { RoomsPage } from "./rooms/RoomsPage.tsx";
 import { useRoute } from "./router.ts";
+import { SettingsPage } from "./settings/SettingsPage.tsx";
 
 /** Signed out: the sign-in page. Signed in: the header, the banner and the page the hash names. */
 export function App() {
@@ -62,6 +63,7 @@ function SignedIn({ session }: { session: Session }) {
         {route.name === "invites" && <InvitesPage />}
         {route.name === "coworking" &&
           (route.roomId ? <CoworkingRoomView key={route.roomId} roomId={route.roomId} /> : <Lobby />)}
+        {route.name === "settings" && <SettingsPage />}
       </main>
     </AppDataContext.Provider>
   );

@@ -2,9 +2,10 @@ import { type FormEvent, useState } from "react";
 import { useAppData } from "../app-data.ts";
 import { useBackend } from "../backend.ts";
 import type { Route } from "../router.ts";
+import { turnOffPush } from "../settings/push.ts";
 import { useStore } from "../store.ts";
 
-/** Navigation with live badges, my display name (editable) and sign-out. */
+/** Navigation with live badges, settings, my display name (editable) and sign-out. */
 export function Header({ route }: { route: Route }) {
   const app = useAppData();
   const { supabase, roomkit } = useBackend();
@@ -17,6 +18,8 @@ export function Header({ route }: { route: Route }) {
     window.location.hash = "";
     await new Promise((resolve) => setTimeout(resolve, 0));
     await roomkit.closeAll();
+    // This device's push subscription belongs to the user signing out: the next one must not get it.
+    await turnOffPush(supabase).catch(() => {});
     await supabase.auth.signOut();
   };
 
@@ -50,6 +53,13 @@ export function Header({ route }: { route: Route }) {
           aria-current={route.name === "coworking" ? "page" : undefined}
         >
           Coworking
+        </a>
+        <a
+          className="nav-link"
+          href="#/settings"
+          aria-current={route.name === "settings" ? "page" : undefined}
+        >
+          Settings
         </a>
       </nav>
       <div className="me">

@@ -1,0 +1,181 @@
+import { useEffect, useId, useState } from "react";
+import { useBackend } from "../backend.ts";
+import {
+  ALL_ON,
+  loadPreferences,
+  NOTIFICATION_KINDS,
+  type NotificationKind,
+  type NotificationPreferences,
+  savePreferences,
+} from "./preferences.ts";
+import { type PushState, readPushState, turnOffPush, turnOnPush } from "./push.ts";
+
+/** Notifications: push on this device, and which kinds reach me (by email and push). */
+export function SettingsPage() {
+  return (
+    <section className="page settings">
+      <h1>Settings</h1>
+      <PushSettings />
+      <NotificationKinds />
+    </section>
+  );
+}
+
+/** What each push state tells the user; `off` and `on` also get a button. */
+const PUSH_TEXT: Record<PushState, string> = {
+  unsupported: "This browser cannot show push notifications. You still get them by email.",
+  denied:
+    "Notifications are blocked for this site. Allow them in your browser's site settings, then come back here.",
+  unconfigured: "Push notifications are not set up on this server (it has no VAPID key).",
+  off: "Push notifications are off on this device.",
+  on: "Push notifications are on for this device.",
+};
+
+function PushSettings() {
+  const { supabase } = useBackend();
+  const [state, setState] = useState<PushState | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const headingId = useId();
+
+  useEffect(() => {
+    let current = true;
+    readPushState(supabase).then(
+      (next) => {
+        if (current) setState(next);
+      },
+      (e: unknown) => {
+        if (!current) return;
+        setState("off");
+        setError(messageOf(e));
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [supabase]);
+
+  const run = async (action: typeof turnOnPush) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const result = await action(supabase);
+      setState(result.state);
+      setError(result.error ?? null);
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="card settings-section" aria-labelledby={headingId}>
+      <h2 id={headingId}>Push on this device</h2>
+      <p role="status" data-testid="push-state" data-state={state ?? "loading"}>
+        {state ? PUSH_TEXT[state] : "Checking…"}
+      </p>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      {state === "off" && (
+        <button type="button" className="primary" disabled={busy} onClick={() => void run(turnOnPush)}>
+          Turn on push notifications
+        </button>
+      )}
+      {state === "on" && (
+        <button type="button" disabled={busy} onClick={() => void run(turnOffPush)}>
+          Turn off push notifications
+        </button>
+      )}
+    </section>
+  );
+}
+
+function NotificationKinds() {
+  const { supabase } = useBackend();
+  const [preferences, setPreferences] = useState<NotificationPreferences | null>(null);
+  const [saved, setSaved] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let current = true;
+    void loadPreferences(supabase).then(({ data, error }) => {
+      if (!current) return;
+      setPreferences(data);
+      setError(error);
+    });
+    return () => {
+      current = false;
+    };
+  }, [supabase]);
+
+  const toggle = async (kind: NotificationKind, on: boolean) => {
+    const before = preferences ?? ALL_ON;
+    const next = { ...before, [kind]: on };
+    setPreferences(next);
+    setSaved(false);
+    setError(null);
+    const problem = await savePreferences(supabase, next);
+    if (problem) {
+      setPreferences(before);
+      setError(problem);
+    } else setSaved(true);
+  };
+
+  return (
+    <section className="card settings-section">
+      <fieldset disabled={!preferences}>
+        <legend>Notify me about</legend>
+        <p className="muted small">By email, and by push on the devices where it is on.</p>
+        {NOTIFICATION_KINDS.map(({ kind, label, hint }) => (
+          <KindCheckbox
+            key={kind}
+            label={label}
+            hint={hint}
+            checked={(preferences ?? ALL_ON)[kind]}
+            onChange={(on) => void toggle(kind, on)}
+          />
+        ))}
+      </fieldset>
+      <p role="status" className="ok small" data-testid="preferences-saved">
+        {saved ? "Saved." : ""}
+      </p>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+function KindCheckbox(props: {
+  label: string;
+  hint: string;
+  checked: boolean;
+  onChange: (on: boolean) => void;
+}) {
+  const id = useId();
+  return (
+    <div className="check">
+      <input
+        id={id}
+        type="checkbox"
+        checked={props.checked}
+        aria-describedby={`${id}-hint`}
+        onChange={(e) => props.onChange(e.target.checked)}
+      />
+      <label htmlFor={id}>{props.label}</label>
+      <span id={`${id}-hint`} className="muted small">
+        {props.hint}
+      </span>
+    </div>
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -57,15 +57,20 @@ export interface User {
 
 /**
  * Opens a new browser context and signs up through the app's form, as a person would; resolves
- * once the signed-in app shows their name.
+ * once the signed-in app shows their name. `prepare` runs on the context before the first page
+ * opens (permissions, init scripts).
  */
 export async function signUpInBrowser(
   browser: Browser,
   appUrl: string,
   name: string,
-  viewport = { width: 1280, height: 800 },
+  options: {
+    viewport?: { width: number; height: number };
+    prepare?: (context: BrowserContext) => Promise<void>;
+  } = {},
 ): Promise<User> {
-  const context = await browser.newContext({ viewport });
+  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } });
+  await options.prepare?.(context);
   const page = await context.newPage();
   // Confirm dialogs (remove member, delete) are accepted, as the user would.
   page.on("dialog", (dialog) => void dialog.accept());

@@ -1,0 +1,356 @@
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PushPayload } from "../../functions/_shared/contract.ts";
+import type { AppServer } from "../../packages/stack/src/app.ts";
+import { eventually, must, type Person, signUp } from "../e2e/support.ts";
+import { uniqueName } from "../support/fake-llm.ts";
+import {
+  decryptPush,
+  type FakePushService,
+  type FakeSubscription,
+  startFakePushService,
+} from "../support/fake-push.ts";
+import { EXTERNAL_STACK, startTestStack, type TestStack } from "../support/stack.ts";
+import {
+  apiAs,
+  CHROMIUM_PATH,
+  HAVE_CHROMIUM,
+  IN_CI,
+  launchChromium,
+  serveAppFor,
+  signUpInBrowser,
+  story,
+  type User,
+} from "./support.ts";
+
+/**
+ * Web Push in the web app, in real Chromium against the local stack: the settings page subscribes
+ * this device, invites and @mentions reach a user who is away, the app's own service worker shows
+ * them, and a kind switched off stays off.
+ *
+ * One edge is mocked, because Chromium cannot reach a real push service here (no network): an init
+ * script replaces `PushManager.prototype.subscribe` / `getSubscription` with a subscription on the
+ * fake push service, with keys this test made (`fake.subscribe()`). Everything after it is real:
+ * the app saves the subscription through REST, the notify function encrypts and sends to the fake
+ * service, the test decrypts what arrived (as the browser's push client would) and hands it to the
+ * page's registered service worker through CDP (`ServiceWorker.deliverPushMessage`).
+ */
+
+const missing = !HAVE_CHROMIUM
+  ? `no Chromium at ${CHROMIUM_PATH} (install it with \`apt-get install -y chromium\`)`
+  : undefined;
+if (missing && !IN_CI) console.warn(`Notifications browser suite SKIPPED: ${missing}.`);
+
+/** Mentions wait this long for the recipient to read them (default 20 s). */
+const DELAY_SECONDS = 1;
+const STORY_TIMEOUT_MS = 60_000;
+
+describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
+  missing
+    ? `web push in the web app (skipped: ${missing})`
+    : EXTERNAL_STACK
+      ? "web push in the web app (skipped: needs the local stack, to point notify at a fake push service)"
+      : "web push in the web app",
+  () => {
+    if (missing) {
+      it("when CI=true, then Chromium must be installed", () => {
+        throw new Error(`CI=true but ${missing}: .ci/run installs it before npm test`);
+      });
+      return;
+    }
+
+    let push: FakePushService;
+    let stack: TestStack;
+    let sql: postgres.Sql;
+    let app: AppServer;
+    let browser: Browser;
+    beforeAll(async () => {
+      push = await startFakePushService();
+      [stack, browser] = await Promise.all([
+        startTestStack({ notifyIntervalMs: 250, functionsEnv: { ROOMKIT_PUSH_ORIGINS: push.origin } }),
+        launchChromium(),
+      ]);
+      sql = postgres(stack.dbUrl!, { max: 2, onnotice: () => {} });
+      [app] = await Promise.all([
+        serveAppFor(stack),
+        sql`update roomkit_private.limits set notify_delay_seconds = ${DELAY_SECONDS}`,
+      ]);
+    }, 180_000);
+    afterAll(async () => {
+      await browser?.close();
+      await app?.close();
+      await sql?.end();
+      await stack?.stop();
+      await push?.close();
+    });
+
+    /** A person in their own browser whose push subscriptions land on the fake push service. */
+    async function signUpWithPush(
+      name: string,
+      options: { allowNotifications: boolean },
+    ): Promise<{ user: User; sub: FakeSubscription }> {
+      const sub = push.subscribe();
+      const user = await signUpInBrowser(browser, app.url, name, {
+        prepare: async (context) => {
+          if (options.allowNotifications) await grantNotifications(context);
+          await context.addInitScript(fakePushManager(sub));
+        },
+      });
+      return { user, sub };
+    }
+
+    const grantNotifications = (context: BrowserContext) =>
+      context.grantPermissions(["notifications"], { origin: app.url });
+
+    const pushState = (page: Page, state: string) =>
+      page.locator(`[data-testid="push-state"][data-state="${state}"]`).waitFor();
+
+    async function openSettings(page: Page): Promise<void> {
+      await page.getByRole("link", { name: "Settings" }).click();
+      await page.getByRole("heading", { name: "Settings" }).waitFor();
+    }
+
+    async function turnOnPush(page: Page): Promise<void> {
+      await page.getByRole("button", { name: "Turn on push notifications" }).click();
+      await pushState(page, "on");
+    }
+
+    const subscriptionsOf = async (userId: string) => [
+      ...(await sql<{ endpoint: string; p256dh: string; auth: string }[]>`
+        select endpoint, p256dh, auth from roomkit.push_subscriptions where user_id = ${userId}`),
+    ];
+
+    /** The pushes the fake service got for `sub` so far (at least `count`), decrypted. */
+    async function pushesTo(sub: FakeSubscription, count: number): Promise<PushPayload[]> {
+      await push.received(sub.endpoint, count);
+      return push.requests
+        .filter((r) => sub.endpoint.endsWith(r.path))
+        .map((r) => JSON.parse(decryptPush(sub, r.body)) as PushPayload);
+    }
+
+    /**
+     * What the browser's push client does on receipt: hands the (decrypted) payload to the page's
+     * service worker, here through CDP. Resolves with the notifications the worker then shows.
+     */
+    async function deliverToServiceWorker(user: User, payload: PushPayload): Promise<ShownNotification[]> {
+      const cdp = await user.context.newCDPSession(user.page);
+      try {
+        const registered = new Promise<string>((resolve) => {
+          cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+            const live = registrations.find((r) => !r.isDeleted && r.scopeURL === `${app.url}/`);
+            if (live) resolve(live.registrationId);
+          });
+        });
+        await cdp.send("ServiceWorker.enable");
+        await cdp.send("ServiceWorker.deliverPushMessage", {
+          origin: app.url,
+          registrationId: await registered,
+          data: JSON.stringify(payload),
+        });
+      } finally {
+        await cdp.detach();
+      }
+      return eventually(async () => {
+        const shown = await shownNotifications(user.page);
+        return shown.some((n) => n.tag === payload.tag) ? shown : undefined;
+      });
+    }
+
+    /** The outcome the notify function recorded for `recipientId`'s notification about `messageId`, once decided. */
+    function outcomeOf(messageId: string, recipientId: string): Promise<Record<string, unknown>> {
+      return eventually(async () => {
+        const [row] = await sql<{ outcome: Record<string, unknown> | null }[]>`
+          select outcome from roomkit_private.notifications
+          where message_id = ${messageId} and recipient_id = ${recipientId} and sent_at is not null`;
+        return row?.outcome;
+      }, 15_000);
+    }
+
+    /** Alice's new room with `guest` invited (through the client library); resolves with its id and the invite. */
+    async function inviteTo(alice: Person, guest: string, label: string) {
+      const name = uniqueName(label);
+      const room = must(await alice.roomkit.rooms.create({ name, ai_mode: "off" }));
+      const invite = must(await alice.roomkit.invites.send(room.id, { invitee_id: guest }));
+      return { roomId: room.id, name, inviteId: invite.id };
+    }
+
+    it(
+      "when Bob turns push on in settings and is on another page, then Alice's invite and @mention reach his device and its service worker shows both; signing out removes the device",
+      async () => {
+        let users: User[] = [];
+        await story(
+          "push-invite-mention",
+          () => users,
+          async () => {
+            const [{ user: bob, sub }, alice] = await Promise.all([
+              signUpWithPush("Bob", { allowNotifications: true }),
+              signUp(stack, "Alice"),
+            ]);
+            users = [bob];
+            const bobApi = await apiAs(stack, bob);
+
+            await openSettings(bob.page);
+            await pushState(bob.page, "off");
+            await turnOnPush(bob.page);
+            expect(await subscriptionsOf(bobApi.id)).toEqual([
+              { endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth },
+            ]);
+            await bob.page.getByRole("link", { name: "Coworking" }).click();
+
+            const room = await inviteTo(alice, bobApi.id, "Book club");
+            const [invited] = await pushesTo(sub, 1);
+            expect(invited).toEqual({
+              kind: "invite",
+              title: `Alice invited you to ${room.name}`,
+              body: "Open Roomkit to accept or decline.",
+              url: "#/invites",
+              tag: `invite:${room.roomId}`,
+              room_id: room.roomId,
+            });
+            expect(await deliverToServiceWorker(bob, invited!)).toEqual([
+              { title: invited!.title, body: invited!.body, tag: invited!.tag, url: "#/invites" },
+            ]);
+
+            must(await bobApi.roomkit.invites.accept(room.inviteId));
+            must(await alice.roomkit.messages.send(room.roomId, "@Bob are you joining us?"));
+            const mentioned = (await pushesTo(sub, 2))[1]!;
+            expect(mentioned).toMatchObject({
+              kind: "mention",
+              title: `Alice mentioned you in ${room.name}`,
+              body: "@Bob are you joining us?",
+              url: `#/rooms/${room.roomId}`,
+              tag: `room:${room.roomId}`,
+            });
+            const shown = await deliverToServiceWorker(bob, mentioned);
+            expect(shown.map((n) => n.tag).sort()).toEqual([invited!.tag, mentioned.tag].sort());
+            expect(shown.find((n) => n.tag === mentioned.tag)).toMatchObject({
+              title: mentioned.title,
+              url: mentioned.url,
+            });
+
+            await bob.page.getByRole("button", { name: "Sign out" }).click();
+            await bob.page.getByRole("tab", { name: "Create account" }).waitFor();
+            expect(await subscriptionsOf(bobApi.id)).toEqual([]);
+          },
+        );
+      },
+      STORY_TIMEOUT_MS,
+    );
+
+    it(
+      "when Carol unchecks Mentions, then it stays unchecked after a reload and a later @mention brings no push while an invite still does; blocked notifications and turning push off say so",
+      async () => {
+        let users: User[] = [];
+        await story(
+          "push-preferences",
+          () => users,
+          async () => {
+            const [{ user: carol, sub }, alice] = await Promise.all([
+              signUpWithPush("Carol", { allowNotifications: false }),
+              signUp(stack, "Alice"),
+            ]);
+            users = [carol];
+            const carolApi = await apiAs(stack, carol);
+            const room = await inviteTo(alice, carolApi.id, "Standup");
+            must(await carolApi.roomkit.invites.accept(room.inviteId));
+
+            // Headless Chromium answers an ungranted permission request with "denied".
+            await openSettings(carol.page);
+            await carol.page.getByRole("button", { name: "Turn on push notifications" }).click();
+            await pushState(carol.page, "denied");
+            await carol.page.getByText("Notifications are blocked for this site").waitFor();
+            await grantNotifications(carol.context);
+            await carol.page.reload();
+            await pushState(carol.page, "off");
+            await turnOnPush(carol.page);
+
+            const mentions = carol.page.getByRole("checkbox", { name: "Mentions" });
+            expect(await mentions.isChecked()).toBe(true);
+            await mentions.uncheck();
+            await carol.page.getByTestId("preferences-saved").getByText("Saved.").waitFor();
+            await carol.page.reload();
+            await pushState(carol.page, "on");
+            expect(await carol.page.getByRole("checkbox", { name: "Mentions" }).isChecked()).toBe(false);
+            expect(await carol.page.getByRole("checkbox", { name: "Invites" }).isChecked()).toBe(true);
+            expect(await carol.page.getByRole("checkbox", { name: "AI replies" }).isChecked()).toBe(true);
+
+            const message = must(await alice.roomkit.messages.send(room.roomId, "@Carol status?"));
+            expect(await outcomeOf(message.id, carolApi.id)).toEqual({ skipped: "preference" });
+            // The sentinel: an invite sent after the mention was decided arrives, and nothing else did.
+            const later = await inviteTo(alice, carolApi.id, "Retro");
+            const pushes = await eventually(async () => {
+              const all = await pushesTo(sub, 1);
+              return all.some((p) => p.room_id === later.roomId) ? all : undefined;
+            });
+            expect(pushes.map((p) => p.kind)).not.toContain("mention");
+            expect(pushes.filter((p) => p.room_id === later.roomId).map((p) => p.kind)).toEqual(["invite"]);
+
+            await carol.page.getByRole("button", { name: "Turn off push notifications" }).click();
+            await pushState(carol.page, "off");
+            expect(await subscriptionsOf(carolApi.id)).toEqual([]);
+          },
+        );
+      },
+      STORY_TIMEOUT_MS,
+    );
+  },
+);
+
+/** A notification the service worker shows, as `registration.getNotifications()` reports it. */
+interface ShownNotification {
+  title: string;
+  body: string;
+  tag: string;
+  url: unknown;
+}
+
+function shownNotifications(page: Page): Promise<ShownNotification[]> {
+  return page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    return (await registration.getNotifications()).map((n) => ({
+      title: n.title,
+      body: n.body,
+      tag: n.tag,
+      url: (n.data as { url?: unknown } | null)?.url,
+    }));
+  });
+}
+
+/**
+ * The init script standing in for the browser's push client (see the file comment): `subscribe`
+ * and `getSubscription` give a subscription with the test's endpoint and keys, remembered in
+ * localStorage with the applicationServerKey it was made with; `unsubscribe` forgets it. Plain
+ * JavaScript in a string, so nothing of the test's own compilation reaches the page.
+ */
+function fakePushManager(sub: Pick<FakeSubscription, "endpoint" | "p256dh" | "auth">): string {
+  return `(() => {
+    const sub = ${JSON.stringify({ endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth })};
+    const stored = "roomkit-test-push-subscription";
+    const bytes = (text) =>
+      Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0)).buffer;
+    const make = (key) => ({
+      endpoint: sub.endpoint,
+      expirationTime: null,
+      options: { userVisibleOnly: true, applicationServerKey: new Uint8Array(key).buffer },
+      getKey: (name) => bytes(name === "p256dh" ? sub.p256dh : sub.auth),
+      toJSON: () => ({ endpoint: sub.endpoint, expirationTime: null, keys: { p256dh: sub.p256dh, auth: sub.auth } }),
+      unsubscribe: async () => {
+        localStorage.removeItem(stored);
+        return true;
+      },
+    });
+    PushManager.prototype.subscribe = async (options) => {
+      const key = options.applicationServerKey;
+      const view = ArrayBuffer.isView(key)
+        ? new Uint8Array(key.buffer, key.byteOffset, key.byteLength)
+        : new Uint8Array(key);
+      localStorage.setItem(stored, JSON.stringify([...view]));
+      return make([...view]);
+    };
+    PushManager.prototype.getSubscription = async () => {
+      const key = localStorage.getItem(stored);
+      return key ? make(JSON.parse(key)) : null;
+    };
+  })();`;
+}

@@ -277,7 +277,7 @@ create trigger room_messages_notify after insert on roomkit.room_messages
 -- grants
 grant select, delete on roomkit.push_subscriptions to authenticated;
 grant insert (endpoint, p256dh, auth, user_agent) on roomkit.push_subscriptions to authenticated;
-grant update (p256dh, auth, user_agent) on roomkit.push_subscriptions to authenticated;
+grant update (endpoint, p256dh, auth, user_agent) on roomkit.push_subscriptions to authenticated;
 grant select, update (last_push_at), delete on roomkit.push_subscriptions to service_role;
 grant select on roomkit.notification_preferences to authenticated, service_role;
 grant insert (invites, mentions, ai_replies), update (invites, mentions, ai_replies, updated_at)

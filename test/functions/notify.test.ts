@@ -475,6 +475,23 @@ describe("who may see and change subscriptions and preferences", () => {
     expect(await (await rest(bob, "push_subscriptions?select=id")).json()).toEqual([]);
   });
 
+  test("when a browser saves the same subscription again with new keys (supabase-js upsert), then it stays one row with the new keys", async () => {
+    const bob = await f.user("Bob");
+    const first = push.subscribe();
+    const renewed = push.subscribe();
+    const save = (keys: FakeSubscription) =>
+      rest(bob, "push_subscriptions?on_conflict=user_id,endpoint", {
+        method: "POST",
+        body: { endpoint: first.endpoint, p256dh: keys.p256dh, auth: keys.auth },
+        prefer: "resolution=merge-duplicates",
+      });
+    expect((await save(first)).status).toBe(201);
+    // PostgREST answers 200 when the upsert inserted nothing.
+    expect((await save(renewed)).status).toBe(200);
+    const rows = await (await rest(bob, "push_subscriptions?select=endpoint,auth")).json();
+    expect(rows).toEqual([{ endpoint: first.endpoint, auth: renewed.auth }]);
+  });
+
   test("when a caller who is not the service role asks notify to send, then it is refused; any signed-in user gets the VAPID public key", async () => {
     const bob = await f.user("Bob");
     const refused = await f.call("notify", { method: "POST", token: bob.token });

@@ -103,28 +103,25 @@ export async function turnOnPush(supabase: SupabaseClient): Promise<PushResult> 
   return error ? { state: "off", error } : { state: "on" };
 }
 
-/**
- * Saves `subscription` as the signed-in user's row (a new one, or new keys for the same endpoint).
- * Clients may update only the keys and user agent, so this is an insert, then an update on a
- * duplicate, rather than an upsert (whose update would also set `endpoint`).
- */
+/** Saves `subscription` as the signed-in user's row (a new one, or new keys for the same endpoint). */
 async function saveSubscription(
   supabase: SupabaseClient,
   subscription: PushSubscription,
 ): Promise<string | null> {
   const { endpoint, keys } = subscription.toJSON();
   if (!endpoint || !keys?.p256dh || !keys.auth) return "The browser gave an incomplete push subscription.";
-  const row = {
-    p256dh: keys.p256dh,
-    auth: keys.auth,
-    user_agent: navigator.userAgent.slice(0, USER_AGENT_MAX),
-  };
-  const table = () => roomkitSchema(supabase).from("push_subscriptions");
-  const inserted = await table().insert({ endpoint, ...row });
-  if (!inserted.error) return null;
-  if (inserted.error.code !== "23505") return inserted.error.message;
-  const updated = await table().update(row).eq("endpoint", endpoint);
-  return updated.error?.message ?? null;
+  const { error } = await roomkitSchema(supabase)
+    .from("push_subscriptions")
+    .upsert(
+      {
+        endpoint,
+        p256dh: keys.p256dh,
+        auth: keys.auth,
+        user_agent: navigator.userAgent.slice(0, USER_AGENT_MAX),
+      },
+      { onConflict: "user_id,endpoint" },
+    );
+  return error?.message ?? null;
 }
 
 /**

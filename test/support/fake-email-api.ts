@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Arrivals } from "./arrivals.ts";
 
 export interface SentEmail {
   authorization: string | undefined;
@@ -26,41 +27,23 @@ export interface FakeEmailApi {
 }
 
 export async function startFakeEmailApi(): Promise<FakeEmailApi> {
-  const sent: SentEmail[] = [];
-  const waiters = new Set<() => void>();
+  const sent = new Arrivals<SentEmail>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Omit<SentEmail, "authorization">;
-      sent.push({ ...body, authorization: req.headers.authorization });
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ id: randomUUID() }));
-      for (const wake of waiters) wake();
+      sent.add({ ...body, authorization: req.headers.authorization });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/emails`,
-    sent,
-    received(to, timeoutMs = 15_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const mail = sent.find((m) => m.to.includes(to));
-          if (!mail) return;
-          cleanup();
-          resolve(mail);
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`no mail to ${to} in ${timeoutMs} ms`));
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
+    sent: sent.items,
+    async received(to, timeoutMs = 15_000) {
+      const [mail] = await sent.waitFor((m) => m.to.includes(to), 1, `mail to ${to}`, timeoutMs);
+      return mail!;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -8,6 +8,7 @@
 import { createDecipheriv, createECDH, type ECDH, hkdfSync, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Arrivals } from "./arrivals.ts";
 
 export interface PushRequest {
   path: string;
@@ -34,24 +35,22 @@ export interface FakePushService {
 }
 
 export async function startFakePushService(): Promise<FakePushService> {
-  const requests: PushRequest[] = [];
+  const requests = new Arrivals<PushRequest>();
   const statuses = new Map<string, number>();
-  const waiters = new Set<() => void>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const path = req.url ?? "/";
-      requests.push({ path, headers: req.headers, body: Buffer.concat(chunks) });
       res.writeHead(statuses.get(path) ?? 201).end();
-      for (const wake of waiters) wake();
+      requests.add({ path, headers: req.headers, body: Buffer.concat(chunks) });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     origin,
-    requests,
+    requests: requests.items,
     subscribe(status = 201) {
       const ecdh = createECDH("prime256v1");
       ecdh.generateKeys();
@@ -66,28 +65,7 @@ export async function startFakePushService(): Promise<FakePushService> {
     },
     received(endpoint, count = 1, timeoutMs = 15_000) {
       const path = new URL(endpoint).pathname;
-      const matching = () => requests.filter((r) => r.path === path);
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (matching().length < count) return;
-          cleanup();
-          resolve(matching().slice(0, count));
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(
-            new Error(
-              `${count} push(es) to ${path} did not arrive in ${timeoutMs} ms (got ${matching().length})`,
-            ),
-          );
-        }, timeoutMs);
-        const cleanup = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      });
+      return requests.waitFor((r) => r.path === path, count, `push(es) to ${path}`, timeoutMs);
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

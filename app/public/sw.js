@@ -32,10 +32,22 @@ self.addEventListener("push", (event) => {
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const url = event.notification.data?.url;
-  const target = new URL(typeof url === "string" ? url : "", self.registration.scope).href;
-  event.waitUntil(openApp(target));
+  event.waitUntil(openApp(appTarget(event.notification.data?.url)));
 });
+
+/**
+ * The app URL a notification opens: its hash route resolved against the app, and only ever inside
+ * the app (anything that resolves elsewhere opens the app's start page instead).
+ */
+function appTarget(url) {
+  const scope = self.registration.scope;
+  try {
+    const target = new URL(typeof url === "string" && url.startsWith("#") ? url : FALLBACK.url, scope).href;
+    return target.startsWith(scope) ? target : scope;
+  } catch {
+    return scope;
+  }
+}
 
 /** `{ title, body, url, tag }` from a push's JSON, each falling back to FALLBACK's. */
 function readPayload(data) {

@@ -87,6 +87,7 @@ export type Database = {
       };
       profiles: {
         Row: {
+          auth_invite_pending: boolean;
           avatar_url: string | null;
           created_at: string;
           display_name: string;
@@ -96,6 +97,7 @@ export type Database = {
         };
         ComputedFields: never;
         Insert: {
+          auth_invite_pending?: boolean;
           avatar_url?: string | null;
           created_at?: string;
           display_name: string;
@@ -104,6 +106,7 @@ export type Database = {
           updated_at?: string;
         };
         Update: {
+          auth_invite_pending?: boolean;
           avatar_url?: string | null;
           created_at?: string;
           display_name?: string;
@@ -121,6 +124,7 @@ export type Database = {
           id: string;
           last_push_at: string | null;
           p256dh: string;
+          session_id: string | null;
           user_agent: string | null;
           user_id: string;
         };
@@ -132,6 +136,7 @@ export type Database = {
           id?: string;
           last_push_at?: string | null;
           p256dh: string;
+          session_id?: string | null;
           user_agent?: string | null;
           user_id?: string;
         };
@@ -142,6 +147,7 @@ export type Database = {
           id?: string;
           last_push_at?: string | null;
           p256dh?: string;
+          session_id?: string | null;
           user_agent?: string | null;
           user_id?: string;
         };

@@ -7,7 +7,7 @@
  */
 import { loadEnv, notifyEnv, supabaseEnv } from "../_shared/env.ts";
 
-/** `sent`; `exists` (the address has a confirmed account after all: mail it as a member); `refused`; `failed` (retry). */
+/** `sent`; `exists` (the address was confirmed meanwhile: try again as a member); `refused`; `failed` (retry). */
 export type AuthInviteResult = "sent" | "exists" | "refused" | "failed";
 
 const TIMEOUT_MS = 10_000;

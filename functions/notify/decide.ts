@@ -7,14 +7,20 @@ import type { NotificationKind } from "../_shared/contract.ts";
 /** One claimed notification, as `roomkit_private.claim_notifications` describes it. */
 export interface Claimed {
   id: number;
+  lease_id: string;
   kind: NotificationKind;
   attempts: number;
   room: { id: string; name: string; kind: string };
   actor_name: string | null;
   recipient: {
+    /** The user, or the one who holds the invited address, confirmed. */
     id: string | null;
+    /** Their confirmed email, if any. */
     email: string | null;
-    has_account: boolean;
+    /** The invited address (invites by email). */
+    address: string | null;
+    /** What the address is to Auth when no user holds it confirmed. */
+    address_state: "none" | "invited" | "unconfirmed" | null;
     invites: boolean;
     mentions: boolean;
     ai_replies: boolean;
@@ -26,24 +32,37 @@ export interface Claimed {
 }
 
 /**
- * Why a claimed notification is not sent, if it is not: the invite was answered, revoked or
- * expired; the message deleted; the recipient left the room or read the message meanwhile, or
- * switched this kind off. A coworking participant is present by definition (the membership ends
- * when they leave or their heartbeat stops), so mentions there are never pushed. An invite to an
- * address without an account has no preferences yet.
+ * How a notification goes out: skipped (with the reason), or by push to the user's browsers and by
+ * one kind of mail: `member` (a notification through the email API to a confirmed address),
+ * `auth_invite` (Auth's invite mail, which signs a new person up), `plain` (a notification through
+ * the email API with no sign-in link, to an address someone signed up with but never confirmed:
+ * an Auth invite there would confirm an account whose password someone else chose).
+ */
+export type Plan = { skip: string } | { push: boolean; mail: "member" | "auth_invite" | "plain" | null };
+
+/**
+ * Decides. Skipped: an invite answered, revoked or expired before sending; a deleted message; a
+ * recipient who left the room or read the message meanwhile, or switched this kind off (checked
+ * again here: it may have changed since the notification was queued); mentions in coworking rooms,
+ * whose participants are there by definition.
  *
  * @example
- * skipReason(claimed) ?? send(claimed);
+ * const plan = planDelivery(claimed);
+ * if ("skip" in plan) return;
  */
-export function skipReason(n: Claimed): string | undefined {
+export function planDelivery(n: Claimed): Plan {
+  const r = n.recipient;
   if (n.kind === "invite") {
-    if (!n.invite?.pending) return "invite_not_pending";
-    return n.recipient.has_account && !n.recipient.invites ? "preference" : undefined;
+    if (!n.invite?.pending) return { skip: "invite_not_pending" };
+    if (r.id) return r.invites ? { push: true, mail: r.email ? "member" : null } : { skip: "preference" };
+    if (!r.address) return { skip: "no_recipient" };
+    if (r.address_state === "unconfirmed") return { push: false, mail: "plain" };
+    return { push: false, mail: "auth_invite" };
   }
-  if (!n.message || n.message.deleted) return "message_deleted";
-  if (!n.in_room) return "not_in_room";
-  if (n.room.kind === "coworking") return "present";
-  if (n.read) return "read";
-  const wanted = n.kind === "mention" ? n.recipient.mentions : n.recipient.ai_replies;
-  return wanted ? undefined : "preference";
+  if (!n.message || n.message.deleted) return { skip: "message_deleted" };
+  if (!n.in_room) return { skip: "not_in_room" };
+  if (n.room.kind === "coworking") return { skip: "present" };
+  if (n.read) return { skip: "read" };
+  const wanted = n.kind === "mention" ? r.mentions : r.ai_replies;
+  return wanted ? { push: true, mail: r.email ? "member" : null } : { skip: "preference" };
 }

@@ -9,22 +9,29 @@ import { loadEnv, notifyEnv } from "../_shared/env.ts";
 import { type PushResult, type PushTarget, sendPush } from "../_shared/push.ts";
 import { inviteByAuth } from "./auth-invite.ts";
 import { composeEmail, composePush, type Subject } from "./compose.ts";
-import { type Claimed, skipReason } from "./decide.ts";
+import { type Claimed, planDelivery } from "./decide.ts";
 
 /** Notifications claimed per call; the rest wait for the next call. */
 const BATCH = 50;
 
 interface Outcome {
   push?: Partial<Record<PushResult, number>>;
-  email?: EmailResult | "auth_invite_sent" | "auth_invite_refused" | "auth_invite_failed";
+  email?:
+    | EmailResult
+    | "auth_invite_sent"
+    | "auth_invite_refused"
+    | "auth_invite_failed"
+    | "auth_invite_exists";
   skipped?: string;
 }
 
-/** Pushes to every subscription of `userId`; drops the ones the push service says are gone. */
+/**
+ * Pushes to every subscription of `userId` whose Auth session still lives (subscriptions of ended
+ * sessions are deleted unsent); drops the ones the push service says are gone.
+ */
 async function pushToUser(userId: string, subject: Subject): Promise<Outcome["push"]> {
   const targets = await asService(
-    (tx) => tx<(PushTarget & { id: string })[]>`
-      select id, endpoint, p256dh, auth from roomkit.push_subscriptions where user_id = ${userId}`,
+    (tx) => tx<(PushTarget & { id: string })[]>`select * from roomkit_private.push_targets(${userId})`,
   );
   const payload = composePush(subject);
   const counts: Partial<Record<PushResult, number>> = {};
@@ -43,8 +50,8 @@ async function pushToUser(userId: string, subject: Subject): Promise<Outcome["pu
 }
 
 async function deliverOne(n: Claimed): Promise<{ outcome: Outcome; retry: boolean }> {
-  const skipped = skipReason(n);
-  if (skipped) return { outcome: { skipped }, retry: false };
+  const plan = planDelivery(n);
+  if ("skip" in plan) return { outcome: { skipped: plan.skip }, retry: false };
   const subject: Subject = {
     kind: n.kind,
     room: n.room,
@@ -53,25 +60,25 @@ async function deliverOne(n: Claimed): Promise<{ outcome: Outcome; retry: boolea
   };
   const appUrl = loadEnv(notifyEnv).ROOMKIT_APP_URL;
   const outcome: Outcome = {};
-  let email: Outcome["email"];
-  if (!n.recipient.has_account && n.recipient.email) {
-    const result = await inviteByAuth(n.recipient.email, {
+  if (plan.push && n.recipient.id) outcome.push = await pushToUser(n.recipient.id, subject);
+  const to = n.recipient.email ?? n.recipient.address;
+  if (plan.mail === "auth_invite" && to) {
+    const result = await inviteByAuth(to, {
       invited_to_room: n.room.name,
       invited_by: n.actor_name ?? "Someone",
     });
-    // Confirmed between the claim and now: they are a member of the site after all.
-    email =
-      result === "exists"
-        ? await sendEmail(composeEmail(subject, n.recipient.email, appUrl))
-        : `auth_invite_${result}`;
-  } else {
-    if (n.recipient.id) outcome.push = await pushToUser(n.recipient.id, subject);
-    if (n.recipient.email) email = await sendEmail(composeEmail(subject, n.recipient.email, appUrl));
+    outcome.email = `auth_invite_${result}`;
+  } else if (plan.mail && to) {
+    outcome.email = await sendEmail(composeEmail(subject, to, appUrl));
   }
-  if (email) outcome.email = email;
-  const anySent = (outcome.push?.sent ?? 0) > 0 || email === "sent" || email === "auth_invite_sent";
+  const anySent =
+    (outcome.push?.sent ?? 0) > 0 || outcome.email === "sent" || outcome.email === "auth_invite_sent";
   const anyTransient =
-    (outcome.push?.failed ?? 0) > 0 || email === "failed" || email === "auth_invite_failed";
+    (outcome.push?.failed ?? 0) > 0 ||
+    outcome.email === "failed" ||
+    outcome.email === "auth_invite_failed" ||
+    // Confirmed between the claim and now: the next attempt mails them as a member.
+    outcome.email === "auth_invite_exists";
   return { outcome, retry: !anySent && anyTransient };
 }
 
@@ -82,9 +89,10 @@ async function deliverOne(n: Claimed): Promise<{ outcome: Outcome; retry: boolea
  * const { sent, skipped, failed } = await deliverDue();
  */
 export async function deliverDue(): Promise<{ sent: number; skipped: number; failed: number }> {
-  const claimed = await asService(
-    (tx) => tx<{ n: Claimed }[]>`select n from roomkit_private.claim_notifications(${BATCH}) n`,
-  );
+  const claimed = await asService(async (tx) => {
+    await tx`select roomkit_private.prune_notifications()`;
+    return tx<{ n: Claimed }[]>`select n from roomkit_private.claim_notifications(${BATCH}) n`;
+  });
   const totals = { sent: 0, skipped: 0, failed: 0 };
   await Promise.all(
     claimed.map(async ({ n }) => {
@@ -100,7 +108,7 @@ export async function deliverDue(): Promise<{ sent: number; skipped: number; fai
       else totals.sent++;
       await asService(
         (tx) =>
-          tx`select roomkit_private.finish_notification(${n.id}, ${tx.json(result.outcome as never)}, ${result.retry})`,
+          tx`select roomkit_private.finish_notification(${n.id}, ${n.lease_id}, ${tx.json(result.outcome as never)}, ${result.retry})`,
       );
     }),
   );

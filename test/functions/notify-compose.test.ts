@@ -1,28 +1,31 @@
 /**
- * What `notify` decides and says, without the network: which claimed notifications are skipped
- * and why, and the words of a push and a mail (cut short, escaped, linking to the app).
+ * What `notify` decides and says, without the network: how each claimed notification goes out
+ * (or why not), and the words of a push and a mail (cut short, escaped, linking to the app).
  */
 import { describe, expect, test } from "vitest";
 import { composeEmail, composePush } from "../../functions/notify/compose.ts";
-import { type Claimed, skipReason } from "../../functions/notify/decide.ts";
+import { type Claimed, type Plan, planDelivery } from "../../functions/notify/decide.ts";
 
 const room = { id: "r1", name: "Book <club>", kind: "private" };
+const member = {
+  id: "u1",
+  email: "u1@example.com",
+  address: null,
+  address_state: null,
+  invites: true,
+  mentions: true,
+  ai_replies: true,
+} as const;
 
 function claimed(over: Partial<Claimed> = {}): Claimed {
   return {
     id: 1,
+    lease_id: "l1",
     kind: "mention",
     attempts: 1,
     room,
     actor_name: "Ada",
-    recipient: {
-      id: "u1",
-      email: "u1@example.com",
-      has_account: true,
-      invites: true,
-      mentions: true,
-      ai_replies: true,
-    },
+    recipient: { ...member },
     invite: null,
     message: { id: "m1", body: "@Bob hi", deleted: false },
     in_room: true,
@@ -31,68 +34,79 @@ function claimed(over: Partial<Claimed> = {}): Claimed {
   };
 }
 
-describe("which notifications are skipped", () => {
-  test.each([
+const invite = (over: Partial<Claimed> = {}) =>
+  claimed({ kind: "invite", invite: { id: "i", pending: true }, message: null, ...over });
+const stranger = (state: "none" | "invited" | "unconfirmed") => ({
+  ...member,
+  id: null,
+  email: null,
+  address: "new@example.com",
+  address_state: state,
+});
+
+describe("how a notification goes out", () => {
+  test.each<[string, Claimed, Plan]>([
+    ["a pending invite to a member", invite(), { push: true, mail: "member" }],
     [
-      "a pending invite",
-      claimed({ kind: "invite", invite: { id: "i", pending: true }, message: null }),
-      undefined,
+      "a pending invite to a guest (no email)",
+      invite({ recipient: { ...member, email: null } }),
+      { push: true, mail: null },
     ],
     [
       "an invite answered, revoked or expired before sending",
-      claimed({ kind: "invite", invite: { id: "i", pending: false }, message: null }),
-      "invite_not_pending",
+      invite({ invite: { id: "i", pending: false } }),
+      { skip: "invite_not_pending" },
     ],
     [
       "an invite to a member who turned invites off",
-      claimed({
-        kind: "invite",
-        invite: { id: "i", pending: true },
-        message: null,
-        recipient: { ...claimed().recipient, invites: false },
-      }),
-      "preference",
+      invite({ recipient: { ...member, invites: false } }),
+      { skip: "preference" },
     ],
     [
-      "an invite to a new address (no preferences yet)",
-      claimed({
-        kind: "invite",
-        invite: { id: "i", pending: true },
-        message: null,
-        recipient: { ...claimed().recipient, id: null, has_account: false, invites: false },
-      }),
-      undefined,
+      "an invite to an address without an account",
+      invite({ recipient: stranger("none") }),
+      { push: false, mail: "auth_invite" },
     ],
-    ["a mention of someone away", claimed(), undefined],
-    ["a mention already read", claimed({ read: true }), "read"],
+    [
+      "an invite to an address Auth already invited",
+      invite({ recipient: stranger("invited") }),
+      { push: false, mail: "auth_invite" },
+    ],
+    [
+      "an invite to an address someone signed up with and never confirmed",
+      invite({ recipient: stranger("unconfirmed") }),
+      { push: false, mail: "plain" },
+    ],
+    ["a mention of someone away", claimed(), { push: true, mail: "member" }],
+    ["a mention already read", claimed({ read: true }), { skip: "read" }],
     [
       "a mention in a coworking room (participants are there)",
       claimed({ room: { ...room, kind: "coworking" } }),
-      "present",
+      { skip: "present" },
     ],
-    ["a mention of someone who left", claimed({ in_room: false }), "not_in_room"],
+    ["a mention of someone who left", claimed({ in_room: false }), { skip: "not_in_room" }],
     [
       "a mention in a deleted message",
       claimed({ message: { id: "m1", body: null, deleted: true } }),
-      "message_deleted",
+      { skip: "message_deleted" },
     ],
     [
       "a mention, mentions off",
-      claimed({ recipient: { ...claimed().recipient, mentions: false } }),
-      "preference",
+      claimed({ recipient: { ...member, mentions: false } }),
+      { skip: "preference" },
     ],
     [
       "an AI reply, AI replies off",
-      claimed({ kind: "ai_reply", recipient: { ...claimed().recipient, ai_replies: false } }),
-      "preference",
+      claimed({ kind: "ai_reply", recipient: { ...member, ai_replies: false } }),
+      { skip: "preference" },
     ],
     [
       "an AI reply, mentions off",
-      claimed({ kind: "ai_reply", recipient: { ...claimed().recipient, mentions: false } }),
-      undefined,
+      claimed({ kind: "ai_reply", recipient: { ...member, mentions: false } }),
+      { push: true, mail: "member" },
     ],
-  ])("when %s, then the reason is %s", (_name, n, reason) => {
-    expect(skipReason(n)).toBe(reason);
+  ])("when %s, then %j", (_name, n, plan) => {
+    expect(planDelivery(n)).toEqual(plan);
   });
 });
 

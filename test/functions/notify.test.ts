@@ -28,7 +28,10 @@ const APP_URL = "http://127.0.0.1:3000";
 const EMAIL_KEY = "re_test_only_key";
 /** Mentions and AI replies wait this long for the recipient to read them (the default is 20 s). */
 const DELAY_SECONDS = 1;
-const PER_MINUTE = 4;
+/** Per (sender, recipient) pair and per sender, per minute; Auth invites per inviter per day. */
+const PER_PAIR = 4;
+const PER_SENDER = 8;
+const AUTH_INVITES_PER_DAY = 3;
 
 let f: FunctionsStack;
 let push: FakePushService;
@@ -48,7 +51,10 @@ beforeAll(async () => {
       ROOMKIT_APP_URL: APP_URL,
     },
   });
-  await f.sql`update roomkit_private.limits set notify_delay_seconds = ${DELAY_SECONDS}, notifications_per_minute = ${PER_MINUTE}`;
+  await f.sql`
+    update roomkit_private.limits
+    set notify_delay_seconds = ${DELAY_SECONDS}, notifications_per_pair_per_minute = ${PER_PAIR},
+        notifications_per_sender_per_minute = ${PER_SENDER}, auth_invites_per_day = ${AUTH_INVITES_PER_DAY}`;
   const someone = await f.user("Config");
   vapidKey = (
     await body<{ vapid_public_key: string }>(await f.call("notify/config", { token: someone.token }))
@@ -132,6 +138,18 @@ async function inboxMails(to: string): Promise<Json[]> {
   throw new Error(`no mail to ${to} in the inbox`);
 }
 
+/** Makes the user an anonymous guest (as `signInAnonymously` would have). */
+async function sqlGuest(userId: string): Promise<void> {
+  await f.sql`update auth.users set is_anonymous = true, email = null, email_confirmed_at = null where id = ${userId}`;
+}
+
+/** Makes the user's email unconfirmed. */
+async function sqlUnconfirmed(userId: string): Promise<void> {
+  await f.sql`
+    update auth.users set is_anonymous = false, email = ${`u-${userId}@example.com`}, email_confirmed_at = null
+    where id = ${userId}`;
+}
+
 function payloadOf(sub: FakeSubscription, req: { body: Buffer }): PushPayload {
   return JSON.parse(decryptPush(sub, req.body)) as PushPayload;
 }
@@ -205,6 +223,10 @@ describe("invites by email", () => {
     expect(sent.status).toBe(201);
 
     const [mail] = await inboxMails(stranger);
+    // Auth made a user for the address, but nobody can tell: its profile stays hidden until they accept.
+    const localPart = stranger.split("@")[0]!;
+    const seen = async () => (await rest(alice, `profiles?select=id&display_name=eq.${localPart}`)).json();
+    expect(await seen()).toEqual([]);
     const link = /https?:\/\/[^\s"<>]+\/auth\/v1\/verify\?[^\s"<>]+/.exec(mail!.Text as string)?.[0];
     expect(link).toBeDefined();
     const followed = await fetch(link!.replaceAll("&amp;", "&"), { redirect: "manual" });
@@ -229,6 +251,153 @@ describe("invites by email", () => {
     const [member] =
       await f.sql`select user_id from roomkit.room_members where room_id = ${room} and user_id = ${membership.user_id} and left_at is null`;
     expect(member).toBeDefined();
+    expect(await seen()).toEqual([{ id: membership.user_id }]);
+  });
+});
+
+describe("invites by email, hostile cases", () => {
+  test("when someone signed up with the address but never confirmed it, then no Auth invite (which would confirm an account whose password someone else chose) but a plain mail without a sign-in link", async () => {
+    const alice = await f.user("Alice");
+    const victim = `victim-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    // Mallory signed up with the victim's address and a password of hers; it was never confirmed.
+    await f.sql`
+      insert into auth.users (instance_id, id, aud, role, email, encrypted_password, raw_app_meta_data,
+                              raw_user_meta_data, created_at, updated_at)
+      values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
+              ${victim}, '$2a$10$abcdefghijklmnopqrstuuJ3JmJZbOpbU2Fy0l4m0YRJpQ4nq0Vqy',
+              '{"provider":"email"}', '{}', now(), now())`;
+    const room = await privateRoom(f.sql, alice, "Trap");
+    const sent = await f.call("invites", {
+      method: "POST",
+      token: alice.token,
+      body: { room_id: room, invitee_email: victim },
+    });
+    expect(sent.status).toBe(201);
+
+    const mail = await email.received(victim);
+    expect(mail.subject).toBe("Alice invited you to Trap");
+    expect(mail.text).not.toContain("/auth/v1/verify");
+    await settled(room, 1);
+    const inbox = await fetch(
+      `${f.stack.inboxUrl}/api/v1/search?query=${encodeURIComponent(`to:${victim}`)}`,
+    );
+    expect(((await inbox.json()) as Json).messages).toEqual([]);
+  });
+
+  test("when a guest or a user without a confirmed email invites by email, then 403 forbidden and nothing is sent", async () => {
+    const alice = await f.user("Alice");
+    const room = await privateRoom(f.sql, alice, "Guests");
+    for (const change of [sqlGuest, sqlUnconfirmed]) {
+      await change(alice.id);
+      const res = await f.call("invites", {
+        method: "POST",
+        token: alice.token,
+        body: { room_id: room, invitee_email: `x-${crypto.randomUUID().slice(0, 8)}@example.com` },
+      });
+      expect(res.status).toBe(403);
+      expect((await body<Json>(res)).error.code).toBe("forbidden");
+    }
+    const [counted] = await f.sql<{ n: number }[]>`
+      select count(*)::int as n from roomkit.room_invites where room_id = ${room}`;
+    expect(counted!.n).toBe(0);
+  });
+
+  test("when one inviter asks for more Auth invites to new addresses than the daily limit, then the rest are not mailed (the invites still stand)", async () => {
+    const alice = await f.user("Alice");
+    const room = await privateRoom(f.sql, alice, "Growth");
+    const addresses = Array.from(
+      { length: AUTH_INVITES_PER_DAY + 1 },
+      () => `g-${crypto.randomUUID().slice(0, 8)}@example.com`,
+    );
+    for (const address of addresses) {
+      const res = await f.call("invites", {
+        method: "POST",
+        token: alice.token,
+        body: { room_id: room, invitee_email: address },
+      });
+      expect(res.status).toBe(201);
+    }
+    const outcomes = await settled(room, AUTH_INVITES_PER_DAY);
+    expect(outcomes.map((o) => o.outcome.email)).toEqual(
+      Array(AUTH_INVITES_PER_DAY).fill("auth_invite_sent"),
+    );
+    await inboxMails(addresses[AUTH_INVITES_PER_DAY - 1]!);
+    const last = await fetch(
+      `${f.stack.inboxUrl}/api/v1/search?query=${encodeURIComponent(`to:${addresses[AUTH_INVITES_PER_DAY]}`)}`,
+    );
+    expect(((await last.json()) as Json).messages).toEqual([]);
+  });
+});
+
+describe("senders and subscriptions under pressure", () => {
+  test("when several notify calls run at once, then every notification is sent exactly once", async () => {
+    const alice = await f.user("Alice");
+    const room = await privateRoom(f.sql, alice, "Busy");
+    const subs: FakeSubscription[] = [];
+    for (let i = 0; i < PER_SENDER; i++) {
+      const u = await f.user(`Busy${i}`);
+      subs.push(await subscribe(u));
+      await asUserSql(f.sql, alice.id, (tx) => tx`select roomkit.send_invite(${room}, ${u.id}::uuid)`);
+    }
+    const service = { token: f.stack.serviceRoleKey, method: "POST" };
+    await Promise.all([f.call("notify", service), f.call("notify", service), f.call("notify", service)]);
+    await settled(room, PER_SENDER);
+    for (const sub of subs)
+      expect(push.requests.filter((r) => sub.endpoint.endsWith(r.path))).toHaveLength(1);
+  });
+
+  test("when a sender's lease has run out, then its outcome is not recorded", async () => {
+    const alice = await f.user("Alice");
+    const bob = await f.user("Bob");
+    const room = await privateRoom(f.sql, alice, "Lease");
+    await asUserSql(f.sql, alice.id, (tx) => tx`select roomkit.send_invite(${room}, ${bob.id}::uuid)`);
+    await settled(room, 1);
+    const [lease] = await f.sql<{ finished: boolean }[]>`
+      select roomkit_private.finish_notification(n.id, gen_random_uuid(), '{"skipped":"stale"}', false) as finished
+      from roomkit_private.notifications n where n.room_id = ${room}`;
+    expect(lease!.finished).toBe(false);
+    const [after] = await settled(room, 1);
+    expect(after!.outcome).not.toEqual({ skipped: "stale" });
+  });
+
+  test("when the session that registered a subscription signs out, then that browser gets no more pushes and its row goes", async () => {
+    const alice = await f.user("Alice");
+    const client = f.stack.client();
+    const address = `session-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const { data, error } = await client.auth.signUp({ email: address, password: "a-long-password-1" });
+    expect(error).toBeNull();
+    const bob: TestUser = {
+      id: data.user!.id,
+      name: "Bob",
+      email: address,
+      token: data.session!.access_token,
+    };
+    const sub = await subscribe(bob);
+    const [row] = await f.sql`select session_id from roomkit.push_subscriptions where user_id = ${bob.id}`;
+    expect(row!.session_id).not.toBeNull();
+    await client.auth.signOut();
+
+    const room = await privateRoom(f.sql, alice, "After sign-out");
+    await asUserSql(f.sql, alice.id, (tx) => tx`select roomkit.send_invite(${room}, ${bob.id}::uuid)`);
+    const [outcome] = await settled(room, 1);
+    expect(outcome!.outcome.push).toEqual({});
+    expect(push.requests.filter((r) => sub.endpoint.endsWith(r.path))).toEqual([]);
+    expect(await f.sql`select 1 from roomkit.push_subscriptions where user_id = ${bob.id}`).toHaveLength(0);
+  });
+
+  test("when a user saves 30 subscriptions at once, then at most 10 are kept", async () => {
+    const bob = await f.user("Bob");
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () => {
+        const sub = push.subscribe();
+        return rest(bob, "push_subscriptions", {
+          method: "POST",
+          body: { endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth },
+        });
+      }),
+    );
+    expect(results.filter((r) => r.status === 201)).toHaveLength(10);
+    expect(results.filter((r) => r.status === 400)).toHaveLength(20);
   });
 });
 
@@ -399,27 +568,59 @@ describe("mentions and AI replies", () => {
         body: { room_id: other, invitee_id: who.id },
       });
 
+    // Dave's three arrive; nothing was even queued for Bob.
     await push.received(davePush.endpoint, 3);
-    const outcomes = [...(await settled(room, 4)), ...(await settled(other, 2))];
-    const bobs = outcomes.filter((o) => o.recipient_id === bob.id);
-    expect(bobs.map((o) => o.kind).sort()).toEqual(["ai_reply", "invite", "mention"]);
-    for (const o of bobs) expect(o.outcome).toEqual({ skipped: "preference" });
+    const outcomes = [...(await settled(room, 2)), ...(await settled(other, 1))];
+    expect(outcomes.map((o) => o.recipient_id)).toEqual([dave.id, dave.id, dave.id]);
     expect(push.requests.filter((r) => bobPush.endpoint.endsWith(r.path))).toEqual([]);
     expect(email.sent.filter((m) => m.to.includes(bob.email))).toEqual([]);
   });
 
-  test("when a burst of mentions arrives, then a recipient gets at most the per-minute limit and the rest are recorded as rate limited", async () => {
+  test("when a user switches mentions off after a mention was queued, then it is not sent", async () => {
     const carol = await f.user("Carol");
+    const bob = await f.user(`Later ${crypto.randomUUID().slice(0, 4)}`);
+    const room = await privateRoom(f.sql, carol, "Prefs later");
+    await addMember(room, bob);
+    const sub = await subscribe(bob);
+    await say(carol, room, `@${bob.name} soon`);
+    await rest(bob, "notification_preferences", { method: "POST", body: { mentions: false } });
+    const [outcome] = await settled(room, 1);
+    expect(outcome!.outcome).toEqual({ skipped: "preference" });
+    expect(push.requests.filter((r) => sub.endpoint.endsWith(r.path))).toEqual([]);
+  });
+
+  test("when one member sends a burst of mentions, then the recipient gets at most the per-pair limit from them, and others still reach the recipient", async () => {
+    const carol = await f.user("Carol");
+    const dave = await f.user("Dave");
     const bob = await f.user(`Target ${crypto.randomUUID().slice(0, 4)}`);
     const room = await privateRoom(f.sql, carol, "Spam");
     await addMember(room, bob);
+    await addMember(room, dave);
     const sub = await subscribe(bob);
-    for (let i = 0; i < PER_MINUTE + 6; i++) await say(carol, room, `@${bob.name} ping ${i}`);
+    for (let i = 0; i < PER_PAIR + 6; i++) await say(carol, room, `@${bob.name} ping ${i}`);
+    // Carol's flood does not use up what others may send Bob: Dave's mention still goes out.
+    await say(dave, room, `@${bob.name} real question`);
 
-    const outcomes = await settled(room, PER_MINUTE + 6);
-    expect(outcomes.filter((o) => o.outcome?.skipped === "rate_limited")).toHaveLength(6);
-    await push.received(sub.endpoint, PER_MINUTE);
-    expect(push.requests.filter((r) => sub.endpoint.endsWith(r.path))).toHaveLength(PER_MINUTE);
+    const outcomes = await settled(room, PER_PAIR + 1);
+    expect(outcomes).toHaveLength(PER_PAIR + 1);
+    const pushed = await push.received(sub.endpoint, PER_PAIR + 1);
+    expect(pushed.map((p) => payloadOf(sub, p).title)).toContain("Dave mentioned you in Spam");
+    expect(push.requests.filter((r) => sub.endpoint.endsWith(r.path))).toHaveLength(PER_PAIR + 1);
+  });
+
+  test("when one message mentions more members than the per-sender limit, then only that many are notified", async () => {
+    const carol = await f.user("Carol");
+    const room = await privateRoom(f.sql, carol, "Crowd");
+    const members: TestUser[] = [];
+    for (let i = 0; i < PER_SENDER + 2; i++) {
+      const m = await f.user(`Crowd${i} ${crypto.randomUUID().slice(0, 4)}`);
+      await addMember(room, m);
+      members.push(m);
+    }
+    await say(carol, room, members.map((m) => `@${m.name}`).join(" "));
+    const [counted] = await f.sql<{ n: number }[]>`
+      select count(*)::int as n from roomkit_private.notifications where room_id = ${room}`;
+    expect(counted!.n).toBe(PER_SENDER);
   });
 });
 

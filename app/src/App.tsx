@@ -12,14 +12,19 @@ import { RoomsPage } from "./rooms/RoomsPage.tsx";
 import { useRoute } from "./router.ts";
 import { SettingsPage } from "./settings/SettingsPage.tsx";
 
-/** Signed out: the sign-in page. Signed in: the header, the banner and the page the hash names. */
-export function App() {
+/**
+ * Signed out: the sign-in page (saying why, when a mailed link did not sign the person in).
+ * Signed in: the header, the banner and the page the hash names.
+ */
+export function App({ signInProblem = null }: { signInProblem?: string | null }) {
   const { supabase } = useBackend();
   const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [problem, setProblem] = useState(signInProblem);
 
   useEffect(() => {
     void supabase.auth.getSession().then(({ data }) => setSession(data.session));
     const { data } = supabase.auth.onAuthStateChange((_event, next) => {
+      if (next) setProblem(null);
       // Token refreshes keep the same user: keep the same AppData (and its subscriptions).
       setSession((current) => (current?.user.id === next?.user.id && current && next ? current : next));
     });
@@ -27,7 +32,7 @@ export function App() {
   }, [supabase]);
 
   if (session === undefined) return <p className="center-page">Loading…</p>;
-  if (!session) return <SignIn />;
+  if (!session) return <SignIn problem={problem} />;
   return <SignedIn key={session.user.id} session={session} />;
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import {
   type FakeSubscription,
   startFakePushService,
 } from "../support/fake-push.ts";
+import { freePort } from "../support/global-setup.ts";
 import { EXTERNAL_STACK, startTestStack, type TestStack } from "../support/stack.ts";
 import {
   apiAs,
@@ -25,9 +27,10 @@ import {
 } from "./support.ts";
 
 /**
- * Web Push in the web app, in real Chromium against the local stack: the settings page subscribes
- * this device, invites and @mentions reach a user who is away, the app's own service worker shows
- * them, and a kind switched off stays off.
+ * Notifications in the web app, in real Chromium against the local stack: the settings page
+ * subscribes this device, invites and @mentions reach a user who is away, the app's own service
+ * worker shows them, and a kind switched off stays off; an address without an account gets Auth's
+ * invite mail (in the stack's inbox), whose link signs them in to the app with the invite waiting.
  *
  * One edge is mocked, because Chromium cannot reach a real push service here (no network): an init
  * script replaces `PushManager.prototype.subscribe` / `getSubscription` with a subscription on the
@@ -48,10 +51,10 @@ const STORY_TIMEOUT_MS = 60_000;
 
 describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
   missing
-    ? `web push in the web app (skipped: ${missing})`
+    ? `notifications in the web app (skipped: ${missing})`
     : EXTERNAL_STACK
-      ? "web push in the web app (skipped: needs the local stack, to point notify at a fake push service)"
-      : "web push in the web app",
+      ? "notifications in the web app (skipped: needs the local stack, to point notify at a fake push service and read its inbox)"
+      : "notifications in the web app",
   () => {
     if (missing) {
       it("when CI=true, then Chromium must be installed", () => {
@@ -67,13 +70,19 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
     let browser: Browser;
     beforeAll(async () => {
       push = await startFakePushService();
+      // Mails link to the app, and the app names the stack: the app's port comes first.
+      const appPort = await freePort();
       [stack, browser] = await Promise.all([
-        startTestStack({ notifyIntervalMs: 250, functionsEnv: { ROOMKIT_PUSH_ORIGINS: push.origin } }),
+        startTestStack({
+          notifyIntervalMs: 250,
+          appUrl: `http://127.0.0.1:${appPort}`,
+          functionsEnv: { ROOMKIT_PUSH_ORIGINS: push.origin },
+        }),
         launchChromium(),
       ]);
       sql = postgres(stack.dbUrl!, { max: 2, onnotice: () => {} });
       [app] = await Promise.all([
-        serveAppFor(stack),
+        serveAppFor(stack, { port: appPort }),
         sql`update roomkit_private.limits set notify_delay_seconds = ${DELAY_SECONDS}`,
       ]);
     }, 180_000);
@@ -294,8 +303,85 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
       },
       STORY_TIMEOUT_MS,
     );
+
+    /** The mail the stack's inbox holds for `to` (Mailpit's API), once it has arrived. */
+    async function mailTo(to: string): Promise<InboxMail> {
+      const inbox = stack.inboxUrl!;
+      const found = await eventually(async () => {
+        const res = await fetch(`${inbox}/api/v1/search?query=${encodeURIComponent(`to:${to}`)}`);
+        return ((await res.json()) as { messages: { ID: string }[] }).messages[0];
+      });
+      return (await (await fetch(`${inbox}/api/v1/message/${found.ID}`)).json()) as InboxMail;
+    }
+
+    it(
+      "when Alice invites an address without an account, then the mailed link opens the app signed in as that person on the invites page, with no tokens left in the address bar or history, accepting takes them into the room, and the used link then says why it signs no one in",
+      async () => {
+        let users: Pick<User, "name" | "context" | "page">[] = [];
+        await story(
+          "invite-link",
+          () => users,
+          async () => {
+            const alice = await signUp(stack, "Alice");
+            const name = uniqueName("Launch team");
+            const room = must(await alice.roomkit.rooms.create({ name, ai_mode: "off" }));
+            const newcomer = `dana-${randomUUID().slice(0, 8)}`;
+            must(await alice.roomkit.invites.send(room.id, { invitee_email: `${newcomer}@example.test` }));
+
+            const mail = await mailTo(`${newcomer}@example.test`);
+            expect(mail.Subject).toBe("You have been invited");
+            const link = /https?:\/\/\S+\/auth\/v1\/verify\?\S+/.exec(mail.Text)?.[0];
+            expect(link).toBeDefined();
+            const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+            const page = await context.newPage();
+            users = [{ name: "Dana", context, page }];
+            await page.goto(link!);
+
+            await page.getByRole("heading", { name: "Invites" }).waitFor();
+            expect(page.url()).toBe(`${app.url}/#/invites`);
+            // Their name comes from the address until they change it (the profile trigger).
+            await page.getByTestId("my-name").getByText(newcomer).waitFor();
+            await page.getByTestId("invite-count").getByText("1 pending").waitFor();
+            await page.getByTestId("invite").getByText(`Alice invited you to ${name}`).waitFor();
+
+            await page.getByRole("button", { name: `Accept invite to ${name}` }).click();
+            await page.getByTestId("room-title").getByText(name).waitFor();
+            expect(page.url()).toBe(`${app.url}/#/rooms/${room.id}`);
+            must(await alice.roomkit.messages.send(room.id, `Welcome, ${newcomer}!`));
+            await page.getByTestId("message-body").getByText(`Welcome, ${newcomer}!`).waitFor();
+            await page.getByTestId("invite-count").waitFor({ state: "detached" });
+
+            // Back is the invites page (empty now), and before it the blank tab: no entry holds the tokens.
+            await page.goBack();
+            await page.getByTestId("no-invites").waitFor();
+            expect(page.url()).toBe(`${app.url}/#/invites`);
+            await page.goBack();
+            expect(page.url()).toBe("about:blank");
+
+            // The link works once: followed again, the sign-in page says why it did not sign anyone in.
+            const again = await browser.newContext();
+            const second = await again.newPage();
+            users.push({ name: "Dana-again", context: again, page: second });
+            await second.goto(link!);
+            await second
+              .getByRole("alert")
+              .getByText("The link did not sign you in: Email link is invalid or has expired")
+              .waitFor();
+            await second.getByRole("tab", { name: "Sign in" }).waitFor();
+            expect(second.url()).toBe(`${app.url}/#/`);
+          },
+        );
+      },
+      STORY_TIMEOUT_MS,
+    );
   },
 );
+
+/** The fields of a Mailpit message this suite reads. */
+interface InboxMail {
+  Subject: string;
+  Text: string;
+}
 
 /** A notification the service worker shows, as `registration.getNotifications()` reports it. */
 interface ShownNotification {

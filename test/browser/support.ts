@@ -35,13 +35,17 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
-/** Builds the app if app/ changed, and serves it pointed at `stack`. */
-export async function serveAppFor(stack: TestStack): Promise<AppServer> {
+/**
+ * Builds the app if app/ changed, and serves it pointed at `stack`, on `port` (default: a free
+ * one). A stack whose mails link to the app needs the app's URL before the app can know the
+ * stack's: take a port first (`freePort()`), start the stack with `appUrl`, then serve here.
+ */
+export async function serveAppFor(stack: TestStack, options: { port?: number } = {}): Promise<AppServer> {
   const appDir = join(ROOT, "app");
   await ensureAppBuilt(appDir);
   return serveApp({
     appDir,
-    port: 0,
+    port: options.port ?? 0,
     config: { supabaseUrl: stack.url, supabaseKey: stack.anonKey, voice: false },
   });
 }
@@ -101,7 +105,11 @@ export async function apiAs(stack: TestStack, user: User): Promise<{ id: string;
  * Runs a story; when it fails, saves a screenshot of every user's page under
  * test-results/browser/ before rethrowing. Closes the users' contexts either way.
  */
-export async function story(name: string, users: () => User[], run: () => Promise<void>): Promise<void> {
+export async function story(
+  name: string,
+  users: () => Pick<User, "name" | "context" | "page">[],
+  run: () => Promise<void>,
+): Promise<void> {
   try {
     await run();
   } catch (error) {

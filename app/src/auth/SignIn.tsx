@@ -1,15 +1,18 @@
 import { type FormEvent, useId, useState } from "react";
 import { useBackend } from "../backend.ts";
 
-/** Email and password (sign in or create an account), or a guest session (anonymous sign-in). */
-export function SignIn() {
+/**
+ * Email and password (sign in or create an account), or a guest session (anonymous sign-in).
+ * `problem` says why a mailed link the person followed did not sign them in.
+ */
+export function SignIn({ problem = null }: { problem?: string | null }) {
   const { supabase } = useBackend();
   const [mode, setMode] = useState<"sign-in" | "sign-up">("sign-in");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [displayName, setDisplayName] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(problem);
   const ids = { email: useId(), password: useId(), name: useId() };
 
   const run = async (action: () => Promise<{ error: { message: string } | null }>) => {

@@ -30,7 +30,8 @@ import {
  * Notifications in the web app, in real Chromium against the local stack: the settings page
  * subscribes this device, invites and @mentions reach a user who is away, the app's own service
  * worker shows them, and a kind switched off stays off; an address without an account gets Auth's
- * invite mail (in the stack's inbox), whose link signs them in to the app with the invite waiting.
+ * invite mail (in the stack's inbox), whose link signs them in to the app with the invite waiting,
+ * and once signed out they get back in with a sign-in link by email (or a password set in Settings).
  *
  * One edge is mocked, because Chromium cannot reach a real push service here (no network): an init
  * script replaces `PushManager.prototype.subscribe` / `getSubscription` with a subscription on the
@@ -300,14 +301,24 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
       STORY_TIMEOUT_MS,
     );
 
-    /** The mail the stack's inbox holds for `to` (Mailpit's API), once it has arrived. */
-    async function mailTo(to: string): Promise<InboxMail> {
-      const inbox = stack.inboxUrl!;
-      const found = await eventually(async () => {
-        const res = await fetch(`${inbox}/api/v1/search?query=${encodeURIComponent(`to:${to}`)}`);
-        return ((await res.json()) as { messages: { ID: string }[] }).messages[0];
-      });
-      return (await (await fetch(`${inbox}/api/v1/message/${found.ID}`)).json()) as InboxMail;
+    /** The ids of the mails the stack's inbox holds for `to` (Mailpit's search), newest first. */
+    async function mailsTo(to: string, subject?: string): Promise<string[]> {
+      const query = subject ? `to:${to} subject:"${subject}"` : `to:${to}`;
+      const res = await fetch(`${stack.inboxUrl!}/api/v1/search?query=${encodeURIComponent(query)}`);
+      return ((await res.json()) as { messages: { ID: string }[] }).messages.map((m) => m.ID);
+    }
+
+    /** The newest mail the stack's inbox holds for `to` (with `subject`, when given), once it has arrived. */
+    async function mailTo(to: string, subject?: string): Promise<InboxMail> {
+      const id = await eventually(async () => (await mailsTo(to, subject))[0]);
+      return (await (await fetch(`${stack.inboxUrl!}/api/v1/message/${id}`)).json()) as InboxMail;
+    }
+
+    /** The link to Auth's `/verify` in a mail. */
+    function verifyLink(mail: InboxMail): string {
+      const link = /https?:\/\/\S+\/auth\/v1\/verify\?\S+/.exec(mail.Text)?.[0];
+      if (!link) throw new Error(`no verify link in "${mail.Subject}": ${mail.Text}`);
+      return link;
     }
 
     it(
@@ -326,12 +337,11 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
 
             const mail = await mailTo(`${newcomer}@example.test`);
             expect(mail.Subject).toBe("You have been invited");
-            const link = /https?:\/\/\S+\/auth\/v1\/verify\?\S+/.exec(mail.Text)?.[0];
-            expect(link).toBeDefined();
+            const link = verifyLink(mail);
             const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
             const page = await context.newPage();
             users = [{ name: "Dana", context, page }];
-            await page.goto(link!);
+            await page.goto(link);
 
             await page.getByRole("heading", { name: "Invites" }).waitFor();
             expect(page.url()).toBe(`${app.url}/#/invites`);
@@ -358,13 +368,78 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
             const again = await browser.newContext();
             const second = await again.newPage();
             users.push({ name: "Dana-again", context: again, page: second });
-            await second.goto(link!);
+            await second.goto(link);
             await second
               .getByRole("alert")
               .getByText("The link did not sign you in: Email link is invalid or has expired")
               .waitFor();
             await second.getByRole("tab", { name: "Sign in" }).waitFor();
             expect(second.url()).toBe(`${app.url}/#/`);
+          },
+        );
+      },
+      STORY_TIMEOUT_MS,
+    );
+
+    it(
+      "when someone who joined through an invite mail signs out, then a sign-in link by email signs them in again as themselves with no tokens in history; a link asked for an unknown address gets the same answer and no mail; a password set in Settings then signs them in too",
+      async () => {
+        let users: Pick<User, "name" | "context" | "page">[] = [];
+        await story(
+          "sign-in-link",
+          () => users,
+          async () => {
+            const alice = await signUp(stack, "Alice");
+            const name = uniqueName("Reading group");
+            const room = must(await alice.roomkit.rooms.create({ name, ai_mode: "off" }));
+            const newcomer = `erin-${randomUUID().slice(0, 8)}`;
+            const address = `${newcomer}@example.test`;
+            must(await alice.roomkit.invites.send(room.id, { invitee_email: address }));
+            const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+            const page = await context.newPage();
+            users = [{ name: "Erin", context, page }];
+            await page.goto(verifyLink(await mailTo(address, "You have been invited")));
+            await page.getByRole("button", { name: `Accept invite to ${name}` }).click();
+            await page.getByTestId("room-title").getByText(name).waitFor();
+            await page.getByRole("button", { name: "Sign out" }).click();
+
+            const askForLink = async (to: string) => {
+              await page.getByLabel("Email").fill(to);
+              await page.getByRole("button", { name: "Email me a sign-in link" }).click();
+              await page
+                .getByRole("status")
+                .getByText(`If an account exists for ${to}, a sign-in link is on its way: check your inbox.`)
+                .waitFor();
+            };
+            await page.getByRole("tab", { name: "Email a link" }).click();
+            const stranger = `nobody-${randomUUID().slice(0, 8)}@example.test`;
+            await askForLink(stranger);
+            await askForLink(address);
+            // The sentinel: Erin's link, asked for after the unknown address was answered, has arrived.
+            const link = verifyLink(await mailTo(address, "Your Magic Link"));
+            expect(await mailsTo(stranger)).toEqual([]);
+            expect(await page.getByRole("alert").count()).toBe(0);
+
+            await page.goto(link);
+            await page.getByTestId("my-name").getByText(newcomer).waitFor();
+            await page.getByTestId("room-link").getByText(name).waitFor();
+            expect(page.url()).toBe(`${app.url}/#/`);
+            const cdp = await context.newCDPSession(page);
+            const { entries } = await cdp.send("Page.getNavigationHistory");
+            await cdp.detach();
+            expect(entries.filter((e) => /access_token|refresh_token/.test(e.url))).toEqual([]);
+
+            await page.getByRole("link", { name: "Settings" }).click();
+            const password = `pw-${randomUUID()}`;
+            await page.getByLabel("New password").fill(password);
+            await page.getByRole("button", { name: "Set password" }).click();
+            await page.getByTestId("password-saved").getByText("Password set.").waitFor();
+            await page.getByRole("button", { name: "Sign out" }).click();
+            await page.getByLabel("Email").fill(address);
+            await page.getByLabel("Password").fill(password);
+            await page.getByRole("button", { name: "Sign in", exact: true }).click();
+            await page.getByTestId("my-name").getByText(newcomer).waitFor();
+            await page.getByTestId("room-link").getByText(name).waitFor();
           },
         );
       },

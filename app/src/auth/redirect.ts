@@ -12,8 +12,9 @@ export type AuthRedirect =
 
 /**
  * Takes Auth's redirect out of the address bar, before anything else reads it: the current
- * history entry becomes the page to land on (`#/invites` after an invite link, else `#/`), so the
- * tokens are neither shown nor a step back in history. Returns null when the fragment is a route.
+ * history entry becomes the page to land on (`#/invites` after an invite link, else `#/`, as after
+ * a sign-in link, `type=magiclink`), so the tokens are neither shown nor a step back in history.
+ * Returns null when the fragment is a route.
  *
  * The app reads the fragment itself, with supabase-js's `detectSessionInUrl` off, because
  * supabase-js clears it with `location.hash = ""`: that leaves the tokens in the previous history

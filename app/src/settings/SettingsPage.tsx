@@ -1,4 +1,5 @@
-import { useEffect, useId, useState } from "react";
+import { type FormEvent, useEffect, useId, useState } from "react";
+import { useAppData } from "../app-data.ts";
 import { useBackend } from "../backend.ts";
 import {
   ALL_ON,
@@ -10,13 +11,18 @@ import {
 } from "./preferences.ts";
 import { type PushState, readPushState, turnOffPush, turnOnPush } from "./push.ts";
 
-/** Notifications: push on this device, and which kinds reach me (by email and push). */
+/**
+ * Notifications (push on this device, and which kinds reach me by email and push), and a password
+ * for an account with an address (guests have none to sign in with).
+ */
 export function SettingsPage() {
+  const app = useAppData();
   return (
     <section className="page settings">
       <h1>Settings</h1>
       <PushSettings />
       <NotificationKinds />
+      {!app.me.isAnonymous && <PasswordSettings />}
     </section>
   );
 }
@@ -142,6 +148,65 @@ function NotificationKinds() {
       </fieldset>
       <p role="status" className="ok small" data-testid="preferences-saved">
         {saved ? "Saved." : ""}
+      </p>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+/**
+ * Sets the password (`PUT /auth/v1/user`). Someone who joined through an invite mail has none
+ * until they set one here; until then they sign in with an emailed link.
+ */
+function PasswordSettings() {
+  const { supabase } = useBackend();
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const ids = { heading: useId(), password: useId() };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setSaved(false);
+    setError(null);
+    const { error } = await supabase.auth.updateUser({ password });
+    if (error) setError(error.message);
+    else {
+      setSaved(true);
+      setPassword("");
+    }
+    setBusy(false);
+  };
+
+  return (
+    <section className="card settings-section" aria-labelledby={ids.heading}>
+      <h2 id={ids.heading}>Password</h2>
+      <p className="muted small">Set one to sign in with it, as well as with a link by email.</p>
+      <form onSubmit={(e) => void submit(e)}>
+        <div className="field">
+          <label htmlFor={ids.password}>New password</label>
+          <input
+            id={ids.password}
+            type="password"
+            required
+            minLength={6}
+            autoComplete="new-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </div>
+        <button type="submit" className="primary" disabled={busy}>
+          Set password
+        </button>
+      </form>
+      <p role="status" className="ok small" data-testid="password-saved">
+        {saved ? "Password set." : ""}
       </p>
       {error && (
         <p className="error" role="alert">

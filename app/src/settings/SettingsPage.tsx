@@ -146,14 +146,7 @@ function NotificationKinds() {
           />
         ))}
       </fieldset>
-      <p role="status" className="ok small" data-testid="preferences-saved">
-        {saved ? "Saved." : ""}
-      </p>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <SaveStatus testId="preferences-saved" done={saved ? "Saved." : ""} error={error} />
     </section>
   );
 }
@@ -205,15 +198,24 @@ function PasswordSettings() {
           Set password
         </button>
       </form>
-      <p role="status" className="ok small" data-testid="password-saved">
-        {saved ? "Password set." : ""}
+      <SaveStatus testId="password-saved" done={saved ? "Password set." : ""} error={error} />
+    </section>
+  );
+}
+
+/** What became of a save: a polite status line, and the error as an alert. */
+function SaveStatus(props: { testId: string; done: string; error: string | null }) {
+  return (
+    <>
+      <p role="status" className="ok small" data-testid={props.testId}>
+        {props.done}
       </p>
-      {error && (
+      {props.error && (
         <p className="error" role="alert">
-          {error}
+          {props.error}
         </p>
       )}
-    </section>
+    </>
   );
 }
 

@@ -5,6 +5,12 @@ export interface AppConfig {
   supabaseKey: string;
   /** True when the project's functions have LiveKit settings; without them coworking is chat only. */
   voice: boolean;
+  /**
+   * How often an open coworking room tells the server I am still here, in ms. Default: the
+   * client's 15 000. A deployment that shortens `participant_timeout_seconds` shortens this too
+   * (keep it under a third of the timeout).
+   */
+  heartbeatMs?: number;
 }
 
 /**
@@ -27,5 +33,12 @@ export async function loadConfig(): Promise<AppConfig> {
   if (typeof value.supabaseUrl !== "string" || typeof value.supabaseKey !== "string") {
     throw new Error("config.json must name supabaseUrl and supabaseKey");
   }
-  return { supabaseUrl: value.supabaseUrl, supabaseKey: value.supabaseKey, voice: value.voice === true };
+  return {
+    supabaseUrl: value.supabaseUrl,
+    supabaseKey: value.supabaseKey,
+    voice: value.voice === true,
+    ...(typeof value.heartbeatMs === "number" && value.heartbeatMs > 0
+      ? { heartbeatMs: value.heartbeatMs }
+      : {}),
+  };
 }

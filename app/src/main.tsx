@@ -18,7 +18,10 @@ try {
   const supabase = createClient(config.supabaseUrl, config.supabaseKey, {
     auth: { detectSessionInUrl: false },
   });
-  const roomkit = createRoomkitClient(supabase);
+  const roomkit = createRoomkitClient(
+    supabase,
+    config.heartbeatMs ? { session: { heartbeatIntervalMs: config.heartbeatMs } } : {},
+  );
   const signInProblem = redirect ? await completeAuthRedirect(supabase, redirect) : null;
   root.render(
     <BackendContext.Provider value={{ supabase, roomkit, config }}>

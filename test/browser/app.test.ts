@@ -2,9 +2,11 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppServer } from "../../packages/stack/src/app.ts";
 import { realtimeSurfaceFor } from "../../packages/stack/src/realtime/index.ts";
-import { eventually, must, startE2EStack } from "../e2e/support.ts";
-import { type FakeLlm, startFakeLlm, streamOf, uniqueName } from "../support/fake-llm.ts";
-import { EXTERNAL_STACK, localOnly, type TestStack } from "../support/stack.ts";
+import { type FakeLlm, startFakeLlm, streamOf, uniqueName } from "../support/fakes.ts";
+import { setParticipantTimeout } from "../support/rooms.ts";
+import { EXTERNAL_STACK, localOnly, startE2EStack, type TestStack } from "../support/stack.ts";
+import { must } from "../support/users.ts";
+import { eventually } from "../support/wait.ts";
 import {
   apiAs,
   CHROMIUM_PATH,
@@ -30,6 +32,14 @@ const missing = HAVE_CHROMIUM
 if (missing && !IN_CI) console.warn(`Browser suite SKIPPED: ${missing}.`);
 
 const STORY_TIMEOUT_MS = 150_000;
+/**
+ * The participant timeout (production: 45 s) and the sweep (production: 10 s) are shortened here,
+ * and the app's heartbeat with them (ten heartbeats a timeout, as test/e2e/closed-tab), so a
+ * closed tab is let go within seconds by the production mechanism.
+ */
+const PARTICIPANT_TIMEOUT_SECONDS = 5;
+const HEARTBEAT_MS = 500;
+const SWEEP_MS = 300;
 
 describe.skipIf(missing !== undefined && !IN_CI)(
   missing ? `web app in Chromium (skipped: ${missing})` : "web app in Chromium",
@@ -49,11 +59,15 @@ describe.skipIf(missing !== undefined && !IN_CI)(
       llm = await startFakeLlm();
       [stack, browser] = await Promise.all([
         startE2EStack(
-          localOnly({ functionsEnv: { AI_BASE_URL: llm.url, AI_API_KEY: "test", AI_MODEL: "fake" } }),
+          localOnly({
+            functionsEnv: { AI_BASE_URL: llm.url, AI_API_KEY: "test", AI_MODEL: "fake" },
+            sweepIntervalMs: SWEEP_MS,
+          }),
         ),
         launchChromium(),
       ]);
-      app = await serveAppFor(stack);
+      if (stack.local) await setParticipantTimeout(stack, PARTICIPANT_TIMEOUT_SECONDS);
+      app = await serveAppFor(stack, stack.local ? { heartbeatMs: HEARTBEAT_MS } : {});
     }, 180_000);
     afterAll(async () => {
       await browser?.close();
@@ -292,11 +306,12 @@ describe.skipIf(missing !== undefined && !IN_CI)(
             await alice.page.getByTestId("mic-toggle").click();
             await participant(bob.page, "Alice").and(bob.page.locator('[data-mic="off"]')).waitFor();
 
-            // Bob closes his tab: no leave is sent. The server's ghost expiry (a participant with no
-            // live connection is removed within 60 s) takes him off Alice's list.
+            // Bob closes his tab: no leave is sent. The server's expiry of a participant without
+            // heartbeats (shortened above) takes him off Alice's list; Alice's open tab stays.
             await bob.page.close();
-            await participant(alice.page, "Bob").waitFor({ state: "detached", timeout: 75_000 });
+            await participant(alice.page, "Bob").waitFor({ state: "detached", timeout: 20_000 });
             await alice.page.locator('[data-kind="system"]').getByText("Bob left").waitFor();
+            expect(await participant(alice.page, "Alice").count()).toBe(1);
           },
         );
       },
@@ -396,7 +411,13 @@ describe.skipIf(missing !== undefined && !IN_CI)(
 
             await send(alice.page, "Now that Bob is gone");
             await bodies(alice.page, "Now that Bob is gone").waitFor();
-            await bob.page.waitForTimeout(2000);
+            // The sentinel: an invite Alice sends Bob after that message, which his open page shows live.
+            const [a, b] = await Promise.all([apiAs(stack, alice), apiAs(stack, bob)]);
+            const next = must(
+              await a.roomkit.rooms.create({ name: uniqueName("Next plans"), ai_mode: "off" }),
+            );
+            must(await a.roomkit.invites.send(next.id, { invitee_id: b.id }));
+            await bob.page.getByTestId("invite-count").waitFor();
             expect(await bob.page.getByText("Now that Bob is gone").count()).toBe(0);
             expect(await bob.page.getByTestId("message-list").count()).toBe(0);
             // And the room is gone from his list.

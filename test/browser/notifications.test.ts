@@ -4,16 +4,17 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PushPayload } from "../../functions/_shared/contract.ts";
 import type { AppServer } from "../../packages/stack/src/app.ts";
-import { eventually, must, type Person, signUp } from "../e2e/support.ts";
-import { uniqueName } from "../support/fake-llm.ts";
 import {
   decryptPush,
   type FakePushService,
   type FakeSubscription,
   startFakePushService,
 } from "../support/fake-push.ts";
+import { uniqueName } from "../support/fakes.ts";
 import { freePort } from "../support/global-setup.ts";
 import { EXTERNAL_STACK, startTestStack, type TestStack } from "../support/stack.ts";
+import { must, type Person, signUp } from "../support/users.ts";
+import { eventually } from "../support/wait.ts";
 import {
   apiAs,
   CHROMIUM_PATH,

@@ -4,9 +4,10 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { type AppServer, ensureAppBuilt, serveApp } from "../../packages/stack/src/app.ts";
-import { createRoomkitClient, type RoomkitClient } from "../../src/client/index.ts";
+import type { RoomkitClient } from "../../src/client/index.ts";
 import { REPO_ROOT as ROOT } from "../support/repo.ts";
 import type { TestStack } from "../support/stack.ts";
+import { signIn, uniqueEmail } from "../support/users.ts";
 
 /**
  * The browser suite drives Debian's Chromium (`apt-get install -y chromium`; npm may not download
@@ -39,14 +40,23 @@ export function launchChromium(): Promise<Browser> {
  * Builds the app if app/ changed, and serves it pointed at `stack`, on `port` (default: a free
  * one). A stack whose mails link to the app needs the app's URL before the app can know the
  * stack's: take a port first (`freePort()`), start the stack with `appUrl`, then serve here.
+ * `heartbeatMs` goes into its config.json (for a stack whose participant timeout the suite shortened).
  */
-export async function serveAppFor(stack: TestStack, options: { port?: number } = {}): Promise<AppServer> {
+export async function serveAppFor(
+  stack: TestStack,
+  options: { port?: number; heartbeatMs?: number } = {},
+): Promise<AppServer> {
   const appDir = join(ROOT, "app");
   await ensureAppBuilt(appDir);
   return serveApp({
     appDir,
     port: options.port ?? 0,
-    config: { supabaseUrl: stack.url, supabaseKey: stack.anonKey, voice: false },
+    config: {
+      supabaseUrl: stack.url,
+      supabaseKey: stack.anonKey,
+      voice: false,
+      ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
+    },
   });
 }
 
@@ -78,7 +88,7 @@ export async function signUpInBrowser(
   const page = await context.newPage();
   // Confirm dialogs (remove member, delete) are accepted, as the user would.
   page.on("dialog", (dialog) => void dialog.accept());
-  const email = `${name.toLowerCase()}-${randomUUID().slice(0, 8)}@example.test`;
+  const email = uniqueEmail(name);
   const password = `pw-${randomUUID()}`;
   await page.goto(appUrl);
   await page.getByRole("tab", { name: "Create account" }).click();
@@ -92,13 +102,7 @@ export async function signUpInBrowser(
 
 /** The same person through the client library in Node, for arranging what a story starts from. */
 export async function apiAs(stack: TestStack, user: User): Promise<{ id: string; roomkit: RoomkitClient }> {
-  const supabase = stack.client();
-  const { data, error } = await supabase.auth.signInWithPassword({
-    email: user.email,
-    password: user.password,
-  });
-  if (error) throw new Error(`sign-in of ${user.name} failed: ${error.message}`);
-  return { id: data.user.id, roomkit: createRoomkitClient(supabase) };
+  return signIn(stack, user);
 }
 
 /**

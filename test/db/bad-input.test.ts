@@ -3,9 +3,10 @@
  * PostgREST derives from it: 22023/23514/22P02/22007 → 400) and leaves the database unchanged.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Actor, attempt, createUser, rpcOk, SERVICE, type Tx, type User } from "../support/actors.ts";
+import { type Actor, attempt, rpcOk, SERVICE, type Tx } from "../support/acting.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
-import { createCoworkingRoom } from "./fixtures.ts";
+import { coworkingRoom } from "../support/rooms.ts";
+import { insertUser, type User } from "../support/users.ts";
 
 interface World {
   owner: User;
@@ -19,9 +20,9 @@ let w: World;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const owner = await createUser(db.sql, { name: "Owner" });
+  const owner = await insertUser(db.sql, { name: "Owner" });
   const room = await rpcOk<{ id: string }>(db.sql, owner, "create_private_room", { name: "Inputs" });
-  const coworkingId = await createCoworkingRoom(db.sql, 5);
+  const coworkingId = await coworkingRoom(db.sql, { capacity: 5 });
   await rpcOk(db.sql, owner, "join_coworking_room", { room_id: coworkingId });
   const msg = await rpcOk<{ id: string }>(db.sql, owner, "send_message", { room_id: room.id, body: "hi" });
   w = { owner, roomId: room.id, coworkingId, messageId: msg.id };

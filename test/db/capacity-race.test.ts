@@ -5,9 +5,10 @@
  */
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Actor, createUser, createUsers, impersonate, toDbError, type User } from "../support/actors.ts";
+import { type Actor, impersonate, toDbError } from "../support/acting.ts";
 import { createTestDatabase, type Sql, type TestDatabase } from "../support/db.ts";
-import { createCoworkingRoom } from "./fixtures.ts";
+import { coworkingRoom } from "../support/rooms.ts";
+import { insertUser, insertUsers, type User } from "../support/users.ts";
 
 const RACERS = 200;
 const CAPACITY = 10;
@@ -48,7 +49,10 @@ beforeAll(async () => {
   db = await createTestDatabase();
   // One pool, one connection per racer: every transaction below runs on its own backend.
   pool = postgres(db.url, { max: RACERS, onnotice: () => {}, idle_timeout: 0 });
-  racers = await createUsers(db.sql, RACERS);
+  racers = await insertUsers(
+    db.sql,
+    Array.from({ length: RACERS }, (_, i) => ({ name: `racer ${i}` })),
+  );
   await Promise.all(Array.from({ length: RACERS }, () => pool.begin((tx) => tx`select pg_sleep(0.05)`)));
 }, 60_000);
 
@@ -62,7 +66,7 @@ describe("capacity race", () => {
     const started = Date.now();
     const summary: string[] = [];
     for (let run = 0; run < RUNS; run++) {
-      const roomId = await createCoworkingRoom(db.sql, CAPACITY, `Race ${run}`);
+      const roomId = await coworkingRoom(db.sql, { capacity: CAPACITY, name: `Race ${run}` });
       const results = await joinAllAtOnce(pool, racers, roomId);
       const admitted = results.filter((r) => r.ok);
       const refused = results.filter((r) => !r.ok);
@@ -87,8 +91,8 @@ describe("capacity race", () => {
   }, 60_000);
 
   it("when the same user joins twice at the same moment, then there is one membership and one joined message", async () => {
-    const roomId = await createCoworkingRoom(db.sql, CAPACITY, "Double join");
-    const ada = await createUser(db.sql, { name: "Ada" });
+    const roomId = await coworkingRoom(db.sql, { capacity: CAPACITY, name: "Double join" });
+    const ada = await insertUser(db.sql, { name: "Ada" });
     const results = await joinAllAtOnce(pool, [ada, ada, ada, ada], roomId);
     expect(results).toEqual(Array(4).fill({ ok: true, userId: ada.id }));
     const [state] = await db.sql<{ members: number; joined: number }[]>`
@@ -99,7 +103,7 @@ describe("capacity race", () => {
   });
 
   it("when the last seat is raced by users who were in before, then leaving and rejoining still never overbooks", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 3, "Churn");
+    const roomId = await coworkingRoom(db.sql, { capacity: 3, name: "Churn" });
     const crowd = racers.slice(0, 30);
     const first = await joinAllAtOnce(pool, crowd, roomId);
     const inside = first.flatMap((r) => (r.ok ? [r.userId] : []));

@@ -7,18 +7,10 @@
 import { randomUUID } from "node:crypto";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type Actor,
-  as,
-  claimsOf,
-  createUser,
-  impersonate,
-  rpc,
-  rpcOk,
-  toDbError,
-  type User,
-} from "../support/actors.ts";
+import { type Actor, as, claimsOf, impersonate, rpc, rpcOk, toDbError } from "../support/acting.ts";
 import { createTestDatabase, type Sql, type TestDatabase } from "../support/db.ts";
+import { privateRoom } from "../support/rooms.ts";
+import { insertUser, type User } from "../support/users.ts";
 
 let db: TestDatabase;
 let pool: Sql;
@@ -62,17 +54,7 @@ async function together(
   );
 }
 
-async function roomWith(owner: User, members: User[]): Promise<string> {
-  const room = await rpcOk<{ id: string }>(db.sql, owner, "create_private_room", { name: "Race" });
-  for (const m of members) {
-    const invite = await rpcOk<{ id: string }>(db.sql, owner, "send_invite", {
-      room_id: room.id,
-      invitee_id: m.id,
-    });
-    await rpcOk(db.sql, m, "accept_invite", { invite_id: invite.id });
-  }
-  return room.id;
-}
+const roomWith = (owner: User, members: User[]) => privateRoom(db.sql, owner, { name: "Race", members });
 
 describe("interleavings", () => {
   it("when the owner leaves while demoting the heir, 200 times, then every room keeps exactly one owner", async () => {
@@ -80,9 +62,9 @@ describe("interleavings", () => {
     const failures: string[] = [];
     for (let i = 0; i < 200; i++) {
       const [owner, heir, other] = await Promise.all([
-        createUser(db.sql),
-        createUser(db.sql),
-        createUser(db.sql),
+        insertUser(db.sql),
+        insertUser(db.sql),
+        insertUser(db.sql),
       ]);
       const roomId = await roomWith(owner, [heir, other]);
       await rpcOk(db.sql, owner, "set_member_role", { room_id: roomId, user_id: heir.id, role: "admin" });
@@ -104,7 +86,7 @@ describe("interleavings", () => {
   it("when an invite is accepted while the room's last member leaves, 60 times, then no call deadlocks or fails unexpectedly", async () => {
     const outcomes = new Map<string, number>();
     for (let i = 0; i < 60; i++) {
-      const [owner, guest] = await Promise.all([createUser(db.sql), createUser(db.sql)]);
+      const [owner, guest] = await Promise.all([insertUser(db.sql), insertUser(db.sql)]);
       const room = await rpcOk<{ id: string }>(db.sql, owner, "create_private_room", { name: "Last one" });
       const invite = await rpcOk<{ id: string }>(db.sql, owner, "send_invite", {
         room_id: room.id,
@@ -128,7 +110,7 @@ describe("interleavings", () => {
 
 describe("per-user limits", () => {
   it("when a user creates more rooms in an hour than the limit, then 429 rate_limited and no room is written", async () => {
-    const ada = await createUser(db.sql);
+    const ada = await insertUser(db.sql);
     await db.sql`update roomkit_private.limits set rooms_per_hour = 3`;
     try {
       for (let i = 0; i < 3; i++) await rpcOk(db.sql, ada, "create_private_room", { name: `Room ${i}` });
@@ -137,7 +119,7 @@ describe("per-user limits", () => {
       const [count] = await db.sql`select count(*)::int as n from roomkit.rooms where created_by = ${ada.id}`;
       expect(count?.n).toBe(3);
       // Someone else is not affected.
-      expect((await rpc(db.sql, await createUser(db.sql), "create_private_room", { name: "Mine" })).ok).toBe(
+      expect((await rpc(db.sql, await insertUser(db.sql), "create_private_room", { name: "Mine" })).ok).toBe(
         true,
       );
     } finally {
@@ -146,7 +128,7 @@ describe("per-user limits", () => {
   });
 
   it("when a user sends more invites in an hour than the limit, across rooms, then 429 rate_limited", async () => {
-    const ada = await createUser(db.sql);
+    const ada = await insertUser(db.sql);
     await db.sql`update roomkit_private.limits set invites_per_hour = 2`;
     try {
       const rooms = [
@@ -155,15 +137,15 @@ describe("per-user limits", () => {
       ];
       await rpcOk(db.sql, ada, "send_invite", {
         room_id: rooms[0]?.id,
-        invitee_id: (await createUser(db.sql)).id,
+        invitee_id: (await insertUser(db.sql)).id,
       });
       await rpcOk(db.sql, ada, "send_invite", {
         room_id: rooms[1]?.id,
-        invitee_id: (await createUser(db.sql)).id,
+        invitee_id: (await insertUser(db.sql)).id,
       });
       const refused = await rpc(db.sql, ada, "send_invite", {
         room_id: rooms[1]?.id,
-        invitee_id: (await createUser(db.sql)).id,
+        invitee_id: (await insertUser(db.sql)).id,
       });
       expect(refused).toMatchObject({ ok: false, error: { code: "PT429", hint: "rate_limited" } });
     } finally {
@@ -172,8 +154,8 @@ describe("per-user limits", () => {
   });
 
   it("when one user asks the AI in several rooms, then the per-user budget stops them in every room, and others are still answered", async () => {
-    const ada = await createUser(db.sql, { name: "Ada" });
-    const bob = await createUser(db.sql, { name: "Bob" });
+    const ada = await insertUser(db.sql, { name: "Ada" });
+    const bob = await insertUser(db.sql, { name: "Bob" });
     const rooms: string[] = [];
     for (const name of ["One", "Two"]) {
       const room = await rpcOk<{ id: string }>(db.sql, ada, "create_private_room", {
@@ -210,7 +192,7 @@ describe("per-user limits", () => {
 
 describe("sign-out", () => {
   it("when a token's Auth session is gone (signed out), then it reads nothing and cannot act; with the session it can", async () => {
-    const ada = await createUser(db.sql);
+    const ada = await insertUser(db.sql);
     const room = await rpcOk<{ id: string }>(db.sql, ada, "create_private_room", { name: "Mine" });
     await rpcOk(db.sql, ada, "send_message", { room_id: room.id, body: "hello" });
     const sessionId = randomUUID();
@@ -264,7 +246,7 @@ describe("sign-up metadata", () => {
 
 describe("numbers and clocks from outside", () => {
   it("when a provider reports 3 billion tokens, then the AI reply is still stored and usage is capped", async () => {
-    const ada = await createUser(db.sql);
+    const ada = await insertUser(db.sql);
     const room = await rpcOk<{ id: string }>(db.sql, ada, "create_private_room", {
       name: "Tokens",
       ai_mode: "always",
@@ -285,7 +267,7 @@ describe("numbers and clocks from outside", () => {
   });
 
   it("when a member sets the read marker in the future, then it stops at now", async () => {
-    const ada = await createUser(db.sql);
+    const ada = await insertUser(db.sql);
     const room = await rpcOk<{ id: string }>(db.sql, ada, "create_private_room", { name: "Marker" });
     await rpcOk(db.sql, ada, "mark_room_read", { room_id: room.id, at: "2999-01-01T00:00:00Z" });
     const [row] = await db.sql<{ future: boolean }[]>`

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AI_USER_ID } from "../../functions/_shared/contract.ts";
-import { ANON, as, createUser, rpc, rpcOk, type User } from "../support/actors.ts";
+import { ANON, as, rpc, rpcOk } from "../support/acting.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
-import { createCoworkingRoom } from "./fixtures.ts";
+import { coworkingRoom, privateRoom } from "../support/rooms.ts";
+import { insertUser, insertUsers, type User } from "../support/users.ts";
 
 interface Invite {
   id: string;
@@ -27,12 +28,8 @@ afterAll(() => db?.drop());
 
 /** A fresh private room owned by a fresh user, plus a fresh user to invite. */
 async function roomWithGuest(): Promise<{ owner: User; guest: User; roomId: string }> {
-  const [owner, guest] = await Promise.all([
-    createUser(db.sql, { name: "Owner" }),
-    createUser(db.sql, { name: "Guest" }),
-  ]);
-  const room = await rpcOk<{ id: string }>(db.sql, owner, "create_private_room", { name: "Invites" });
-  return { owner, guest, roomId: room.id };
+  const [owner, guest] = await insertUsers(db.sql, [{ name: "Owner" }, { name: "Guest" }]);
+  return { owner: owner!, guest: guest!, roomId: await privateRoom(db.sql, owner!, { name: "Invites" }) };
 }
 
 async function invite(from: User, roomId: string, to: User): Promise<Invite> {
@@ -40,7 +37,7 @@ async function invite(from: User, roomId: string, to: User): Promise<Invite> {
 }
 
 async function addMember(owner: User, roomId: string, role: "member" | "admin" = "member"): Promise<User> {
-  const u = await createUser(db.sql, { name: role });
+  const u = await insertUser(db.sql, { name: role });
   const inv = await invite(owner, roomId, u);
   await rpcOk(db.sql, u, "accept_invite", { invite_id: inv.id });
   if (role === "admin")
@@ -109,7 +106,7 @@ describe("sending invites", () => {
     const shape = (r: typeof known) =>
       r.ok ? Object.entries(r.value[0] ?? {}).map(([k, v]) => [k, v === null ? null : typeof v]) : r.error;
     expect(shape(unknown)).toEqual(shape(known));
-    const outsider = await createUser(db.sql);
+    const outsider = await insertUser(db.sql);
     const visible = await as(
       db.sql,
       outsider,
@@ -122,7 +119,7 @@ describe("sending invites", () => {
     const { owner, roomId } = await roomWithGuest();
     const email = `later-${crypto.randomUUID().slice(0, 8)}@example.test`;
     const inv = await rpcOk<Invite>(db.sql, owner, "send_invite", { room_id: roomId, invitee_email: email });
-    const late = await createUser(db.sql, { email });
+    const late = await insertUser(db.sql, { email });
     await db.sql`update auth.users set email_confirmed_at = null where id = ${late.id}`;
     expect(await rpc(db.sql, late, "accept_invite", { invite_id: inv.id })).toMatchObject({
       ok: false,
@@ -156,7 +153,7 @@ describe("sending invites", () => {
 
   it("when someone invites into a room they are not in, then 42501 not_member and nothing is written", async () => {
     const { guest, roomId } = await roomWithGuest();
-    const stranger = await createUser(db.sql, { name: "Stranger" });
+    const stranger = await insertUser(db.sql, { name: "Stranger" });
     const r = await rpc(db.sql, stranger, "send_invite", { room_id: roomId, invitee_id: guest.id });
     expect(r).toMatchObject({ ok: false, error: { code: "42501", hint: "not_member" } });
     const [{ n } = { n: -1 }] = await db.sql<{ n: number }[]>`
@@ -174,7 +171,7 @@ describe("sending invites", () => {
 
   it("when someone invites into a room that does not exist or is a coworking room, then PT404 room_not_found", async () => {
     const { owner, guest } = await roomWithGuest();
-    const coworking = await createCoworkingRoom(db.sql);
+    const coworking = await coworkingRoom(db.sql);
     for (const roomId of [crypto.randomUUID(), coworking]) {
       const r = await rpc(db.sql, owner, "send_invite", { room_id: roomId, invitee_id: guest.id });
       expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "room_not_found" } });
@@ -236,7 +233,7 @@ describe("accepting and declining", () => {
   it("when someone accepts another user's invite, then PT404 invite_not_found and the invite stays pending", async () => {
     const { owner, guest, roomId } = await roomWithGuest();
     const inv = await invite(owner, roomId, guest);
-    const thief = await createUser(db.sql, { name: "Thief" });
+    const thief = await insertUser(db.sql, { name: "Thief" });
     for (const who of [thief, owner]) {
       const r = await rpc(db.sql, who, "accept_invite", { invite_id: inv.id });
       expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "invite_not_found" } });
@@ -245,7 +242,7 @@ describe("accepting and declining", () => {
   });
 
   it("when an unknown invite id is accepted, then PT404 invite_not_found", async () => {
-    const guest = await createUser(db.sql);
+    const guest = await insertUser(db.sql);
     const r = await rpc(db.sql, guest, "accept_invite", { invite_id: crypto.randomUUID() });
     expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "invite_not_found" } });
   });
@@ -368,7 +365,7 @@ describe("revoking", () => {
   it("when an outsider or the invitee revokes an invite, then PT404 invite_not_found", async () => {
     const { owner, guest, roomId } = await roomWithGuest();
     const inv = await invite(owner, roomId, guest);
-    const outsider = await createUser(db.sql);
+    const outsider = await insertUser(db.sql);
     for (const who of [outsider, guest]) {
       const r = await rpc(db.sql, who, "revoke_invite", { invite_id: inv.id });
       expect(r).toMatchObject({ ok: false, error: { code: "PT404", hint: "invite_not_found" } });
@@ -388,7 +385,7 @@ describe("revoking", () => {
     const { owner, guest, roomId } = await roomWithGuest();
     const removed = await addMember(owner, roomId);
     const theirs = await invite(removed, roomId, guest);
-    const other = await createUser(db.sql);
+    const other = await insertUser(db.sql);
     const owners = await invite(owner, roomId, other);
     await rpcOk(db.sql, owner, "remove_member", { room_id: roomId, user_id: removed.id });
     expect(await statusOf(theirs.id)).toBe("revoked");

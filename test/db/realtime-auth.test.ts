@@ -10,18 +10,15 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { roomLiveTopic, roomTopic } from "../../functions/_shared/contract.ts";
-import {
-  type Actor,
-  ANON,
-  createUser,
-  impersonate,
-  rpcOk,
-  SERVICE,
-  toDbError,
-  type User,
-} from "../support/actors.ts";
+import { type Actor, ANON, impersonate, rpcOk, SERVICE, toDbError } from "../support/acting.ts";
 import { createTestDatabase, type Sql, type TestDatabase } from "../support/db.ts";
-import { type CoworkingCast, coworkingRoomCast, type PrivateCast, privateRoomCast } from "./fixtures.ts";
+import {
+  type CoworkingCast,
+  coworkingRoomCast,
+  type PrivateCast,
+  privateRoomCast,
+} from "../support/rooms.ts";
+import { insertUser, type User } from "../support/users.ts";
 
 /** The channel extensions Realtime authorizes separately (realtime.messages.extension). */
 const EXTENSIONS = ["broadcast", "presence"] as const;
@@ -219,7 +216,7 @@ describe("room:<id>:live topics (members' signals and presence)", () => {
 describe("membership changes", () => {
   it("when a member leaves, then they are denied on the old and the new epoch's topics, and the others move to the new epoch", async () => {
     const cast = await privateRoomCast(db.sql, "Leaving room");
-    const u = await createUser(db.sql, { name: "Leaver" });
+    const u = await insertUser(db.sql, { name: "Leaver" });
     const invite = await rpcOk<{ id: string }>(db.sql, cast.owner, "send_invite", {
       room_id: cast.roomId,
       invitee_id: u.id,

@@ -9,9 +9,15 @@
  *  - "42501" — rejected: no privilege (grant) or a row-level security WITH CHECK violation.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Actor, ANON, as, attempt, createUser, SERVICE, type Tx, type User } from "../support/actors.ts";
+import { type Actor, ANON, as, attempt, SERVICE, type Tx } from "../support/acting.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
-import { type CoworkingCast, coworkingRoomCast, type PrivateCast, privateRoomCast } from "./fixtures.ts";
+import {
+  type CoworkingCast,
+  coworkingRoomCast,
+  type PrivateCast,
+  privateRoomCast,
+} from "../support/rooms.ts";
+import { insertUser, type User } from "../support/users.ts";
 
 type Expect = "ok" | "none" | "42501";
 type ActorName = "anon" | "outsider" | "invitee" | "member" | "admin" | "owner" | "former" | "service";
@@ -545,8 +551,8 @@ beforeAll(async () => {
   const [p, c, bystander, orphan] = await Promise.all([
     privateRoomCast(sql),
     coworkingRoomCast(sql),
-    createUser(sql, { name: "Bystander" }),
-    createUser(sql, { name: "Orphan" }),
+    insertUser(sql, { name: "Bystander" }),
+    insertUser(sql, { name: "Orphan" }),
   ]);
   await sql`delete from roomkit.profiles where id = ${orphan.id}`;
   const [mp] = await as(

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ANON, as, createUser, rpc, rpcOk, SERVICE, type User } from "../support/actors.ts";
+import { ANON, as, rpc, rpcOk, SERVICE } from "../support/acting.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
-import { createCoworkingRoom } from "./fixtures.ts";
+import { coworkingRoom } from "../support/rooms.ts";
+import { insertUser, type User } from "../support/users.ts";
 
 interface Room {
   id: string;
@@ -42,11 +43,11 @@ async function members(roomId: string): Promise<Record<string, { role: string; a
 async function room(
   ...cast: ("member" | "admin")[]
 ): Promise<{ roomId: string; owner: User; people: User[] }> {
-  const owner = await createUser(db.sql, { name: "Owner" });
+  const owner = await insertUser(db.sql, { name: "Owner" });
   const r = await rpcOk<Room>(db.sql, owner, "create_private_room", { name: "Lifecycle" });
   const people: User[] = [];
   for (const role of cast) {
-    const u = await createUser(db.sql, { name: role });
+    const u = await insertUser(db.sql, { name: role });
     const inv = await rpcOk<{ id: string }>(db.sql, owner, "send_invite", {
       room_id: r.id,
       invitee_id: u.id,
@@ -68,7 +69,7 @@ async function roomExists(roomId: string): Promise<boolean> {
 
 describe("creating private rooms", () => {
   it("when a user creates a room, then the name is trimmed, AI mode is mention and they are its owner", async () => {
-    const ada = await createUser(db.sql, { name: "Ada" });
+    const ada = await insertUser(db.sql, { name: "Ada" });
     const r = await rpcOk<Room>(db.sql, ada, "create_private_room", {
       name: "  Book club  ",
       description: "  ",
@@ -86,7 +87,7 @@ describe("creating private rooms", () => {
   });
 
   it("when a user picks an AI mode, then the room has it", async () => {
-    const ada = await createUser(db.sql);
+    const ada = await insertUser(db.sql);
     for (const mode of ["off", "always"]) {
       const r = await rpcOk<Room>(db.sql, ada, "create_private_room", { name: "AI", ai_mode: mode });
       expect(r.ai_mode).toBe(mode);
@@ -149,7 +150,7 @@ describe("leaving", () => {
 
   it("when someone who was never in the room leaves it, then 42501 not_member", async () => {
     const { roomId } = await room();
-    const stranger = await createUser(db.sql);
+    const stranger = await insertUser(db.sql);
     expect(await rpc(db.sql, stranger, "leave_room", { room_id: roomId })).toMatchObject({
       ok: false,
       error: { code: "42501", hint: "not_member" },
@@ -157,8 +158,8 @@ describe("leaving", () => {
   });
 
   it("when a participant leaves a coworking room, then the room stays (even when empty)", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5);
-    const u = await createUser(db.sql);
+    const roomId = await coworkingRoom(db.sql, { capacity: 5 });
+    const u = await insertUser(db.sql);
     await rpcOk(db.sql, u, "join_coworking_room", { room_id: roomId });
     await rpcOk(db.sql, u, "leave_room", { room_id: roomId });
     expect(await roomExists(roomId)).toBe(true);
@@ -181,7 +182,7 @@ describe("removing members", () => {
   ])("when the %s removes a(n) %s, then %s", async (who, target, expected) => {
     const { roomId, owner, people } = await room("admin", "admin", "member", "member");
     const [admin, admin2, member, member2] = people as [User, User, User, User];
-    const outsider = await createUser(db.sql);
+    const outsider = await insertUser(db.sql);
     const actor = { owner, admin, member, outsider }[who];
     const victim = target === "self" ? actor : { admin: admin2, member: member2, owner }[target];
     const r = await rpc(db.sql, actor, "remove_member", { room_id: roomId, user_id: victim.id });
@@ -200,7 +201,7 @@ describe("removing members", () => {
 
   it("when the owner removes someone not in the room, then PT404 member_not_found", async () => {
     const { roomId, owner } = await room();
-    const stranger = await createUser(db.sql);
+    const stranger = await insertUser(db.sql);
     expect(
       await rpc(db.sql, owner, "remove_member", { room_id: roomId, user_id: stranger.id }),
     ).toMatchObject({
@@ -210,8 +211,8 @@ describe("removing members", () => {
   });
 
   it("when a coworking participant removes another, then 42501 forbidden; the service role may", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5);
-    const [a, b] = [await createUser(db.sql), await createUser(db.sql, { name: "Bob" })];
+    const roomId = await coworkingRoom(db.sql, { capacity: 5 });
+    const [a, b] = [await insertUser(db.sql), await insertUser(db.sql, { name: "Bob" })];
     await rpcOk(db.sql, a, "join_coworking_room", { room_id: roomId });
     await rpcOk(db.sql, b, "join_coworking_room", { room_id: roomId });
     expect(await rpc(db.sql, a, "remove_member", { room_id: roomId, user_id: b.id })).toMatchObject({
@@ -226,8 +227,8 @@ describe("removing members", () => {
   });
 
   it("when a moderator removes a coworking participant, then they cannot rejoin for 15 minutes, and can after", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5);
-    const [kicked, bystander] = [await createUser(db.sql), await createUser(db.sql)];
+    const roomId = await coworkingRoom(db.sql, { capacity: 5 });
+    const [kicked, bystander] = [await insertUser(db.sql), await insertUser(db.sql)];
     await rpcOk(db.sql, kicked, "join_coworking_room", { room_id: roomId });
     await rpcOk(db.sql, bystander, "join_coworking_room", { room_id: roomId });
     await rpcOk(db.sql, SERVICE, "remove_member", { room_id: roomId, user_id: kicked.id });
@@ -273,7 +274,7 @@ describe("deleting rooms", () => {
 
   it("when an outsider deletes the room, then PT404 room_not_found (the room's existence is not revealed)", async () => {
     const { roomId } = await room();
-    const outsider = await createUser(db.sql);
+    const outsider = await insertUser(db.sql);
     expect(await rpc(db.sql, outsider, "delete_room", { room_id: roomId })).toMatchObject({
       ok: false,
       error: { code: "PT404", hint: "room_not_found" },
@@ -282,8 +283,8 @@ describe("deleting rooms", () => {
   });
 
   it("when a coworking participant deletes the room, then 42501 forbidden", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5);
-    const u = await createUser(db.sql);
+    const roomId = await coworkingRoom(db.sql, { capacity: 5 });
+    const u = await insertUser(db.sql);
     await rpcOk(db.sql, u, "join_coworking_room", { room_id: roomId });
     expect(await rpc(db.sql, u, "delete_room", { room_id: roomId })).toMatchObject({
       ok: false,
@@ -293,7 +294,7 @@ describe("deleting rooms", () => {
 
   it("when the owner deletes the room, then the room, members, invites and messages are gone", async () => {
     const { roomId, owner } = await room("member");
-    const guest = await createUser(db.sql);
+    const guest = await insertUser(db.sql);
     await rpcOk(db.sql, owner, "send_invite", { room_id: roomId, invitee_id: guest.id });
     await rpcOk(db.sql, owner, "send_message", { room_id: roomId, body: "bye" });
     await rpcOk(db.sql, owner, "delete_room", { room_id: roomId });
@@ -308,8 +309,8 @@ describe("deleting rooms", () => {
 
 describe("microphone", () => {
   it("when a participant turns the mic on and off, then their row says so", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5);
-    const u = await createUser(db.sql);
+    const roomId = await coworkingRoom(db.sql, { capacity: 5 });
+    const u = await insertUser(db.sql);
     await rpcOk(db.sql, u, "join_coworking_room", { room_id: roomId });
     expect(await rpcOk<Member>(db.sql, u, "set_mic", { room_id: roomId, enabled: true })).toMatchObject({
       mic_enabled: true,
@@ -320,8 +321,8 @@ describe("microphone", () => {
   });
 
   it("when someone not in the room sets the mic, then 42501 not_member; null is 22023", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5);
-    const u = await createUser(db.sql);
+    const roomId = await coworkingRoom(db.sql, { capacity: 5 });
+    const u = await insertUser(db.sql);
     expect(await rpc(db.sql, u, "set_mic", { room_id: roomId, enabled: true })).toMatchObject({
       ok: false,
       error: { code: "42501", hint: "not_member" },
@@ -334,8 +335,8 @@ describe("microphone", () => {
   });
 
   it("when a participant leaves with the mic on, then it is off when they come back", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5);
-    const u = await createUser(db.sql);
+    const roomId = await coworkingRoom(db.sql, { capacity: 5 });
+    const u = await insertUser(db.sql);
     await rpcOk(db.sql, u, "join_coworking_room", { room_id: roomId });
     await rpcOk(db.sql, u, "set_mic", { room_id: roomId, enabled: true });
     await rpcOk(db.sql, u, "leave_room", { room_id: roomId });
@@ -348,8 +349,8 @@ describe("microphone", () => {
 
 describe("coworking joins", () => {
   it("when a room is made inactive, then joining is PT409 room_inactive and those who were in are out (403 not_member)", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5);
-    const [inside, late] = [await createUser(db.sql), await createUser(db.sql)];
+    const roomId = await coworkingRoom(db.sql, { capacity: 5 });
+    const [inside, late] = [await insertUser(db.sql), await insertUser(db.sql)];
     await rpcOk(db.sql, inside, "join_coworking_room", { room_id: roomId });
     await db.sql`update roomkit.rooms set status = 'inactive' where id = ${roomId}`;
     expect(await rpc(db.sql, late, "join_coworking_room", { room_id: roomId })).toMatchObject({
@@ -364,7 +365,7 @@ describe("coworking joins", () => {
 
   it("when someone joins a private room id or a missing room as coworking, then PT404 room_not_found", async () => {
     const { roomId } = await room();
-    const u = await createUser(db.sql);
+    const u = await insertUser(db.sql);
     for (const id of [roomId, crypto.randomUUID()]) {
       expect(await rpc(db.sql, u, "join_coworking_room", { room_id: id })).toMatchObject({
         ok: false,
@@ -411,7 +412,7 @@ describe("messages", () => {
     const { roomId, owner, people } = await room("member");
     const former = people[0]!;
     await rpcOk(db.sql, former, "leave_room", { room_id: roomId });
-    const outsider = await createUser(db.sql);
+    const outsider = await insertUser(db.sql);
     for (const u of [outsider, former]) {
       expect(await rpc(db.sql, u, "send_message", { room_id: roomId, body: "let me in" })).toMatchObject({
         ok: false,
@@ -496,7 +497,7 @@ describe("unread counts", () => {
 
   it("when someone not in the room marks it read, then 42501 not_member, and it is absent from their counts", async () => {
     const { roomId } = await room();
-    const stranger = await createUser(db.sql);
+    const stranger = await insertUser(db.sql);
     expect(await rpc(db.sql, stranger, "mark_room_read", { room_id: roomId })).toMatchObject({
       ok: false,
       error: { code: "42501", hint: "not_member" },

@@ -3,9 +3,10 @@
  * change, and the profile every new auth user gets.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { as, createUser, rpcOk, SERVICE, type User } from "../support/actors.ts";
+import { as, rpcOk, SERVICE } from "../support/acting.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
-import { createCoworkingRoom } from "./fixtures.ts";
+import { coworkingRoom, privateRoom } from "../support/rooms.ts";
+import { insertUser, insertUsers, type User } from "../support/users.ts";
 
 interface Broadcast {
   id: string;
@@ -33,19 +34,12 @@ async function broadcasts(topic: string, event?: string): Promise<Broadcast[]> {
 }
 
 async function roomWith(...names: string[]): Promise<{ owner: User; others: User[]; roomId: string }> {
-  const owner = await createUser(db.sql, { name: "Owner" });
-  const room = await rpcOk<{ id: string }>(db.sql, owner, "create_private_room", { name: "Triggers" });
-  const others: User[] = [];
-  for (const name of names) {
-    const u = await createUser(db.sql, { name });
-    const inv = await rpcOk<{ id: string }>(db.sql, owner, "send_invite", {
-      room_id: room.id,
-      invitee_id: u.id,
-    });
-    await rpcOk(db.sql, u, "accept_invite", { invite_id: inv.id });
-    others.push(u);
-  }
-  return { owner, others, roomId: room.id };
+  const [owner, ...others] = await insertUsers(
+    db.sql,
+    ["Owner", ...names].map((name) => ({ name })),
+  );
+  const roomId = await privateRoom(db.sql, owner!, { name: "Triggers", members: others });
+  return { owner: owner!, others, roomId };
 }
 
 describe("room messages", () => {
@@ -162,7 +156,7 @@ describe("reactions", () => {
 describe("membership and invites", () => {
   it("when an invite is sent, then invite.insert goes to user:<invitee> and nothing about it to the room", async () => {
     const { owner, roomId } = await roomWith();
-    const guest = await createUser(db.sql, { name: "Guest" });
+    const guest = await insertUser(db.sql, { name: "Guest" });
     const inv = await rpcOk<{ id: string }>(db.sql, owner, "send_invite", {
       room_id: roomId,
       invitee_id: guest.id,
@@ -181,7 +175,7 @@ describe("membership and invites", () => {
 
   it("when an invite is accepted, then invite.update reaches the invitee and the room, and member.insert reaches the room", async () => {
     const { owner, roomId } = await roomWith();
-    const guest = await createUser(db.sql, { name: "Guest" });
+    const guest = await insertUser(db.sql, { name: "Guest" });
     const inv = await rpcOk<{ id: string }>(db.sql, owner, "send_invite", {
       room_id: roomId,
       invitee_id: guest.id,
@@ -219,8 +213,8 @@ describe("membership and invites", () => {
 
 describe("coworking lobby", () => {
   it("when people join and leave a coworking room, then coworking:lobby gets private room.count messages with the live count", async () => {
-    const roomId = await createCoworkingRoom(db.sql, 5, "Lobby count");
-    const [a, b] = [await createUser(db.sql), await createUser(db.sql)];
+    const roomId = await coworkingRoom(db.sql, { capacity: 5, name: "Lobby count" });
+    const [a, b] = [await insertUser(db.sql), await insertUser(db.sql)];
     const before = (await broadcasts("coworking:lobby")).length;
     await rpcOk(db.sql, a, "join_coworking_room", { room_id: roomId });
     await rpcOk(db.sql, b, "join_coworking_room", { room_id: roomId });

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AI_USER_ID } from "../../src/client/index.ts";
-import { type FakeLlm, startFakeLlm, streamOf, uniqueName } from "../support/fake-llm.ts";
-import { EXTERNAL_STACK, localOnly, type TestStack } from "../support/stack.ts";
-import { eventually, must, record, signUpAll, startE2EStack } from "./support.ts";
+import { type FakeLlm, startFakeLlm, streamOf, uniqueName } from "../support/fakes.ts";
+import { EXTERNAL_STACK, localOnly, startE2EStack, type TestStack } from "../support/stack.ts";
+import { must, signUpAll } from "../support/users.ts";
+import { eventually, record } from "../support/wait.ts";
 
 /**
  * The AI story through the Roomkit client. The LLM provider is a FAKE at its HTTP edge
- * (test/support/fake-llm.ts, an OpenAI-compatible streaming endpoint on loopback); everything
+ * (test/support/fakes.ts, an OpenAI-compatible streaming endpoint on loopback); everything
  * else is real: the stack's AI dispatcher, the ai-reply function in Deno, Postgres, Realtime.
  */
 

@@ -5,12 +5,13 @@
  * sweep (10 s) are shortened here; the mechanism is the production one.
  */
 import { spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT as ROOT } from "../support/repo.ts";
-import { localOnly, type TestStack } from "../support/stack.ts";
-import { eventually, must, type Person, record, signUp, startE2EStack } from "./support.ts";
+import { setParticipantTimeout } from "../support/rooms.ts";
+import { localOnly, startE2EStack, type TestStack } from "../support/stack.ts";
+import { must, type Person, signUp } from "../support/users.ts";
+import { eventually, record } from "../support/wait.ts";
 
 // Short for the test, yet ten heartbeats long: a loaded CI machine must not expire an open tab.
 const TIMEOUT_SECONDS = 4;
@@ -19,24 +20,13 @@ const HEARTBEAT_MS = 400;
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startE2EStack(localOnly({ sweepIntervalMs: 300 }));
-  const postgres = (await import("postgres")).default;
-  const sql = postgres(stack.dbUrl ?? "", { max: 1 });
-  await sql`update roomkit_private.limits set participant_timeout_seconds = ${TIMEOUT_SECONDS}`;
-  await sql.end();
+  await setParticipantTimeout(stack, TIMEOUT_SECONDS);
 });
 afterAll(() => stack?.stop());
 
 /** Starts a tab process for a new user and resolves once it has joined the room and opened it. */
 async function openTab(roomId: string): Promise<{ id: string; kill(): void }> {
-  const email = `tab-${randomUUID().slice(0, 8)}@example.test`;
-  const password = `pw-${randomUUID()}`;
-  const client = stack.client();
-  const { data, error } = await client.auth.signUp({
-    email,
-    password,
-    options: { data: { display_name: "Tab" } },
-  });
-  expect(error).toBeNull();
+  const { id, email, password } = await signUp(stack, "Tab");
   // Node itself with tsx as a loader (not the tsx wrapper, whose child would outlive a SIGKILL).
   const child = spawn(
     process.execPath,
@@ -59,7 +49,7 @@ async function openTab(roomId: string): Promise<{ id: string; kill(): void }> {
     child.stdout.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
     child.on("exit", (code) => reject(new Error(`tab exited with ${code} before it was ready`)));
   });
-  return { id: data.user?.id ?? "", kill: () => child.kill("SIGKILL") };
+  return { id, kill: () => child.kill("SIGKILL") };
 }
 
 describe("closed tabs", () => {

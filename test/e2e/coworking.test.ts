@@ -1,8 +1,9 @@
 import { TokenVerifier } from "livekit-server-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRoomkitClient, type LobbyCount } from "../../src/client/index.ts";
-import { EXTERNAL_STACK, type TestStack } from "../support/stack.ts";
-import { eventually, LIVEKIT, must, type Person, record, signUpAll, startE2EStack } from "./support.ts";
+import { EXTERNAL_STACK, LIVEKIT, startE2EStack, type TestStack } from "../support/stack.ts";
+import { must, type Person, signUpAll } from "../support/users.ts";
+import { eventually, record } from "../support/wait.ts";
 
 /**
  * The coworking story through the Roomkit client: the seeded lobby with live counts, joining up

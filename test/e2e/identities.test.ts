@@ -9,7 +9,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { roomLiveTopic, SIGNAL_EVENTS } from "../../functions/_shared/contract.ts";
 import type { TestStack } from "../support/stack.ts";
-import { eventually, must, signUp, startE2EStack } from "./support.ts";
+import { startE2EStack } from "../support/stack.ts";
+import { must, signUp } from "../support/users.ts";
+import { eventually } from "../support/wait.ts";
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { realtimeSurfaceFor } from "../../packages/stack/src/realtime/index.ts";
 import type { TestStack } from "../support/stack.ts";
-import { eventually, must, record, signUpAll, startE2EStack } from "./support.ts";
+import { startE2EStack } from "../support/stack.ts";
+import { must, signUpAll } from "../support/users.ts";
+import { eventually, record } from "../support/wait.ts";
 
 /**
  * Delivery a user can trust: while Alice keeps sending, Bob's realtime connection is cut (his

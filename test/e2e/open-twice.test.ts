@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRoomkitClient } from "../../src/client/index.ts";
+import { roomWith } from "../support/rooms.ts";
 import type { TestStack } from "../support/stack.ts";
-import { eventually, must, nextEvent, record, roomWith, signUpAll, startE2EStack } from "./support.ts";
+import { startE2EStack } from "../support/stack.ts";
+import { must, signUpAll } from "../support/users.ts";
+import { eventually, nextEvent, record } from "../support/wait.ts";
 
 /**
  * Opening a room that is already open on the same supabase client: React StrictMode mounts, unmounts

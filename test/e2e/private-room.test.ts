@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AI_USER_ID, type InviteEvent } from "../../src/client/index.ts";
 import type { TestStack } from "../support/stack.ts";
-import { eventually, must, record, signUpAll, startE2EStack } from "./support.ts";
+import { startE2EStack } from "../support/stack.ts";
+import { must, signUpAll } from "../support/users.ts";
+import { eventually, record } from "../support/wait.ts";
 
 /**
  * The private room story, three people with their own supabase-js clients through the Roomkit

@@ -17,8 +17,11 @@ import {
   SIGNAL_EVENTS,
   userTopic,
 } from "../../functions/_shared/contract.ts";
+import { roomWith } from "../support/rooms.ts";
 import type { TestStack } from "../support/stack.ts";
-import { eventually, must, type Person, record, roomWith, signUp, startE2EStack } from "./support.ts";
+import { startE2EStack } from "../support/stack.ts";
+import { must, type Person, signUp } from "../support/users.ts";
+import { eventually, record } from "../support/wait.ts";
 
 let stack: TestStack;
 beforeAll(async () => {

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXTERNAL_STACK, localOnly, type TestStack } from "../support/stack.ts";
-import { eventually, must, record, roomWith, signUpAll, startE2EStack } from "./support.ts";
+import { roomWith } from "../support/rooms.ts";
+import { EXTERNAL_STACK, localOnly, startE2EStack, type TestStack } from "../support/stack.ts";
+import { must, signUpAll } from "../support/users.ts";
+import { eventually, record } from "../support/wait.ts";
 
 /**
  * How a room session follows the user's access token: short-lived tokens (6 s here) so expiry and

@@ -8,8 +8,8 @@ import {
   type RoomkitClient,
   realtimeClient,
   subscribe,
-  until,
 } from "../stack/realtime-support.ts";
+import { as } from "../support/acting.ts";
 import {
   chunkEvent,
   DONE_EVENT,
@@ -19,14 +19,15 @@ import {
   startFakeLlm,
   streamOf,
   uniqueName,
-} from "../support/fake-llm.ts";
+} from "../support/fakes.ts";
 import { EXTERNAL_STACK, localOnly } from "../support/stack.ts";
-import { asUserSql, type FunctionsStack, startFunctionsStack, type TestUser } from "./support.ts";
+import { eventually } from "../support/wait.ts";
+import { type FunctionsStack, startFunctionsStack, type TestUser } from "./support.ts";
 
 /**
  * The AI participant end to end: real Postgres (queue, triggers), real Deno (`ai-reply`), the
  * local stack's dispatcher, real Realtime (members' supabase-js channels). The LLM provider is a
- * FAKE at its HTTP edge (test/support/fake-llm.ts): an OpenAI-compatible streaming endpoint on a
+ * FAKE at its HTTP edge (test/support/fakes.ts): an OpenAI-compatible streaming endpoint on a
  * loopback port whose bytes each test scripts.
  */
 
@@ -71,9 +72,9 @@ interface Row {
 async function aiRoom(stack: FunctionsStack, mode: "off" | "mention" | "always", label: string) {
   const user = await stack.user("Ada");
   const name = uniqueName(label);
-  const [room] = await asUserSql(
+  const [room] = await as(
     stack.sql,
-    user.id,
+    user,
     (tx) => tx<{ id: string }[]>`select id from roomkit.create_private_room(${name}, null, ${mode})`,
   );
   const roomId = room!.id;
@@ -99,14 +100,14 @@ function messages(stack: FunctionsStack, roomId: string, kind?: string): Promise
     order by created_at, id`;
 }
 
-async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-  const end = Date.now() + WAIT_MS;
-  for (;;) {
+/** Reads until `ok` holds for what was read; fails naming `what` and the last value read. */
+async function settled<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
+  const { value } = await eventually(async () => {
     const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+    if (!ok(value)) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    return { value };
+  }, WAIT_MS);
+  return value;
 }
 
 const ai = (events: Received[]) => events.filter((e) => e.event.startsWith("ai."));
@@ -125,12 +126,12 @@ describe("ai-reply", () => {
         );
         const question = await say(client, roomId, "Hey @AI, can you say hello?");
 
-        const [reply] = await eventually(
+        const [reply] = await settled(
           () => messages(fx, roomId, "ai"),
           (r) => r.length === 1,
           "the ai message",
         );
-        await until(() => events.some((e) => e.event === "ai.done"), WAIT_MS, "ai.done");
+        await eventually(() => events.some((e) => e.event === "ai.done"), WAIT_MS, "ai.done");
 
         expect(reply).toMatchObject({
           kind: "ai",
@@ -155,7 +156,7 @@ describe("ai-reply", () => {
         expect(deltas.map((d) => d.payload.text).join("")).toBe(reply!.body);
         expect(stream.every((e) => e.event !== "ai.error")).toBe(true);
         // The stored message reaches members too, through its insert trigger.
-        await until(
+        await eventually(
           () =>
             events.some((e) => e.event === "message.insert" && (e.payload.record as Row)?.id === reply!.id),
           WAIT_MS,
@@ -195,14 +196,14 @@ describe("ai-reply", () => {
       try {
         const asked = llm.script(name, (_req, attempt) => streamOf([`Answer ${attempt + 1}`]));
         await say(client, roomId, "first question");
-        await eventually(
+        await settled(
           () => messages(fx, roomId, "ai"),
           (r) => r.length === 1,
           "first reply",
         );
         await say(client, roomId, "👍", "emoji");
         await say(client, roomId, "second question");
-        const replies = await eventually(
+        const replies = await settled(
           () => messages(fx, roomId, "ai"),
           (r) => r.length === 2,
           "second reply",
@@ -236,7 +237,7 @@ describe("ai-reply", () => {
         await say(off.client, off.roomId, "@ai are you there?");
         // A last message that does mention the AI: once its reply exists, earlier ones had their chance.
         await say(mention.client, mention.roomId, "ok now @ai");
-        await eventually(
+        await settled(
           () => messages(fx, mention.roomId, "ai"),
           (r) => r.length === 1,
           "the one reply",
@@ -274,14 +275,14 @@ describe("ai-reply", () => {
         llm.script(name, () => ({ kind: "stream", steps: splitBytes(wire, 3) }));
         await say(client, roomId, "@ai speak many languages");
 
-        const [reply] = await eventually(
+        const [reply] = await settled(
           () => messages(fx, roomId, "ai"),
           (r) => r.length === 1,
           "the ai message",
         );
         expect(reply!.body).toBe(parts.join(""));
         expect(reply!.metadata.usage).toMatchObject({ estimated: true });
-        await until(() => events.some((e) => e.event === "ai.done"), WAIT_MS, "ai.done");
+        await eventually(() => events.some((e) => e.event === "ai.done"), WAIT_MS, "ai.done");
         const replyId = ai(events)[0]!.payload.reply_id as string;
         expect(
           deltasOf(events, replyId)
@@ -310,14 +311,14 @@ describe("ai-reply", () => {
         });
         await say(client, roomId, "@ai try hard");
 
-        const [reply] = await eventually(
+        const [reply] = await settled(
           () => messages(fx, roomId, "ai"),
           (r) => r.length === 1,
           "the ai message",
         );
         expect(reply!.body).toBe("Second time lucky");
         expect(asked.requests).toHaveLength(2);
-        await until(() => events.some((e) => e.event === "ai.done"), WAIT_MS, "ai.done");
+        await eventually(() => events.some((e) => e.event === "ai.done"), WAIT_MS, "ai.done");
         const stream = ai(events);
         const failed = stream.find((e) => e.event === "ai.error")!;
         expect(failed.payload).toMatchObject({ retrying: true });
@@ -343,7 +344,7 @@ describe("ai-reply", () => {
         }));
         await say(client, roomId, "@ai please");
 
-        const notices = await eventually(
+        const notices = await settled(
           () => messages(fx, roomId, "system"),
           (r) => r.length >= 1,
           "the give-up notice",
@@ -356,7 +357,7 @@ describe("ai-reply", () => {
         const [job] = await fx.sql<{ status: string; attempts: number }[]>`
         select status, attempts from roomkit_private.ai_jobs where room_id = ${roomId}`;
         expect(job).toEqual({ status: "failed", attempts: 3 });
-        await until(
+        await eventually(
           () => ai(events).filter((e) => e.event === "ai.error").length === 3,
           WAIT_MS,
           "three ai.error",
@@ -393,20 +394,20 @@ describe("ai-reply", () => {
         await say(slow.client, slow.roomId, "@ai take your time");
         await say(stalled.client, stalled.roomId, "@ai hello?");
 
-        const [slowReply] = await eventually(
+        const [slowReply] = await settled(
           () => messages(fx, slow.roomId, "ai"),
           (r) => r.length === 1,
           "slow reply",
         );
         expect(slowReply!.body).toBe("Slow and steady wins");
-        const [stalledReply] = await eventually(
+        const [stalledReply] = await settled(
           () => messages(fx, stalled.roomId, "ai"),
           (r) => r.length === 1,
           "reply after the stall",
         );
         expect(stalledReply!.body).toBe("Back again");
         expect(askedStalled.requests).toHaveLength(2);
-        await until(() => stalled.events.some((e) => e.event === "ai.done"), WAIT_MS, "ai.done");
+        await eventually(() => stalled.events.some((e) => e.event === "ai.done"), WAIT_MS, "ai.done");
         const error = ai(stalled.events).find((e) => e.event === "ai.error");
         expect(error?.payload).toMatchObject({ code: "stream_timeout", retrying: true });
       } finally {
@@ -426,7 +427,7 @@ describe("ai-reply", () => {
         const asked = llm.script(name, () => streamOf(["ok"]));
         for (let i = 0; i < limit + 3; i++) await say(client, roomId, `message ${i}`);
 
-        const replies = await eventually(
+        const replies = await settled(
           () => messages(fx, roomId, "ai"),
           (r) => r.length === limit,
           "replies up to the limit",
@@ -490,7 +491,7 @@ describe("ai-reply", () => {
         ]);
         expect(results.map((r) => r.error)).toEqual([null, null]);
 
-        const replies = await eventually(
+        const replies = await settled(
           () => messages(fx, roomId, "ai"),
           (r) => r.length === 2,
           "both replies",
@@ -530,7 +531,7 @@ describe("ai-reply", () => {
                  where room_id = ${roomId}`;
         });
 
-        const [reply] = await eventually(
+        const [reply] = await settled(
           () => messages(fx, roomId, "ai"),
           (r) => r.length === 1,
           "the retried reply",
@@ -563,7 +564,7 @@ describe("ai-reply", () => {
         tx`select roomkit_private.skip_ai_job(1, gen_random_uuid(), 'x', 'x', 'x')`,
     ];
     for (const attempt of attempts) {
-      const error = await asUserSql(fx.sql, user.id, attempt).then(
+      const error = await as(fx.sql, user, attempt).then(
         () => null,
         (e: { code?: string }) => e,
       );
@@ -606,13 +607,13 @@ describe.skipIf(EXTERNAL_STACK)("ai-reply without a provider", () => {
     const { roomId, client } = await aiRoom(bare, "mention", "Unconfigured room");
     try {
       await say(client, roomId, "@ai are you there?");
-      await eventually(
+      await settled(
         () => messages(bare, roomId, "system"),
         (r) => r.length === 1,
         "the notice",
       );
       await say(client, roomId, "@ai hello??");
-      await eventually(
+      await settled(
         () =>
           bare.sql`select 1 from roomkit_private.ai_jobs where room_id = ${roomId} and status = 'skipped'`,
         (r) => r.length === 2,

@@ -8,7 +8,7 @@ import {
   SseParser,
   streamChat,
 } from "../../functions/_shared/ai.ts";
-import { chunkEvent, DONE_EVENT, usageEvent } from "../support/fake-llm.ts";
+import { chunkEvent, DONE_EVENT, usageEvent } from "../support/fakes.ts";
 
 /**
  * The provider client of `functions/_shared/ai.ts` on its own. The provider is a FAKE at its HTTP

@@ -1,11 +1,10 @@
 import { TokenVerifier } from "livekit-server-sdk";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { coworkingRoom, privateRoom } from "../support/rooms.ts";
 import { EXTERNAL_STACK } from "../support/stack.ts";
 import {
   body,
-  coworkingRoom,
   type LivekitFunctionsStack,
-  privateRoom,
   rowCounts,
   startFunctionsStackWithFakeLivekit,
 } from "./support.ts";
@@ -26,8 +25,8 @@ async function verifyVoiceToken(token: string) {
 
 describe("GET /coworking/rooms", () => {
   test("when anyone lists the lobby, then active rooms come with capacity and live participant counts", async () => {
-    const room = await coworkingRoom(f.sql, 3);
-    const closed = await coworkingRoom(f.sql, 3, "inactive");
+    const room = await coworkingRoom(f.sql, { capacity: 3 });
+    const closed = await coworkingRoom(f.sql, { capacity: 3, status: "inactive" });
     const ada = await f.user("Ada");
     expect((await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: ada.token })).status).toBe(
       200,
@@ -95,7 +94,7 @@ describe("POST /coworking/rooms/{id}/join", () => {
   });
 
   test("when 100 users race for a room of 8, then exactly 8 get voice tokens and 92 get 409 room_full", async () => {
-    const room = await coworkingRoom(f.sql, 8);
+    const room = await coworkingRoom(f.sql, { capacity: 8 });
     const users = await Promise.all(Array.from({ length: 100 }, (_, i) => f.user(`Racer ${i}`)));
     const results = await Promise.all(
       users.map(async (u) => {
@@ -126,7 +125,7 @@ describe("POST /coworking/rooms/{id}/join", () => {
     expect((await f.call(`coworking/rooms/${priv}/join`, { method: "POST", token: ada.token })).status).toBe(
       404,
     );
-    const closed = await coworkingRoom(f.sql, 5, "inactive");
+    const closed = await coworkingRoom(f.sql, { capacity: 5, status: "inactive" });
     const res = await f.call(`coworking/rooms/${closed}/join`, { method: "POST", token: ada.token });
     expect(res.status).toBe(409);
     expect((await body<Json>(res)).error).toMatchObject({
@@ -156,7 +155,7 @@ describe("POST /coworking/rooms/{id}/join", () => {
 
 describe("leave and mic", () => {
   test("when a participant turns the mic on, leaves, then the seat frees up and the mic is off", async () => {
-    const room = await coworkingRoom(f.sql, 1);
+    const room = await coworkingRoom(f.sql, { capacity: 1 });
     const ada = await f.user("Ada");
     const bob = await f.user("Bob");
     await f.call(`coworking/rooms/${room}/join`, { method: "POST", token: ada.token });

@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { AccessToken } from "livekit-server-sdk";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { privateRoom } from "../support/rooms.ts";
 import { EXTERNAL_STACK } from "../support/stack.ts";
 import {
   type LivekitFunctionsStack,
-  privateRoom,
   rowCounts,
   startFunctionsStackWithFakeLivekit,
   type TestUser,

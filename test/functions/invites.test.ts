@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  asUserSql,
-  body,
-  type FunctionsStack,
-  privateRoom,
-  rowCounts,
-  startFunctionsStack,
-} from "./support.ts";
+import { as } from "../support/acting.ts";
+import { privateRoom } from "../support/rooms.ts";
+import { body, type FunctionsStack, rowCounts, startFunctionsStack } from "./support.ts";
 
 let f: FunctionsStack;
 beforeAll(async () => {
@@ -25,7 +20,7 @@ describe("invites lifecycle", () => {
     const owner = await f.user("Olivia");
     const ada = await f.user("Ada");
     const bob = await f.user("Bob");
-    const room = await privateRoom(f.sql, owner, "Book club");
+    const room = await privateRoom(f.sql, owner, { name: "Book club" });
 
     const toAda = await post("invites", owner.token, { room_id: room, invitee_id: ada.id });
     expect(toAda.status).toBe(201);
@@ -165,9 +160,9 @@ describe("invite errors", () => {
     expect((await body<Json>(twice)).error.code).toBe("invite_exists");
     const self = await post("invites", owner.token, { room_id: room, invitee_id: owner.id });
     expect(self.status).toBe(400);
-    const [invite] = await asUserSql(
+    const [invite] = await as(
       f.sql,
-      ada.id,
+      ada,
       (tx) => tx`select id from roomkit.room_invites where invitee_id = ${ada.id}`,
     );
     await post(`invites/${invite!.id}/accept`, ada.token);

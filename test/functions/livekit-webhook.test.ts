@@ -1,15 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { AccessToken } from "livekit-server-sdk";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { coworkingRoom } from "../support/rooms.ts";
 import { EXTERNAL_STACK, localOnly } from "../support/stack.ts";
-import {
-  body,
-  coworkingRoom,
-  type FunctionsStack,
-  rowCounts,
-  startFunctionsStack,
-  type TestUser,
-} from "./support.ts";
+import { body, type FunctionsStack, rowCounts, startFunctionsStack, type TestUser } from "./support.ts";
 
 // Webhooks are signed here exactly as LiveKit signs them (the SDK's AccessToken carrying the body's
 // sha256, sent as the bare JWT in Authorization); no LiveKit server is involved.

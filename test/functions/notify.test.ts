@@ -8,6 +8,7 @@
 import { decodeProtectedHeader, importJWK, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AI_USER_ID, type PushPayload } from "../../functions/_shared/contract.ts";
+import { as } from "../support/acting.ts";
 import { type FakeEmailApi, startFakeEmailApi } from "../support/fake-email-api.ts";
 import {
   decryptPush,
@@ -15,14 +16,8 @@ import {
   type FakeSubscription,
   startFakePushService,
 } from "../support/fake-push.ts";
-import {
-  asUserSql,
-  body,
-  type FunctionsStack,
-  privateRoom,
-  startFunctionsStack,
-  type TestUser,
-} from "./support.ts";
+import { privateRoom } from "../support/rooms.ts";
+import { body, type FunctionsStack, startFunctionsStack, type TestUser } from "./support.ts";
 
 const APP_URL = "http://127.0.0.1:3000";
 const EMAIL_KEY = "re_test_only_key";
@@ -101,9 +96,9 @@ async function addMember(room: string, user: TestUser): Promise<void> {
 }
 
 async function say(user: TestUser, room: string, text: string): Promise<string> {
-  const [row] = await asUserSql(
+  const [row] = await as(
     f.sql,
-    user.id,
+    user,
     (tx) => tx<{ id: string }[]>`select id from roomkit.send_message(${room}, ${text})`,
   );
   return row!.id;
@@ -159,7 +154,7 @@ describe("invites by email", () => {
     const alice = await f.user("Alice");
     const bob = await f.user("Bob");
     const bobPush = await subscribe(bob);
-    const room = await privateRoom(f.sql, alice, "Book club");
+    const room = await privateRoom(f.sql, alice, { name: "Book club" });
     const stranger = `new-${crypto.randomUUID().slice(0, 8)}@example.com`;
 
     const toStranger = await f.call("invites", {
@@ -213,7 +208,7 @@ describe("invites by email", () => {
 
   test("when a brand-new person follows the mailed link, then they are signed in, find the invite pending and accepting lands them in the room", async () => {
     const alice = await f.user("Alice");
-    const room = await privateRoom(f.sql, alice, "Launch team");
+    const room = await privateRoom(f.sql, alice, { name: "Launch team" });
     const stranger = `fresh-${crypto.randomUUID().slice(0, 8)}@example.com`;
     const sent = await f.call("invites", {
       method: "POST",
@@ -266,7 +261,7 @@ describe("invites by email, hostile cases", () => {
       values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
               ${victim}, '$2a$10$abcdefghijklmnopqrstuuJ3JmJZbOpbU2Fy0l4m0YRJpQ4nq0Vqy',
               '{"provider":"email"}', '{}', now(), now())`;
-    const room = await privateRoom(f.sql, alice, "Trap");
+    const room = await privateRoom(f.sql, alice, { name: "Trap" });
     const sent = await f.call("invites", {
       method: "POST",
       token: alice.token,
@@ -286,7 +281,7 @@ describe("invites by email, hostile cases", () => {
 
   test("when a guest or a user without a confirmed email invites by email, then 403 forbidden and nothing is sent", async () => {
     const alice = await f.user("Alice");
-    const room = await privateRoom(f.sql, alice, "Guests");
+    const room = await privateRoom(f.sql, alice, { name: "Guests" });
     for (const change of [sqlGuest, sqlUnconfirmed]) {
       await change(alice.id);
       const res = await f.call("invites", {
@@ -304,7 +299,7 @@ describe("invites by email, hostile cases", () => {
 
   test("when one inviter asks for more Auth invites to new addresses than the daily limit, then the rest are not mailed (the invites still stand)", async () => {
     const alice = await f.user("Alice");
-    const room = await privateRoom(f.sql, alice, "Growth");
+    const room = await privateRoom(f.sql, alice, { name: "Growth" });
     const addresses = Array.from(
       { length: AUTH_INVITES_PER_DAY + 1 },
       () => `g-${crypto.randomUUID().slice(0, 8)}@example.com`,
@@ -332,12 +327,12 @@ describe("invites by email, hostile cases", () => {
 describe("senders and subscriptions under pressure", () => {
   test("when several notify calls run at once, then every notification is sent exactly once", async () => {
     const alice = await f.user("Alice");
-    const room = await privateRoom(f.sql, alice, "Busy");
+    const room = await privateRoom(f.sql, alice, { name: "Busy" });
     const subs: FakeSubscription[] = [];
     for (let i = 0; i < PER_SENDER; i++) {
       const u = await f.user(`Busy${i}`);
       subs.push(await subscribe(u));
-      await asUserSql(f.sql, alice.id, (tx) => tx`select roomkit.send_invite(${room}, ${u.id}::uuid)`);
+      await as(f.sql, alice, (tx) => tx`select roomkit.send_invite(${room}, ${u.id}::uuid)`);
     }
     const service = { token: f.stack.serviceRoleKey, method: "POST" };
     await Promise.all([f.call("notify", service), f.call("notify", service), f.call("notify", service)]);
@@ -349,8 +344,8 @@ describe("senders and subscriptions under pressure", () => {
   test("when a sender's lease has run out, then its outcome is not recorded", async () => {
     const alice = await f.user("Alice");
     const bob = await f.user("Bob");
-    const room = await privateRoom(f.sql, alice, "Lease");
-    await asUserSql(f.sql, alice.id, (tx) => tx`select roomkit.send_invite(${room}, ${bob.id}::uuid)`);
+    const room = await privateRoom(f.sql, alice, { name: "Lease" });
+    await as(f.sql, alice, (tx) => tx`select roomkit.send_invite(${room}, ${bob.id}::uuid)`);
     await settled(room, 1);
     const [lease] = await f.sql<{ finished: boolean }[]>`
       select roomkit_private.finish_notification(n.id, gen_random_uuid(), '{"skipped":"stale"}', false) as finished
@@ -367,6 +362,7 @@ describe("senders and subscriptions under pressure", () => {
     const { data, error } = await client.auth.signUp({ email: address, password: "a-long-password-1" });
     expect(error).toBeNull();
     const bob: TestUser = {
+      kind: "user",
       id: data.user!.id,
       name: "Bob",
       email: address,
@@ -377,8 +373,8 @@ describe("senders and subscriptions under pressure", () => {
     expect(row!.session_id).not.toBeNull();
     await client.auth.signOut();
 
-    const room = await privateRoom(f.sql, alice, "After sign-out");
-    await asUserSql(f.sql, alice.id, (tx) => tx`select roomkit.send_invite(${room}, ${bob.id}::uuid)`);
+    const room = await privateRoom(f.sql, alice, { name: "After sign-out" });
+    await as(f.sql, alice, (tx) => tx`select roomkit.send_invite(${room}, ${bob.id}::uuid)`);
     const [outcome] = await settled(room, 1);
     expect(outcome!.outcome.push).toEqual({});
     expect(push.requests.filter((r) => sub.endpoint.endsWith(r.path))).toEqual([]);
@@ -406,7 +402,7 @@ describe("web push", () => {
     const alice = await f.user("Alice");
     const bob = await f.user("Bob");
     const sub = await subscribe(bob);
-    const room = await privateRoom(f.sql, alice, "Design");
+    const room = await privateRoom(f.sql, alice, { name: "Design" });
     await f.call("invites", {
       method: "POST",
       token: alice.token,
@@ -446,7 +442,7 @@ describe("web push", () => {
     const bob = await f.user("Bob");
     const gone = await subscribe(bob, 410);
     const alive = await subscribe(bob);
-    const room = await privateRoom(f.sql, alice, "Ops");
+    const room = await privateRoom(f.sql, alice, { name: "Ops" });
     await f.call("invites", {
       method: "POST",
       token: alice.token,
@@ -473,7 +469,7 @@ describe("web push", () => {
       });
       expect(res.status).toBe(201);
       const real = await subscribe(bob);
-      const room = await privateRoom(f.sql, alice, "Internal");
+      const room = await privateRoom(f.sql, alice, { name: "Internal" });
       await f.call("invites", {
         method: "POST",
         token: alice.token,
@@ -494,7 +490,7 @@ describe("mentions and AI replies", () => {
     const carol = await f.user("Carol");
     const bob = await f.user(`Bob ${crypto.randomUUID().slice(0, 4)}`);
     const dave = await f.user(`Dave ${crypto.randomUUID().slice(0, 4)}`);
-    const room = await privateRoom(f.sql, carol, "Standup");
+    const room = await privateRoom(f.sql, carol, { name: "Standup" });
     await addMember(room, bob);
     await addMember(room, dave);
     const bobPush = await subscribe(bob);
@@ -502,7 +498,7 @@ describe("mentions and AI replies", () => {
 
     await say(carol, room, `@${bob.name} and @${dave.name.toLowerCase()}: ready?`);
     // Bob is looking: his app marks the room read before the delay is up.
-    await asUserSql(f.sql, bob.id, (tx) => tx`select roomkit.mark_room_read(${room})`);
+    await as(f.sql, bob, (tx) => tx`select roomkit.mark_room_read(${room})`);
 
     const [pushed] = await push.received(davePush.endpoint);
     expect(payloadOf(davePush, pushed!)).toEqual({
@@ -522,7 +518,7 @@ describe("mentions and AI replies", () => {
 
   test("when the AI answers a member's question, then that member gets a push with the answer", async () => {
     const bob = await f.user("Bob");
-    const room = await privateRoom(f.sql, bob, "Research");
+    const room = await privateRoom(f.sql, bob, { name: "Research" });
     const sub = await subscribe(bob);
     const question = await say(bob, room, "What is RLS?");
     await f.sql`
@@ -541,7 +537,7 @@ describe("mentions and AI replies", () => {
     const carol = await f.user("Carol");
     const bob = await f.user(`Quiet ${crypto.randomUUID().slice(0, 4)}`);
     const dave = await f.user(`Loud ${crypto.randomUUID().slice(0, 4)}`);
-    const room = await privateRoom(f.sql, carol, "Prefs");
+    const room = await privateRoom(f.sql, carol, { name: "Prefs" });
     await addMember(room, bob);
     await addMember(room, dave);
     const bobPush = await subscribe(bob);
@@ -560,7 +556,7 @@ describe("mentions and AI replies", () => {
       await f.sql`insert into roomkit.room_messages (room_id, sender_id, kind, body, metadata)
                   values (${room}, ${AI_USER_ID}, 'ai', 'answer', ${f.sql.json({ reply_to: q })})`;
     }
-    const other = await privateRoom(f.sql, carol, "Prefs 2");
+    const other = await privateRoom(f.sql, carol, { name: "Prefs 2" });
     for (const who of [bob, dave])
       await f.call("invites", {
         method: "POST",
@@ -579,7 +575,7 @@ describe("mentions and AI replies", () => {
   test("when a user switches mentions off after a mention was queued, then it is not sent", async () => {
     const carol = await f.user("Carol");
     const bob = await f.user(`Later ${crypto.randomUUID().slice(0, 4)}`);
-    const room = await privateRoom(f.sql, carol, "Prefs later");
+    const room = await privateRoom(f.sql, carol, { name: "Prefs later" });
     await addMember(room, bob);
     const sub = await subscribe(bob);
     await say(carol, room, `@${bob.name} soon`);
@@ -593,7 +589,7 @@ describe("mentions and AI replies", () => {
     const carol = await f.user("Carol");
     const dave = await f.user("Dave");
     const bob = await f.user(`Target ${crypto.randomUUID().slice(0, 4)}`);
-    const room = await privateRoom(f.sql, carol, "Spam");
+    const room = await privateRoom(f.sql, carol, { name: "Spam" });
     await addMember(room, bob);
     await addMember(room, dave);
     const sub = await subscribe(bob);
@@ -610,7 +606,7 @@ describe("mentions and AI replies", () => {
 
   test("when one message mentions more members than the per-sender limit, then only that many are notified", async () => {
     const carol = await f.user("Carol");
-    const room = await privateRoom(f.sql, carol, "Crowd");
+    const room = await privateRoom(f.sql, carol, { name: "Crowd" });
     const members: TestUser[] = [];
     for (let i = 0; i < PER_SENDER + 2; i++) {
       const m = await f.user(`Crowd${i} ${crypto.randomUUID().slice(0, 4)}`);

@@ -2,7 +2,7 @@
  * Every way a coworking membership ends also ends voice: leave (through the function or a raw RPC
  * that ignores it), removal, expiry of a participant who went away, the room made inactive or
  * deleted; and a LiveKit token minted before cannot be used to come back. LiveKit is FAKED at its
- * network edge (Twirp over HTTP on a loopback port, see support.ts); its webhooks are signed
+ * network edge (Twirp over HTTP on a loopback port, see test/support/fakes.ts); its webhooks are signed
  * exactly as LiveKit signs them. Everything else is real: Deno functions, Postgres, the stack's
  * sweeper (the local stand-in for the production pg_cron schedule).
  */
@@ -12,14 +12,11 @@ import { AccessToken } from "livekit-server-sdk";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import { ROOMKIT_SCHEMA } from "../../functions/_shared/contract.ts";
+import type { FakeLivekit } from "../support/fakes.ts";
+import { coworkingRoom, setParticipantTimeout } from "../support/rooms.ts";
 import { EXTERNAL_STACK } from "../support/stack.ts";
-import {
-  coworkingRoom,
-  type FakeLivekit,
-  type LivekitFunctionsStack,
-  startFunctionsStackWithFakeLivekit,
-  type TestUser,
-} from "./support.ts";
+import { eventually } from "../support/wait.ts";
+import { type LivekitFunctionsStack, startFunctionsStackWithFakeLivekit, type TestUser } from "./support.ts";
 
 /** The sweeper's schedule here (production: every 10 s) and the participant timeout (production: 45 s). */
 const SWEEP_MS = 300;
@@ -31,7 +28,7 @@ let livekit: FakeLivekit;
 beforeAll(async () => {
   f = await startFunctionsStackWithFakeLivekit({ sweepIntervalMs: SWEEP_MS });
   livekit = f.livekit;
-  await f.sql`update roomkit_private.limits set participant_timeout_seconds = ${TIMEOUT_SECONDS}`;
+  await setParticipantTimeout(f.stack, TIMEOUT_SECONDS);
 });
 afterAll(() => f?.stop());
 
@@ -41,15 +38,6 @@ function removals(roomId: string, userId: string) {
     (c) =>
       c.method === "RemoveParticipant" && c.body.room === `roomkit-${roomId}` && c.body.identity === userId,
   );
-}
-
-/** Polls `check` until it is true or `ms` pass; the promise fails with `what` when time runs out. */
-async function within(ms: number, what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function join(roomId: string, user: TestUser): Promise<{ token: string }> {
@@ -103,7 +91,7 @@ describe.skipIf(EXTERNAL_STACK)("voice ends with the membership", () => {
     await join(room, bob);
     const { error } = await rawClient(bob).rpc("leave_room", { room_id: room });
     expect(error).toBeNull();
-    await within(5_000, "RemoveParticipant for Bob", () => removals(room, bob.id).length === 1);
+    await eventually(() => removals(room, bob.id).length === 1, 5_000, "RemoveParticipant for Bob");
   });
 
   test("when a moderator removes a participant, then LiveKit removes them and they cannot rejoin", async () => {
@@ -127,7 +115,7 @@ describe.skipIf(EXTERNAL_STACK)("voice ends with the membership", () => {
     await f.sql`update roomkit.rooms set status = 'inactive' where id = ${room}`;
     for (const p of people) {
       expect(await active(room, p.id)).toBe(false);
-      await within(5_000, `RemoveParticipant for ${p.name}`, () => removals(room, p.id).length === 1);
+      await eventually(() => removals(room, p.id).length === 1, 5_000, `RemoveParticipant for ${p.name}`);
     }
     const left = await f.sql`
       select count(*)::int as n from roomkit.room_messages where room_id = ${room} and kind = 'system' and metadata ->> 'event' = 'left'`;
@@ -138,8 +126,10 @@ describe.skipIf(EXTERNAL_STACK)("voice ends with the membership", () => {
     const room = await coworkingRoom(f.sql);
     await join(room, await f.user("Flo"));
     await f.sql`delete from roomkit.rooms where id = ${room}`;
-    await within(5_000, "DeleteRoom", () =>
-      livekit.calls.some((c) => c.method === "DeleteRoom" && c.body.room === `roomkit-${room}`),
+    await eventually(
+      () => livekit.calls.some((c) => c.method === "DeleteRoom" && c.body.room === `roomkit-${room}`),
+      5_000,
+      "DeleteRoom",
     );
   });
 
@@ -176,7 +166,11 @@ describe.skipIf(EXTERNAL_STACK)("participants who went away", () => {
     // A query builder runs only when awaited or then()-ed.
     const beating = setInterval(() => void client.rpc("heartbeat", { room_id: room }).then(), 500);
     try {
-      await within((TIMEOUT_SECONDS + 5) * 1000, "Gone expired", async () => !(await active(room, gone.id)));
+      await eventually(
+        async () => !(await active(room, gone.id)),
+        (TIMEOUT_SECONDS + 5) * 1000,
+        "Gone expired",
+      );
       expect(await active(room, stays.id)).toBe(true);
     } finally {
       clearInterval(beating);
@@ -185,7 +179,7 @@ describe.skipIf(EXTERNAL_STACK)("participants who went away", () => {
       select body from roomkit.room_messages
       where room_id = ${room} and kind = 'system' and metadata ->> 'event' = 'left' and metadata ->> 'user_id' = ${gone.id}`;
     expect(message?.body).toBe("Gone left");
-    await within(5_000, "RemoveParticipant for Gone", () => removals(room, gone.id).length === 1);
+    await eventually(() => removals(room, gone.id).length === 1, 5_000, "RemoveParticipant for Gone");
   });
 
   test("when a participant is connected to voice, then silence on the session alone does not expire them", async () => {
@@ -202,10 +196,10 @@ describe.skipIf(EXTERNAL_STACK)("participants who went away", () => {
     // The sentinel: a participant without voice who joined at the same time expires first.
     const silent = await f.user("Silent");
     await join(room, silent);
-    await within(
+    await eventually(
+      async () => !(await active(room, silent.id)),
       (TIMEOUT_SECONDS + 5) * 1000,
       "Silent expired",
-      async () => !(await active(room, silent.id)),
     );
     expect(await active(room, talker.id)).toBe(true);
   });

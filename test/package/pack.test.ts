@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startE2EStack } from "../e2e/support.ts";
 import { REPO_ROOT } from "../support/repo.ts";
 import type { TestStack } from "../support/stack.ts";
+import { startE2EStack } from "../support/stack.ts";
 
 /**
  * The client as an app gets it: `npm pack` (which builds through `prepack`), installed into a

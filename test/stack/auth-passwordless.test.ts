@@ -3,7 +3,6 @@
  * links read from the local inbox's Mailpit-shaped API. Contracts: GoTrue `internal/api/otp.go`,
  * `magic_link.go`, `verify.go`, `invite.go`; Mailpit's `/api/v1` for the inbox.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +17,7 @@ import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { freePort } from "../support/global-setup.ts";
 import { REPO_ROOT } from "../support/repo.ts";
+import { uniqueEmail } from "../support/users.ts";
 
 /** Not the default 6: the test sees `[auth.email] otp_length` honoured. */
 const OTP_LENGTH = 8;
@@ -82,9 +82,7 @@ function admin(): SupabaseClient {
   return createClient(stack.apiUrl, keys.serviceRoleKey, clientOptions);
 }
 
-function address(): string {
-  return `otp-${randomBytes(5).toString("hex")}@example.com`;
-}
+const address = (): string => uniqueEmail("otp");
 
 interface MailpitMessage {
   ID: string;

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { AuthApiError, AuthWeakPasswordError } from "@supabase/supabase-js";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import postgres from "postgres";
@@ -11,6 +10,7 @@ import {
   startTestStack,
   type TestStack,
 } from "../support/stack.ts";
+import { uniqueEmail } from "../support/users.ts";
 
 /** Refresh tokens may be reused this long after rotation (short, so the test can outwait it). */
 const REUSE_INTERVAL_SECONDS = 1;
@@ -31,9 +31,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-function email(): string {
-  return `user-${randomBytes(5).toString("hex")}@example.com`;
-}
+const email = (): string => uniqueEmail("user");
 
 async function signedUp(data: Record<string, unknown> = {}) {
   const client = stack.client();

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { createClient } from "@supabase/supabase-js";
@@ -8,6 +7,7 @@ import { startStack } from "../../packages/stack/src/index.ts";
 import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { freePort } from "../support/global-setup.ts";
+import { uniqueEmail } from "../support/users.ts";
 
 /** Headers supabase-js 2.119 sends on REST, auth and functions calls (reference §1). */
 const CLIENT_HEADERS = [
@@ -52,9 +52,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function email(): string {
-  return `gw-${randomBytes(5).toString("hex")}@example.com`;
-}
+const email = (): string => uniqueEmail("gw");
 
 describe("apikey", () => {
   it("when a request has no apikey, then the gateway answers 401 with Supabase's body", async () => {

@@ -1,13 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { signToken } from "../support/users.ts";
+import { eventually } from "../support/wait.ts";
 import {
   createRoom,
   expectReadRefused,
   httpBroadcast,
   insertMessage,
   join,
-  signToken,
-  sleep,
-  until,
   useRealtimeStack,
 } from "./realtime-support.ts";
 
@@ -31,7 +30,7 @@ describe("realtime broadcast", () => {
 
     expect(await chA.send({ type: "broadcast", event: "typing", payload: { who: "alice" } })).toBe("ok");
     expect(await chB.send({ type: "broadcast", event: "typing", payload: { who: "bob" } })).toBe("ok");
-    await until(() => gotA.length === 1 && gotB.length === 1, 2000, "both broadcasts");
+    await eventually(() => gotA.length === 1 && gotB.length === 1, 2000, "both broadcasts");
 
     expect(gotB[0]).toMatchObject({ event: "typing", payload: { who: "alice" } });
     expect(gotA[0]).toMatchObject({ event: "typing", payload: { who: "bob" } });
@@ -51,10 +50,10 @@ describe("realtime broadcast", () => {
     });
 
     expect(await chA.send({ type: "broadcast", event: "reaction", payload: { emoji: "🎉" } })).toBe("ok");
-    await until(() => gotB.length === 1, 2000, "bob's copy");
+    await eventually(() => gotB.length === 1, 2000, "bob's copy");
     await chB.send({ type: "broadcast", event: "reaction", payload: { emoji: "👍" } });
-    await until(() => gotB.length === 2 && gotA.length === 1, 2000, "bob's own message and alice's copy");
-    await sleep(100);
+    // Alice's copy of Bob's later message is the sentinel: her own would have come before it.
+    await eventually(() => gotB.length >= 2 && gotA.length >= 1, 2000, "bob's own message and alice's copy");
 
     expect(gotA.map((m) => m.payload.emoji)).toEqual(["👍"]);
     expect(gotB.map((m) => m.payload.emoji)).toEqual(["🎉", "👍"]);
@@ -73,7 +72,7 @@ describe("realtime broadcast", () => {
     expect(await chPrivate.send({ type: "broadcast", event: "secret", payload: { x: 1 } })).toBe("ok");
     // The sentinel: a public message sent after the private one was acknowledged (fanned out).
     expect(await chPublic.send({ type: "broadcast", event: "sentinel", payload: {} })).toBe("ok");
-    await until(() => gotPublic.length >= 1, 2000, "the public sentinel");
+    await eventually(() => gotPublic.length >= 1, 2000, "the public sentinel");
 
     expect(gotPublic.map((m) => m.event)).toEqual(["sentinel"]);
   });
@@ -106,7 +105,7 @@ describe("realtime broadcast", () => {
     const big = "x".repeat(3000 * 1024 + 600);
     expect(await chA.send({ type: "broadcast", event: "big", payload: { big } })).toBe("error");
     expect(await chA.send({ type: "broadcast", event: "small", payload: { ok: true } })).toBe("ok");
-    await until(() => got.length === 1, 2000, "the small message");
+    await eventually(() => got.length === 1, 2000, "the small message");
 
     expect(got.map((m) => m.event)).toEqual(["small"]);
   });
@@ -128,8 +127,8 @@ describe("realtime broadcast", () => {
       { topic, event: "note", payload: { n: 2 }, private: true, id: "m-2" },
     ]);
     expect(mine.status).toBe(202);
-    await until(() => got.length === 2, 2000, "two HTTP broadcasts");
-    await sleep(100);
+    // Alice's second send is the sentinel: Eve's, sent before it, would have arrived first.
+    await eventually(() => got.length >= 2, 2000, "two HTTP broadcasts");
 
     expect(got.map((m) => m.payload.n)).toEqual([1, 2]);
     expect(got[1]?.meta).toEqual({ id: "m-2" });
@@ -175,8 +174,8 @@ describe("realtime topics clients may not write", () => {
     expect(overHttp.status).toBe(202);
     // The database's own broadcasts still arrive.
     await insertMessage(rt.sql, roomId, alice.id, "real");
-    await until(() => got.length >= 1, 2000, "the real message");
-    await sleep(150);
+    // The sentinel: the forgeries were sent before it.
+    await eventually(() => got.length >= 1, 2000, "the real message");
 
     expect(got.map((r) => [r.event, (r.payload.record as { body?: string } | undefined)?.body])).toEqual([
       ["message.insert", "real"],
@@ -195,7 +194,7 @@ describe("realtime topics clients may not write", () => {
       rt.stack.serviceRoleKey,
     );
     expect(res.status).toBe(202);
-    await until(() => got.length === 1, 2000, "the AI broadcast");
+    await eventually(() => got.length === 1, 2000, "the AI broadcast");
 
     expect(got[0]?.payload).toMatchObject({ reply_id: "r1" });
   });
@@ -221,8 +220,8 @@ describe("realtime topics clients may not write", () => {
       insert into roomkit.rooms (kind, name, ai_mode, created_by, capacity)
       values ('coworking', 'Lobby test', null, ${alice.id}, 5) returning id`;
     await rt.sql`insert into roomkit.room_members (room_id, user_id, role) values (${room!.id}, ${ann.id}, 'member')`;
-    await until(() => got.some((r) => r.payload.room_id === room!.id), 2000, "the lobby count");
-    await sleep(150);
+    // The sentinel: the fake counts were sent before it.
+    await eventually(() => got.some((r) => r.payload.room_id === room!.id), 2000, "the lobby count");
 
     expect(got.filter((r) => r.payload.room_id === fake.room_id)).toEqual([]);
     expect(
@@ -234,7 +233,11 @@ describe("realtime topics clients may not write", () => {
     const [alice, bob] = await rt.users(2);
     const roomId = await createRoom(rt.sql, alice, [bob]);
     const topic = `room:${roomId}:1`;
-    const rootToken = await signToken(rt.stack, { sub: bob.id, role: "postgres", aud: "authenticated" });
+    const rootToken = await signToken(rt.stack.jwtSecret ?? "", {
+      sub: bob.id,
+      role: "postgres",
+      aud: "authenticated",
+    });
     const root = await rt.client({ current: rootToken });
     const b = await rt.connect(bob);
 
@@ -252,7 +255,7 @@ describe("realtime topics clients may not write", () => {
       rt.stack.serviceRoleKey,
     );
     expect(sentinel.status).toBe(202);
-    await until(() => got.length >= 1, 2000, "the sentinel");
+    await eventually(() => got.length >= 1, 2000, "the sentinel");
 
     expect(got.map((m) => m.event)).toEqual(["ai.typing"]);
   });

@@ -1,15 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { realtimeSurfaceFor } from "../../packages/stack/src/realtime/index.ts";
 import { EXTERNAL_STACK } from "../support/stack.ts";
+import { eventually } from "../support/wait.ts";
 import {
   createRoom,
   insertMessage,
   into,
   join,
   type Received,
-  sleep,
   subscribe,
-  until,
   useRealtimeStack,
   watch,
 } from "./realtime-support.ts";
@@ -44,11 +43,14 @@ describe("realtime database broadcasts and lifecycle", () => {
 
     const started = Date.now();
     const id = await insertMessage(rt.sql, roomId, alice.id, "hello bob");
-    await until(() => got.length > 0, 1000, "the message broadcast");
+    await eventually(() => got.length > 0, 1000, "the message broadcast");
 
     expect(Date.now() - started).toBeLessThan(1000);
-    await sleep(200);
-    expect(got).toHaveLength(1);
+    // The sentinel: a second row inserted after the first; once it is here, a second copy of the
+    // first would have been too.
+    const sentinel = await insertMessage(rt.sql, roomId, alice.id, "sentinel");
+    await eventually(() => got.length >= 2, 1000, "the sentinel broadcast");
+    expect(got.map((m) => (m.payload.record as { id?: string }).id)).toEqual([id, sentinel]);
     const [message] = got;
     expect(message?.payload).toMatchObject({
       operation: "INSERT",
@@ -72,15 +74,18 @@ describe("realtime database broadcasts and lifecycle", () => {
     expect(snoop.status).toBe("CHANNEL_ERROR");
 
     await rt.sql`insert into roomkit.room_invites (room_id, inviter_id, invitee_id) values (${roomId}, ${alice.id}, ${bob.id})`;
-    await until(() => forBob.length === 1, 1000, "bob's invite");
-    await sleep(150);
+    await eventually(() => forBob.length === 1, 1000, "bob's invite");
+    // The sentinel: Carol's own invite, made after Bob's, reaches her topic; Bob's did not.
+    await rt.sql`insert into roomkit.room_invites (room_id, inviter_id, invitee_id) values (${roomId}, ${alice.id}, ${carol.id})`;
+    await eventually(() => forCarol.length >= 1, 1000, "carol's own invite");
 
     expect(forBob[0]?.payload).toMatchObject({
       operation: "INSERT",
       table: "room_invites",
       record: { invitee_id: bob.id, room_id: roomId },
     });
-    expect(forCarol).toEqual([]);
+    expect(forCarol.map((m) => (m.payload.record as { invitee_id?: string }).invitee_id)).toEqual([carol.id]);
+    expect(forBob).toHaveLength(1);
   });
 
   it("when the token expires mid-session, then the channel is closed with the expiry message", async () => {
@@ -90,7 +95,7 @@ describe("realtime database broadcasts and lifecycle", () => {
     const w = watch(a.channel(`room:${roomId}:1`, { config: { private: true } }));
     await w.subscribed;
 
-    await until(() => w.statuses.includes("CLOSED"), 4000, "channel closed");
+    await eventually(() => w.statuses.includes("CLOSED"), 4000, "channel closed");
 
     expect(w.system).toHaveLength(1);
     expect(w.system[0]).toMatchObject({ extension: "system", status: "error", channel: `room:${roomId}:1` });
@@ -104,7 +109,7 @@ describe("realtime database broadcasts and lifecycle", () => {
     // Still subscribed with the old evaluation until the token changes (policies are cached).
     token.current = await bob.token(7200);
     await b.realtime.setAuth();
-    await until(() => w.statuses.includes("CLOSED"), 2000, "channel closed");
+    await eventually(() => w.statuses.includes("CLOSED"), 2000, "channel closed");
 
     // Both reads gone: the server reuses the join-time text (realtime_channel.ex
     // `maybe_assign_policies` fails before `check_read_permissions_revoked`).
@@ -117,7 +122,7 @@ describe("realtime database broadcasts and lifecycle", () => {
     await insertMessage(rt.sql, roomId, alice.id, "after you left");
     const other = await createRoom(rt.sql, alice);
     await rt.sql`insert into roomkit.room_invites (room_id, inviter_id, invitee_id) values (${other}, ${alice.id}, ${bob.id})`;
-    await until(() => inbox.length === 1, 2000, "the sentinel invite");
+    await eventually(() => inbox.length === 1, 2000, "the sentinel invite");
     expect(got).toEqual([]);
   });
 
@@ -131,9 +136,9 @@ describe("realtime database broadcasts and lifecycle", () => {
 
       await surface?.restart();
       // realtime-js reconnects after 1 s, then rejoins: a second SUBSCRIBED.
-      await until(() => w.statuses.filter((s) => s === "SUBSCRIBED").length === 2, 5000, "rejoin");
+      await eventually(() => w.statuses.filter((s) => s === "SUBSCRIBED").length === 2, 5000, "rejoin");
       await insertMessage(rt.sql, roomId, alice.id, "welcome back");
-      await until(() => got.length === 1, 1000, "a broadcast after the restart");
+      await eventually(() => got.length === 1, 1000, "a broadcast after the restart");
 
       expect(got[0]?.payload).toMatchObject({ record: { body: "welcome back" } });
     },

@@ -1,13 +1,7 @@
 import type { RealtimeChannel } from "@supabase/supabase-js";
 import { describe, expect, it } from "vitest";
-import {
-  createRoom,
-  type RoomkitClient,
-  subscribe,
-  until,
-  useRealtimeStack,
-  watch,
-} from "./realtime-support.ts";
+import { eventually } from "../support/wait.ts";
+import { createRoom, type RoomkitClient, subscribe, useRealtimeStack, watch } from "./realtime-support.ts";
 
 const rt = useRealtimeStack();
 
@@ -49,7 +43,7 @@ describe("realtime presence", () => {
     expect(await chB.track({ status: "online" })).toBe("ok");
     expect(await chC.track({ status: "away" })).toBe("ok");
     const everyone = [alice.id, bob.id, carol.id].sort();
-    await until(
+    await eventually(
       () => channels.every((ch) => online(ch).join() === everyone.join()),
       2000,
       "all three online",
@@ -58,7 +52,7 @@ describe("realtime presence", () => {
 
     // An update: a leave of the old meta and a join of the new one, for the same key.
     expect(await chC.track({ status: "online" })).toBe("ok");
-    await until(
+    await eventually(
       () => (chA.presenceState()[carol.id]?.[0] as { status?: string })?.status === "online",
       2000,
       "update",
@@ -66,10 +60,10 @@ describe("realtime presence", () => {
     expect(chA.presenceState()[carol.id]).toHaveLength(1);
 
     expect(await chB.untrack()).toBe("ok");
-    await until(() => online(chA).join() === [alice.id, carol.id].sort().join(), 2000, "bob untracked");
+    await eventually(() => online(chA).join() === [alice.id, carol.id].sort().join(), 2000, "bob untracked");
 
     dropSocket(c);
-    await until(() => online(chA).join() === alice.id, 3000, "carol's socket dropped");
+    await eventually(() => online(chA).join() === alice.id, 3000, "carol's socket dropped");
     expect(online(chB)).toEqual([alice.id]);
     expect(leavesSeenByA).toEqual(expect.arrayContaining([bob.id, carol.id]));
     expect(joinsSeenByA).toEqual(expect.arrayContaining([alice.id, bob.id, carol.id]));
@@ -92,7 +86,7 @@ describe("realtime presence", () => {
       synced = true;
     });
     await subscribe(chB);
-    await until(() => synced, 2000, "bob's first sync");
+    await eventually(() => synced, 2000, "bob's first sync");
 
     expect(chB.presenceState()[alice.id]).toEqual([expect.objectContaining({ mic: true })]);
   });
@@ -107,7 +101,7 @@ describe("realtime presence", () => {
 
     for (let i = 1; i <= 5; i++) expect(await ch.track({ typing: i })).toBe("ok");
     void ch.track({ typing: 6 });
-    await until(() => statuses.includes("CLOSED"), 2000, "channel closed");
+    await eventually(() => statuses.includes("CLOSED"), 2000, "channel closed");
 
     expect(system).toEqual([
       expect.objectContaining({ status: "error", message: "Client presence rate limit exceeded" }),

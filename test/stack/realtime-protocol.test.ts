@@ -9,6 +9,7 @@ import { loadProject } from "../../packages/stack/src/project.ts";
 import { createRealtimeSurface } from "../../packages/stack/src/realtime/index.ts";
 import type { Surface } from "../../packages/stack/src/surface.ts";
 import { REPO_ROOT } from "../support/repo.ts";
+import { eventually } from "../support/wait.ts";
 import { createRoom, useRealtimeStack } from "./realtime-support.ts";
 
 /**
@@ -32,14 +33,17 @@ async function rawSocket(vsn: "1.0.0" | "2.0.0") {
     ws.once("open", () => resolve());
     ws.once("error", reject);
   });
+  /** Takes the first frame that matches out of the inbox, waiting up to 2 s for it. */
   const next = async (match: (m: unknown) => boolean): Promise<unknown> => {
-    const end = Date.now() + 2000;
-    for (;;) {
-      const i = inbox.findIndex(match);
-      if (i >= 0) return inbox.splice(i, 1)[0];
-      if (Date.now() > end) throw new Error(`no matching frame; got ${JSON.stringify(inbox)}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const { frame } = await eventually(
+      () => {
+        const i = inbox.findIndex(match);
+        return i >= 0 ? { frame: inbox.splice(i, 1)[0] } : undefined;
+      },
+      2000,
+      "a matching frame",
+    );
+    return frame;
   };
   return { ws, inbox, next };
 }

@@ -1,13 +1,11 @@
-import { randomUUID } from "node:crypto";
 import type { RealtimeChannel, SupabaseClient } from "@supabase/supabase-js";
 import { createClient } from "@supabase/supabase-js";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { WebSocket } from "ws";
 import type { Database } from "../../functions/_shared/database.types.ts";
-import { signJwt } from "../../packages/stack/src/jwt.ts";
-import type { StackKeys } from "../../packages/stack/src/keys.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
+import { accessToken, insertUsers, startAuthSession, type User } from "../support/users.ts";
 
 /**
  * Helpers for the realtime suites: users made directly in auth.users (with their profile, by the
@@ -15,8 +13,8 @@ import { startTestStack, type TestStack } from "../support/stack.ts";
  * supabase-js clients whose Realtime uses the `ws` package (Node 20 has no global WebSocket).
  */
 
-export interface TestUser {
-  id: string;
+/** A user made in SQL with a live Auth session, whose tokens carry its `session_id` as Auth's do. */
+export interface TestUser extends User {
   /** A fresh access token for this user, valid `ttlSeconds` (default 1 h). */
   token(ttlSeconds?: number): Promise<string>;
 }
@@ -26,36 +24,26 @@ export function superuser(stack: TestStack): postgres.Sql {
   return postgres(stack.dbUrl, { max: 3, onnotice: () => {} });
 }
 
-/** A user with a live Auth session (an `auth.sessions` row), whose tokens carry its `session_id` as Auth's do. */
-export async function createUser(stack: TestStack, sql: postgres.Sql): Promise<TestUser> {
-  const id = randomUUID();
-  const sessionId = randomUUID();
-  await sql`insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
-            values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${`${id}@example.com`},
-                    '{"provider":"email","providers":["email"]}', '{}', now(), now())`;
-  await sql`insert into auth.sessions (id, user_id, created_at, updated_at) values (${sessionId}, ${id}, now(), now())`;
-  return {
-    id,
-    token: (ttlSeconds = 3600) =>
-      signToken(
-        stack,
-        { sub: id, role: "authenticated", aud: "authenticated", session_id: sessionId },
-        ttlSeconds,
-      ),
-  };
+/** `count` users made in SQL at once, each with an Auth session (an `auth.sessions` row). */
+export async function createUsers(stack: TestStack, sql: postgres.Sql, count: number): Promise<TestUser[]> {
+  const users = await insertUsers(
+    sql,
+    Array.from({ length: count }, () => ({})),
+  );
+  return Promise.all(
+    users.map(async (user) => {
+      const sessionId = await startAuthSession(sql, user);
+      const secret = stack.jwtSecret ?? "";
+      return { ...user, token: (ttlSeconds = 3600) => accessToken(secret, user, { ttlSeconds, sessionId }) };
+    }),
+  );
 }
 
-/** A token signed with the stack's secret carrying `claims`, issued now and valid `ttlSeconds`. */
-export function signToken(
-  stack: TestStack,
-  claims: Record<string, unknown>,
-  ttlSeconds = 3600,
-): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return signJwt({ ...claims, iat: now, exp: now + ttlSeconds }, { jwtSecret: stack.jwtSecret } as StackKeys);
-}
-
-/** A private room owned by `owner`, with `members` as plain members. */
+/**
+ * A private room owned by `owner`, with `members` as plain members, inserted straight into the
+ * tables: unlike `privateRoom` (support/rooms.ts) it sends no invites and writes no system
+ * messages, so no broadcast from the arrangement can reach a channel the test opens next.
+ */
 export async function createRoom(
   sql: postgres.Sql,
   owner: TestUser,
@@ -121,17 +109,6 @@ export function subscribe(channel: RealtimeChannel): Promise<SubscribeOutcome> {
   });
 }
 
-/** Resolves once `predicate` holds, polling every 10 ms; rejects after `ms`. */
-export async function until(predicate: () => boolean, ms = 3000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Users `N` long, so `const [alice, bob] = await rt.users(2)` needs no checks. */
 type Users<N extends number, Acc extends TestUser[] = []> = Acc["length"] extends N
   ? Acc
@@ -181,9 +158,7 @@ export function useRealtimeStack(): RealtimeStack {
       return sql;
     },
     async users<N extends number>(count: N) {
-      return (await Promise.all(
-        Array.from({ length: count }, () => createUser(rt.stack, rt.sql)),
-      )) as Users<N>;
+      return (await createUsers(rt.stack, rt.sql, count)) as Users<N>;
     },
     async client(token) {
       const client = await realtimeClient(rt.stack, token);

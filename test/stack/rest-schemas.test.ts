@@ -15,7 +15,8 @@ import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { createRest } from "../../packages/stack/src/rest/index.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { freePort } from "../support/global-setup.ts";
-import { clientOptions, restFetch } from "./rest-support.ts";
+import { clientOptions } from "../support/stack.ts";
+import { restFetch } from "./rest-support.ts";
 
 const FIXTURES = `
   create schema annex;

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXTERNAL_WITHOUT_JWT_SECRET, startTestStack, type TestStack } from "../support/stack.ts";
-import { restFetch, type SignedInUser, signUpUser } from "./rest-support.ts";
+import { type Person, signUp } from "../support/users.ts";
+import { restFetch } from "./rest-support.ts";
 
 /** `restFetch` on Roomkit's schema, with the profile header supabase-js's `db.schema` sends. */
 function roomkitFetch(...[api, path, init = {}]: Parameters<typeof restFetch>): Promise<Response> {
@@ -22,8 +23,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function privateRoom(owner: SignedInUser, name = "Room"): Promise<string> {
-  const { data, error } = await owner.client.rpc("create_private_room", { name });
+async function privateRoom(owner: Person, name = "Room"): Promise<string> {
+  const { data, error } = await owner.supabase.rpc("create_private_room", { name });
   expect(error).toBeNull();
   return (data as { id: string }).id;
 }
@@ -142,10 +143,10 @@ describe("reads", () => {
   });
 
   it("when selecting aliases, casts and JSON paths, then keys are named as PostgREST names them", async () => {
-    const ada = await signUpUser(stack, "Ada");
+    const ada = await signUp(stack, "Ada");
     const roomId = await privateRoom(ada);
-    await ada.client.rpc("send_message", { room_id: roomId, body: "hello" });
-    const { data, error } = await ada.client
+    await ada.supabase.rpc("send_message", { room_id: roomId, body: "hello" });
+    const { data, error } = await ada.supabase
       .from("room_messages")
       .select("text:body, size:body::int4, kind, meta:metadata")
       .eq("room_id", roomId)
@@ -159,7 +160,7 @@ describe("reads", () => {
     // `body::int4` cannot cast "hello": Postgres' own error comes back as a 400.
     expect(data).toBeNull();
     expect(error?.code).toBe("22P02");
-    const ok = await ada.client
+    const ok = await ada.supabase
       .from("room_messages")
       .select("text:body, kind, len:metadata->>x")
       .eq("room_id", roomId)
@@ -169,11 +170,11 @@ describe("reads", () => {
   });
 
   it("when embedding, then to-one is an object, to-many an array, counts and !inner work", async () => {
-    const ada = await signUpUser(stack, "Ada");
+    const ada = await signUp(stack, "Ada");
     const roomId = await privateRoom(ada, "Embeds");
-    await ada.client.rpc("send_message", { room_id: roomId, body: "one" });
-    await ada.client.rpc("send_message", { room_id: roomId, body: "two" });
-    const { data, error } = await ada.client
+    await ada.supabase.rpc("send_message", { room_id: roomId, body: "one" });
+    await ada.supabase.rpc("send_message", { room_id: roomId, body: "two" });
+    const { data, error } = await ada.supabase
       .from("rooms")
       .select(
         "name, creator:profiles!created_by(display_name), room_members(user_id, role), room_messages(count)",
@@ -190,37 +191,37 @@ describe("reads", () => {
       (data as unknown as { room_messages: { count: number }[] }).room_messages[0]!.count,
     ).toBeGreaterThanOrEqual(2);
 
-    const inner = await ada.client
+    const inner = await ada.supabase
       .from("rooms")
       .select("id, room_messages!inner(body)")
       .eq("room_messages.body", "two")
       .eq("id", roomId);
     expect(inner.data).toEqual([{ id: roomId, room_messages: [{ body: "two" }] }]);
-    const innerNone = await ada.client
+    const innerNone = await ada.supabase
       .from("rooms")
       .select("id, room_messages!inner(body)")
       .eq("room_messages.body", "nope")
       .eq("id", roomId);
     expect(innerNone.data).toEqual([]);
-    const withMessages = await ada.client
+    const withMessages = await ada.supabase
       .from("rooms")
       .select("id, room_messages()")
       .not("room_messages", "is", null)
       .eq("id", roomId);
     expect(withMessages.data).toEqual([{ id: roomId }]);
-    const withoutMessages = await ada.client
+    const withoutMessages = await ada.supabase
       .from("rooms")
       .select("id, room_messages()")
       .is("room_messages", null)
       .eq("id", roomId);
     expect(withoutMessages.data).toEqual([]);
-    const leftNone = await ada.client
+    const leftNone = await ada.supabase
       .from("rooms")
       .select("id, room_messages(body)")
       .eq("room_messages.body", "nope")
       .eq("id", roomId);
     expect(leftNone.data).toEqual([{ id: roomId, room_messages: [] }]);
-    const ordered = await ada.client
+    const ordered = await ada.supabase
       .from("rooms")
       .select("id, room_messages(body)")
       .eq("id", roomId)
@@ -231,27 +232,27 @@ describe("reads", () => {
   });
 
   it("when embedding through a junction table, then many-to-many rows come back; unhinted it is ambiguous", async () => {
-    const ada = await signUpUser(stack, "Ada");
+    const ada = await signUp(stack, "Ada");
     const roomId = await privateRoom(ada, "M2M");
-    const { data, error } = await ada.client
+    const { data, error } = await ada.supabase
       .from("rooms")
       .select("id, members:profiles!room_members(display_name)")
       .eq("id", roomId)
       .single();
     expect(error).toBeNull();
     expect(data).toEqual({ id: roomId, members: [{ display_name: "Ada" }] });
-    const ambiguous = await ada.client.from("rooms").select("id, profiles(display_name)").eq("id", roomId);
+    const ambiguous = await ada.supabase.from("rooms").select("id, profiles(display_name)").eq("id", roomId);
     expect(ambiguous.status).toBe(300);
     expect(ambiguous.error?.code).toBe("PGRST201");
     expect(ambiguous.error?.hint).toContain("'profiles!room_members'");
   });
 
   it("when the embed is ambiguous or unknown, then 300 PGRST201 / 400 PGRST200", async () => {
-    const ada = await signUpUser(stack);
-    const ambiguous = await ada.client.from("room_invites").select("id, profiles(display_name)");
+    const ada = await signUp(stack);
+    const ambiguous = await ada.supabase.from("room_invites").select("id, profiles(display_name)");
     expect(ambiguous.status).toBe(300);
     expect(ambiguous.error?.code).toBe("PGRST201");
-    const missing = await ada.client.from("rooms").select("id, nothing_here(id)");
+    const missing = await ada.supabase.from("rooms").select("id, nothing_here(id)");
     expect(missing.status).toBe(400);
     expect(missing.error?.code).toBe("PGRST200");
   });
@@ -316,7 +317,7 @@ describe("auth", () => {
   );
 
   it("when the JWT is tampered with or malformed, then 401 PGRST301", async () => {
-    const ada = await signUpUser(stack);
+    const ada = await signUp(stack);
     const [h, p, s] = ada.token.split(".");
     const forged = `${h}.${Buffer.from(JSON.stringify({ role: "service_role", sub: ada.id })).toString("base64url")}.${s}`;
     const res = await roomkitFetch(stack, "/rooms", { token: forged });
@@ -361,12 +362,12 @@ describe("auth", () => {
   );
 
   it("when a user reads, then RLS sees their auth.uid() and no other user's rows", async () => {
-    const ada = await signUpUser(stack, "Ada");
-    const bob = await signUpUser(stack, "Bob");
+    const ada = await signUp(stack, "Ada");
+    const bob = await signUp(stack, "Bob");
     const roomId = await privateRoom(ada, "Ada's");
-    const mine = await ada.client.from("rooms").select("id").eq("id", roomId);
+    const mine = await ada.supabase.from("rooms").select("id").eq("id", roomId);
     expect(mine.data).toEqual([{ id: roomId }]);
-    const theirs = await bob.client.from("rooms").select("id").eq("id", roomId);
+    const theirs = await bob.supabase.from("rooms").select("id").eq("id", roomId);
     expect(theirs.data).toEqual([]);
     // The next request on a pooled connection must not inherit Ada's role or claims.
     const anon = await stack.client().from("rooms").select("id").eq("id", roomId);
@@ -376,7 +377,7 @@ describe("auth", () => {
 
 describe("writes", () => {
   it("when a row is inserted with select(), then 201 and the row comes back (service role: members send through send_message)", async () => {
-    const ada = await signUpUser(stack, "Ada");
+    const ada = await signUp(stack, "Ada");
     const roomId = await privateRoom(ada);
     const admin = stack.admin();
     const { data, error, status } = await admin
@@ -411,10 +412,10 @@ describe("writes", () => {
   });
 
   it("when a write is not granted, then 403 42501 for a user and 401 for anon", async () => {
-    const ada = await signUpUser(stack);
-    const bob = await signUpUser(stack);
+    const ada = await signUp(stack);
+    const bob = await signUp(stack);
     const roomId = await privateRoom(ada);
-    const denied = await bob.client
+    const denied = await bob.supabase
       .from("room_messages")
       .insert({ room_id: roomId, sender_id: bob.id, body: "let me in" });
     expect(denied.status).toBe(403);
@@ -425,8 +426,8 @@ describe("writes", () => {
   });
 
   it("when the body has an unknown column, then 400 PGRST204", async () => {
-    const ada = await signUpUser(stack);
-    const { error, status } = await ada.client
+    const ada = await signUp(stack);
+    const { error, status } = await ada.supabase
       .from("room_messages")
       .insert({ room_id: ada.id, nope: 1 } as never);
     expect(status).toBe(400);
@@ -437,10 +438,10 @@ describe("writes", () => {
   });
 
   it("when updating and deleting, then 204 / 200 with representation and filters scope the rows", async () => {
-    const ada = await signUpUser(stack, "Ada");
-    const update = await ada.client.from("profiles").update({ display_name: "Ada L." }).eq("id", ada.id);
+    const ada = await signUp(stack, "Ada");
+    const update = await ada.supabase.from("profiles").update({ display_name: "Ada L." }).eq("id", ada.id);
     expect(update.status).toBe(204);
-    const rep = await ada.client
+    const rep = await ada.supabase
       .from("profiles")
       .update({ avatar_url: "https://example.test/a.png" })
       .eq("id", ada.id)
@@ -449,19 +450,19 @@ describe("writes", () => {
     expect(rep.status).toBe(200);
     expect(rep.data).toEqual({ display_name: "Ada L.", avatar_url: "https://example.test/a.png" });
     const roomId = await privateRoom(ada);
-    const { data: msg } = await ada.client.rpc("send_message", { room_id: roomId, body: "react to me" });
+    const { data: msg } = await ada.supabase.rpc("send_message", { room_id: roomId, body: "react to me" });
     const messageId = (msg as { id: string }).id;
-    await ada.client
+    await ada.supabase
       .from("message_reactions")
       .insert({ message_id: messageId, user_id: ada.id, emoji: "👍" } as never);
-    const del = await ada.client
+    const del = await ada.supabase
       .from("message_reactions")
       .delete()
       .eq("message_id", messageId)
       .select("emoji");
     expect(del.status).toBe(200);
     expect(del.data).toEqual([{ emoji: "👍" }]);
-    const counted = await ada.client
+    const counted = await ada.supabase
       .from("profiles")
       .update({ display_name: "Ada" }, { count: "exact" })
       .eq("id", ada.id);
@@ -469,12 +470,12 @@ describe("writes", () => {
   });
 
   it("when maxAffected is exceeded, then 400 PGRST124 and nothing changes", async () => {
-    const ada = await signUpUser(stack, "Ada");
+    const ada = await signUp(stack, "Ada");
     const roomId = await privateRoom(ada);
-    const { data: msg } = await ada.client.rpc("send_message", { room_id: roomId, body: "m" });
+    const { data: msg } = await ada.supabase.rpc("send_message", { room_id: roomId, body: "m" });
     const messageId = (msg as { id: string }).id;
     for (const emoji of ["👍", "🎉"]) {
-      await ada.client
+      await ada.supabase
         .from("message_reactions")
         .insert({ message_id: messageId, user_id: ada.id, emoji } as never);
     }
@@ -486,7 +487,7 @@ describe("writes", () => {
     });
     expect(res.status).toBe(400);
     expect((await res.json()).code).toBe("PGRST124");
-    const left = await ada.client
+    const left = await ada.supabase
       .from("message_reactions")
       .select("emoji", { count: "exact" })
       .eq("message_id", messageId);
@@ -494,33 +495,33 @@ describe("writes", () => {
   });
 
   it("when update or delete has no filter, then 400 21000", async () => {
-    const ada = await signUpUser(stack);
-    const update = await ada.client.from("profiles").update({ display_name: "Everyone" }).select();
+    const ada = await signUp(stack);
+    const update = await ada.supabase.from("profiles").update({ display_name: "Everyone" }).select();
     expect(update.status).toBe(400);
     expect(update.error).toMatchObject({ code: "21000", message: "UPDATE requires a WHERE clause" });
-    const del = await ada.client.from("message_reactions").delete();
+    const del = await ada.supabase.from("message_reactions").delete();
     expect(del.status).toBe(400);
     expect(del.error).toMatchObject({ code: "21000", message: "DELETE requires a WHERE clause" });
   });
 
   it("when upserting reactions, then duplicates merge or are ignored", async () => {
-    const ada = await signUpUser(stack);
+    const ada = await signUp(stack);
     const roomId = await privateRoom(ada);
-    const { data: msg } = await ada.client.rpc("send_message", { room_id: roomId, body: "upsert" });
+    const { data: msg } = await ada.supabase.rpc("send_message", { room_id: roomId, body: "upsert" });
     const row = { message_id: (msg as { id: string }).id, user_id: ada.id, emoji: "🎉" } as never;
-    const first = await ada.client
+    const first = await ada.supabase
       .from("message_reactions")
       .upsert(row, { ignoreDuplicates: true })
       .select("emoji");
     expect(first.status).toBe(201);
     expect(first.data).toEqual([{ emoji: "🎉" }]);
-    const again = await ada.client
+    const again = await ada.supabase
       .from("message_reactions")
       .upsert(row, { ignoreDuplicates: true })
       .select("emoji");
     expect(again.error).toBeNull();
     expect(again.data).toEqual([]);
-    const dup = await ada.client.from("message_reactions").insert(row);
+    const dup = await ada.supabase.from("message_reactions").insert(row);
     expect(dup.status).toBe(409);
     expect(dup.error?.code).toBe("23505");
   });
@@ -528,8 +529,8 @@ describe("writes", () => {
 
 describe("rpc", () => {
   it("when a function returns a row, then it is an object; setof/table gives an array and filters apply", async () => {
-    const ada = await signUpUser(stack);
-    const room = await ada.client.rpc("create_private_room", { name: "RPC room" });
+    const ada = await signUp(stack);
+    const room = await ada.supabase.rpc("create_private_room", { name: "RPC room" });
     expect(room.status).toBe(200);
     expect(room.data).toMatchObject({ name: "RPC room", kind: "private" });
     const rooms = await stack.client().rpc("list_coworking_rooms").select("name").eq("name", "Study Hall");
@@ -544,27 +545,27 @@ describe("rpc", () => {
   });
 
   it("when a function returns void, then 204 with no body", async () => {
-    const ada = await signUpUser(stack);
+    const ada = await signUp(stack);
     const roomId = await privateRoom(ada);
-    const res = await ada.client.rpc("mark_room_read", { room_id: roomId });
+    const res = await ada.supabase.rpc("mark_room_read", { room_id: roomId });
     expect(res.error).toBeNull();
     expect(res.status).toBe(204);
     expect(res.data).toBeNull();
   });
 
   it("when a function raises PT409 / 42501 / P0001-style errors, then the status follows the SQLSTATE", async () => {
-    const ada = await signUpUser(stack);
-    const bob = await signUpUser(stack);
+    const ada = await signUp(stack);
+    const bob = await signUp(stack);
     const roomId = await privateRoom(ada);
-    const notMember = await bob.client.rpc("send_message", { room_id: roomId, body: "x" });
+    const notMember = await bob.supabase.rpc("send_message", { room_id: roomId, body: "x" });
     expect(notMember.status).toBe(403);
     expect(notMember.error).toMatchObject({ code: "42501", hint: "not_member" });
-    const invite = await ada.client.rpc("send_invite", { room_id: roomId, invitee_id: bob.id });
+    const invite = await ada.supabase.rpc("send_invite", { room_id: roomId, invitee_id: bob.id });
     expect(invite.error).toBeNull();
-    const twice = await ada.client.rpc("send_invite", { room_id: roomId, invitee_id: bob.id });
+    const twice = await ada.supabase.rpc("send_invite", { room_id: roomId, invitee_id: bob.id });
     expect(twice.status).toBe(409);
     expect(twice.error?.code).toBe("PT409");
-    const badUuid = await ada.client.rpc("send_message", { room_id: "nope", body: "x" });
+    const badUuid = await ada.supabase.rpc("send_message", { room_id: "nope", body: "x" });
     expect(badUuid.status).toBe(400);
     expect(badUuid.error?.code).toBe("22P02");
   });
@@ -578,8 +579,8 @@ describe("rpc", () => {
         "Could not find the function roomkit.list_coworking_roomz without parameters in the schema cache",
       hint: "Perhaps you meant to call the function roomkit.list_coworking_rooms",
     });
-    const ada = await signUpUser(stack);
-    const wrongArgs = await ada.client.rpc("send_message", { room: "x" } as never);
+    const ada = await signUp(stack);
+    const wrongArgs = await ada.supabase.rpc("send_message", { room: "x" } as never);
     expect(wrongArgs.status).toBe(404);
     expect(wrongArgs.error?.message).toBe(
       "Could not find the function roomkit.send_message(room) in the schema cache",

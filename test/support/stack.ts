@@ -66,7 +66,8 @@ export function localOnly<T extends TestStackOptions>(options: T): T | Record<st
   return EXTERNAL_STACK ? {} : options;
 }
 
-const clientOptions = {
+/** supabase-js options for tests: Roomkit's schema, no stored session, and a WebSocket for Node 20. */
+export const clientOptions = {
   // Roomkit's tables and RPCs live in the `roomkit` schema; raw queries in tests go there by default.
   db: { schema: "roomkit" as const },
   auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
@@ -139,4 +140,23 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       await db.drop();
     },
   };
+}
+
+/** LiveKit credentials the stack's functions sign voice tokens with (no LiveKit server runs). */
+export const LIVEKIT = {
+  LIVEKIT_URL: "ws://127.0.0.1:7880",
+  LIVEKIT_API_KEY: "e2e-key",
+  LIVEKIT_API_SECRET: "e2e-secret-that-is-long-enough-for-hs256",
+};
+
+/**
+ * The local stack with LiveKit credentials for the functions, or the real one from env (which
+ * keeps its own LiveKit configuration: tests that check voice tokens against `LIVEKIT` are
+ * guarded with `skipIf(EXTERNAL_STACK)`). Local-only `options` must come through `localOnly`.
+ */
+export function startE2EStack(options: TestStackOptions = {}): Promise<TestStack> {
+  return startTestStack({
+    ...options,
+    ...localOnly({ functionsEnv: { ...LIVEKIT, ...options.functionsEnv } }),
+  });
 }

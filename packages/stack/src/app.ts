@@ -28,6 +28,8 @@ export interface AppConfig {
   supabaseUrl: string;
   supabaseKey: string;
   voice: boolean;
+  /** Coworking heartbeat in ms (absent: the client's default); for a shortened participant timeout. */
+  heartbeatMs?: number;
 }
 
 async function newestMtime(path: string): Promise<number> {

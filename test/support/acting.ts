@@ -1,17 +1,19 @@
-import { randomUUID } from "node:crypto";
 import type postgres from "postgres";
 import type { Sql } from "./db.ts";
+import type { User } from "./users.ts";
+
+/**
+ * Acting as someone in SQL, exactly as PostgREST runs a request: a transaction with the role and
+ * JWT claims set, for the RLS matrix, the SQL functions' rules and arranging rows through them.
+ */
 
 /** A transaction handle from `sql.begin` (postgres.js). */
 export type Tx = postgres.TransactionSql;
 
 /** Who runs a statement: a signed-in user, the anonymous API role, or the service role. */
-export type Actor =
-  | { kind: "user"; id: string; email: string; name: string }
-  | { kind: "anon" }
-  | { kind: "service" };
+export type Actor = User | { kind: "anon" } | { kind: "service" };
 
-export type User = Extract<Actor, { kind: "user" }>;
+export type { User };
 
 /** The anonymous API role, as PostgREST runs a request without a user JWT. */
 export const ANON: Actor = { kind: "anon" };
@@ -45,50 +47,6 @@ export function claimsOf(actor: Actor): Record<string, unknown> {
     };
   }
   return { role: roleOf(actor), iss: "supabase", iat: now, exp: now + 3600 };
-}
-
-/**
- * Makes a user the way Supabase Auth does: a row in `auth.users` (the `on_auth_user_created`
- * trigger then creates the profile). `name` goes into `raw_user_meta_data.display_name`.
- *
- * @example
- * const ada = await createUser(db.sql, { name: "Ada" });
- */
-export async function createUser(sql: Sql, options: { name?: string; email?: string } = {}): Promise<User> {
-  const id = randomUUID();
-  const email = options.email ?? `u-${id.slice(0, 8)}@example.test`;
-  const name = options.name ?? `User ${id.slice(0, 4)}`;
-  await sql`
-    insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
-                            raw_app_meta_data, raw_user_meta_data, created_at, updated_at,
-                            confirmation_token, recovery_token, email_change_token_new, email_change)
-    values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${email}, '',
-            now(), ${sql.json({ provider: "email", providers: ["email"] })},
-            ${sql.json({ display_name: name })}, now(), now(), '', '', '', '')`;
-  return { kind: "user", id, email, name };
-}
-
-/** Many users in one statement (the capacity race needs hundreds). */
-export async function createUsers(sql: Sql, count: number, prefix = "racer"): Promise<User[]> {
-  const users: User[] = Array.from({ length: count }, (_, i) => {
-    const id = randomUUID();
-    return {
-      kind: "user",
-      id,
-      email: `${prefix}-${i}-${id.slice(0, 8)}@example.test`,
-      name: `${prefix} ${i}`,
-    };
-  });
-  const rows = users.map((u) => ({
-    instance_id: "00000000-0000-0000-0000-000000000000",
-    id: u.id,
-    aud: "authenticated",
-    role: "authenticated",
-    email: u.email,
-    raw_user_meta_data: JSON.stringify({ display_name: u.name }),
-  }));
-  await sql`insert into auth.users ${sql(rows)}`;
-  return users;
 }
 
 /**

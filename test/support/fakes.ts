@@ -3,6 +3,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo, Socket } from "node:net";
 
 /**
+ * The fakes the suites put at the network edge of what cannot run here: an LLM provider and
+ * LiveKit's server API. Everything behind them (functions, Postgres, the stack) is real.
+ */
+
+/**
  * A FAKE LLM provider: only the HTTP edge of an OpenAI-compatible API
  * (`POST /v1/chat/completions` with `stream: true`), on a free loopback port. Tests script what it
  * sends byte for byte — normal SSE streams, events split at any byte, `:` comment lines, error
@@ -215,4 +220,62 @@ export async function startFakeLlm(): Promise<FakeLlm> {
 /** A unique, recognisable room name for one test. */
 export function uniqueName(label: string): string {
   return `${label} ${randomUUID().slice(0, 8)}`;
+}
+
+/** A request the fake LiveKit server received. */
+export interface LivekitCall {
+  method: string;
+  body: Record<string, unknown>;
+  authorization: string | undefined;
+}
+
+export interface FakeLivekit {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  calls: LivekitCall[];
+  failWith: { status: number; code: string } | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * A FAKE LiveKit server: only its Twirp HTTP edge (`POST /twirp/livekit.RoomService/<Method>`), on a
+ * free loopback port. It records calls and answers `{}` (or a Twirp error when told to fail).
+ */
+export async function startFakeLivekit(): Promise<FakeLivekit> {
+  const state = {
+    url: "",
+    apiKey: `APIfake${randomUUID().slice(0, 6)}`,
+    apiSecret: randomUUID() + randomUUID(),
+    calls: [] as LivekitCall[],
+    failWith: undefined as { status: number; code: string } | undefined,
+    close: async () => {},
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const m = /^\/twirp\/livekit\.RoomService\/(\w+)$/.exec(req.url ?? "");
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (m)
+        state.calls.push({
+          method: m[1]!,
+          body: text ? JSON.parse(text) : {},
+          authorization: req.headers.authorization,
+        });
+      const fail = state.failWith;
+      if (!m || fail) {
+        res.writeHead(fail?.status ?? 404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ code: fail?.code ?? "bad_route", msg: "fake livekit" }));
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address() as AddressInfo;
+  state.url = `http://127.0.0.1:${address.port}`;
+  state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return state;
 }

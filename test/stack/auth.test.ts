@@ -22,7 +22,8 @@ let db: postgres.Sql;
 beforeAll(async () => {
   stack = await startTestStack({
     functions: false,
-    ...localOnly({ refreshTokenReuseIntervalSeconds: REUSE_INTERVAL_SECONDS }),
+    // GoTrue's bcrypt cost (the other suites hash at 4): this file checks the hashes Auth writes.
+    ...localOnly({ refreshTokenReuseIntervalSeconds: REUSE_INTERVAL_SECONDS, passwordHashCost: 10 }),
   });
   if (stack.dbUrl) db = postgres(stack.dbUrl, { max: 2, onnotice: () => {} });
 });

@@ -33,6 +33,12 @@ export interface StackOptions {
   refreshTokenReuseIntervalSeconds?: number;
   /** Detect reuse of rotated refresh tokens. Default: `[auth] enable_refresh_token_rotation` (true). */
   refreshTokenRotation?: boolean;
+  /**
+   * bcrypt cost of the password hashes Auth writes. Default 10, GoTrue's; the test suites pass 4,
+   * the lowest bcrypt allows (a hash then takes about 2 ms instead of 80 ms of one core's time).
+   * Hashes of any cost verify.
+   */
+  passwordHashCost?: number;
   /** Realtime: delay before the client may retry a failed join (ms). Default as Supabase; 0 in tests. */
   realtimeErrorBackoffMs?: number;
   /** Realtime: presence calls allowed per client per window. Default 5 per 30 s. */

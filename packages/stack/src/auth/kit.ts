@@ -148,7 +148,7 @@ export function createAuthKit(ctx: StackContext): AuthKit {
       if (password.length < ctx.auth.minimumPasswordLength)
         throw E.weakPassword(ctx.auth.minimumPasswordLength);
     },
-    hashPassword: (password) => bcrypt.hash(password, BCRYPT_COST),
+    hashPassword: (password) => bcrypt.hash(password, ctx.options.passwordHashCost ?? BCRYPT_COST),
     passwordMatches: async (password, hash) => (hash ? bcrypt.compare(password, hash) : false),
   };
 }

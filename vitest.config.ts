@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import LongFirstSequencer from "./test/support/sequencer.ts";
 
 export default defineConfig({
   test: {
@@ -10,6 +11,8 @@ export default defineConfig({
     minWorkers: 1,
     testTimeout: 30_000,
     hookTimeout: 120_000,
-    sequence: { shuffle: true },
+    // Files and the tests in them in random order (a new seed each run; `--sequence.seed=<n>`
+    // repeats one), except that the longest files start first (see the sequencer).
+    sequence: { shuffle: true, seed: Date.now(), sequencer: LongFirstSequencer },
   },
 });

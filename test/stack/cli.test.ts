@@ -225,18 +225,16 @@ describe("npm start failures", () => {
     expect(ownLines(result.stderr).join("\n")).toContain("pretty, env, json");
   }, 30_000);
 
-  it("when the inbox port is taken by another program, then npm start exits non-zero with one line naming it", async () => {
+  /**
+   * `npm start` with `env` on top of a fresh state folder; expects it to fail with exactly one
+   * line of its own containing `message`, and without having made a database.
+   */
+  async function expectStartFailure(env: Record<string, string>, message: string): Promise<void> {
     const stateDir = await mkdtemp(join(tmpdir(), "roomkit-cli-fail-"));
     try {
       const result = await run("npm", ["start"], {
         cwd: ROOT,
-        env: {
-          ...process.env,
-          ROOMKIT_STATE_DIR: stateDir,
-          ROOMKIT_API_PORT: String(await freePort()),
-          ROOMKIT_INBOX_PORT: String(port),
-          ROOMKIT_DB_PORT: "0",
-        },
+        env: { ...process.env, ROOMKIT_STATE_DIR: stateDir, ROOMKIT_DB_PORT: "0", ...env },
       }).then(
         () => ({ code: 0, stderr: "" }),
         (e: { code: number; stderr: string }) => e,
@@ -244,35 +242,21 @@ describe("npm start failures", () => {
       expect(result.code).not.toBe(0);
       const lines = ownLines(result.stderr);
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(`inbox port ${port}`);
+      expect(lines[0]).toContain(message);
       expect(existsSync(join(stateDir, "db"))).toBe(false);
     } finally {
       await rm(stateDir, { recursive: true, force: true });
     }
+  }
+
+  it("when the inbox port is taken by another program, then npm start exits non-zero with one line naming it", async () => {
+    await expectStartFailure(
+      { ROOMKIT_API_PORT: String(await freePort()), ROOMKIT_INBOX_PORT: String(port) },
+      `inbox port ${port}`,
+    );
   }, 30_000);
 
   it("when the API port is taken by another program, then npm start exits non-zero with one line naming the port", async () => {
-    const stateDir = await mkdtemp(join(tmpdir(), "roomkit-cli-fail-"));
-    try {
-      const result = await run("npm", ["start"], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          ROOMKIT_STATE_DIR: stateDir,
-          ROOMKIT_API_PORT: String(port),
-          ROOMKIT_DB_PORT: "0",
-        },
-      }).then(
-        () => ({ code: 0, stderr: "" }),
-        (e: { code: number; stderr: string }) => e,
-      );
-      expect(result.code).not.toBe(0);
-      const lines = ownLines(result.stderr);
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(`API port ${port}`);
-      expect(existsSync(join(stateDir, "db"))).toBe(false);
-    } finally {
-      await rm(stateDir, { recursive: true, force: true });
-    }
+    await expectStartFailure({ ROOMKIT_API_PORT: String(port) }, `API port ${port}`);
   }, 30_000);
 });

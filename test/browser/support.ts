@@ -1,6 +1,7 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { type AppServer, ensureAppBuilt, serveApp } from "../../packages/stack/src/app.ts";
@@ -8,6 +9,7 @@ import type { RoomkitClient } from "../../src/client/index.ts";
 import { REPO_ROOT as ROOT } from "../support/repo.ts";
 import type { TestStack } from "../support/stack.ts";
 import { signIn, uniqueEmail } from "../support/users.ts";
+import { sleep } from "../support/wait.ts";
 
 /**
  * The browser suite drives Debian's Chromium (`apt-get install -y chromium`; npm may not download
@@ -36,6 +38,39 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
+/** A build lock older than this was left by a killed run (a cold build takes ~10 s). */
+const STALE_LOCK_MS = 180_000;
+
+/**
+ * `ensureAppBuilt`, one browser file at a time: files that start together would each run the
+ * same cold Vite build; the others wait for the lock and then find the build current.
+ */
+async function buildOnce(appDir: string): Promise<void> {
+  const lock = join(
+    tmpdir(),
+    `roomkit-app-build-${createHash("sha1").update(appDir).digest("hex").slice(0, 12)}`,
+  );
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const since = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (since > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+      else await sleep(200);
+    }
+  }
+  try {
+    await ensureAppBuilt(appDir);
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
 /**
  * Builds the app if app/ changed, and serves it pointed at `stack`, on `port` (default: a free
  * one). A stack whose mails link to the app needs the app's URL before the app can know the
@@ -47,7 +82,7 @@ export async function serveAppFor(
   options: { port?: number; heartbeatMs?: number } = {},
 ): Promise<AppServer> {
   const appDir = join(ROOT, "app");
-  await ensureAppBuilt(appDir);
+  await buildOnce(appDir);
   return serveApp({
     appDir,
     port: options.port ?? 0,

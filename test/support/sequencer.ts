@@ -9,11 +9,13 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 const LONG_FIRST = [
   "test/browser/app.test.ts",
   "test/package/pack.test.ts",
+  "test/browser/notifications.test.ts",
   "test/stack/foreign-project.test.ts",
   "test/functions/ai-reply.test.ts",
-  "test/e2e/session-lifecycle.test.ts",
-  "test/functions/voice-end.test.ts",
+  "test/functions/notify.test.ts",
   "test/stack/cli.test.ts",
+  "test/functions/voice-end.test.ts",
+  "test/e2e/session-lifecycle.test.ts",
 ];
 
 /** A seeded shuffle (mulberry32), so `--sequence.seed=<n>` repeats an order. */

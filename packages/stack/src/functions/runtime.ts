@@ -142,7 +142,8 @@ export class FunctionsRuntime {
         ROOMKIT_FUNCTIONS: JSON.stringify(functions.map((f) => ({ name: f.name, entrypoint: f.entrypoint }))),
         ROOMKIT_FUNCTIONS_SOCKET: socket,
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      // stdin stays open and unused: the worker exits when it closes, i.e. when this process dies.
+      stdio: ["pipe", "pipe", "pipe"],
     });
     this.child = child;
     createInterface({ input: child.stderr! }).on("line", (line) => {

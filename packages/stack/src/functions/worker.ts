@@ -27,6 +27,8 @@ declare const Deno: {
   serve(handler: Handler): unknown;
   stdout: { writeSync(bytes: Uint8Array): number };
   stderr: { writeSync(bytes: Uint8Array): number };
+  stdin: { readable: AsyncIterable<Uint8Array> };
+  exit(code: number): never;
 };
 
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -141,3 +143,12 @@ realServe(
   },
   dispatch,
 );
+
+// The stack holds our stdin open for as long as it lives. When it goes, even killed without a
+// chance to stop us, stdin ends and so does this worker: no orphaned Deno is left behind.
+(async () => {
+  for await (const _ of Deno.stdin.readable) {
+    // The stack never writes; only the end matters.
+  }
+  Deno.exit(0);
+})();

@@ -464,3 +464,46 @@ export function cpuDiff(
       .filter(([, v]) => v > 0),
   );
 }
+
+/** A `roomkit-stack start` child process on free ports, its state in `stateDir`. */
+export interface StackCli {
+  child: import("node:child_process").ChildProcess;
+  apiPort: number;
+  dbPort: number;
+  /** What it wrote to stderr so far (for the error when it exits early). */
+  stderr(): string;
+}
+
+/**
+ * Starts the stack's CLI as `npm start` does, in its own process group (kill `-child.pid` to stop
+ * it and everything it started), stdout ignored.
+ *
+ * @example
+ * const cli = await spawnStackCli(stateDir);
+ */
+export async function spawnStackCli(stateDir: string, env: Record<string, string> = {}): Promise<StackCli> {
+  const { spawn } = await import("node:child_process");
+  const [apiPort, dbPort] = [await freePort(), await freePort()];
+  const child = spawn(
+    join(ROOT, "node_modules", ".bin", "tsx"),
+    [
+      join(ROOT, "packages", "stack", "src", "cli.ts"),
+      "start",
+      "--port",
+      String(apiPort),
+      "--db-port",
+      String(dbPort),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ROOMKIT_STATE_DIR: stateDir, ...env },
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  return { child, apiPort, dbPort, stderr: () => stderr };
+}

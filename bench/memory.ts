@@ -9,7 +9,7 @@
  *
  * Run: `npx tsx bench/memory.ts` (or `npm run bench -- memory`).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,7 +18,6 @@ import postgres from "postgres";
 import type { WebSocket } from "ws";
 import { roomLiveTopic } from "../functions/_shared/contract.ts";
 import type { StackKeys } from "../packages/stack/src/keys.ts";
-import { freePort } from "../packages/stack/src/net.ts";
 import { mergeSummary } from "./_summary.ts";
 import {
   addMembers,
@@ -30,12 +29,12 @@ import {
   ratio,
   realtimeUrl,
   sleep,
+  spawnStackCli,
   treeRss,
   userToken,
   writeResult,
 } from "./_support.ts";
 
-const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 const ROOMS = 100;
 const PER_ROOM = 10;
 const READY_TIMEOUT_MS = 120_000;
@@ -45,34 +44,11 @@ const TARGET_MB = 600;
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "roomkit-bench-memory-"));
-  const apiPort = await freePort();
-  const dbPort = await freePort();
-  const child: ChildProcess = spawn(
-    TSX,
-    [
-      join(ROOT, "packages", "stack", "src", "cli.ts"),
-      "start",
-      "--port",
-      String(apiPort),
-      "--db-port",
-      String(dbPort),
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ROOMKIT_STATE_DIR: dir,
-        // The project's Deno cache, so a fresh state directory does not download the functions' packages.
-        ROOMKIT_DENO_DIR: process.env.ROOMKIT_DENO_DIR ?? join(ROOT, ".roomkit", "deno"),
-      },
-      detached: true,
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += String(d);
+  const cli = await spawnStackCli(dir, {
+    // The project's Deno cache, so a fresh state directory does not download the functions' packages.
+    ROOMKIT_DENO_DIR: process.env.ROOMKIT_DENO_DIR ?? join(ROOT, ".roomkit", "deno"),
   });
+  const { child } = cli;
   const sockets: WebSocket[] = [];
   let sql: postgres.Sql | undefined;
   try {
@@ -81,7 +57,7 @@ async function main(): Promise<void> {
     type Status = { apiUrl: string; dbUrl: string; keys: StackKeys };
     let status: Status | undefined;
     while (!status) {
-      if (child.exitCode !== null) throw new Error(`the stack exited early: ${stderr.trim()}`);
+      if (child.exitCode !== null) throw new Error(`the stack exited early: ${cli.stderr().trim()}`);
       if (performance.now() - started > READY_TIMEOUT_MS) throw new Error("the stack was not ready in time");
       if (existsSync(statusFile)) {
         try {

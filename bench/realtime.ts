@@ -17,13 +17,19 @@ import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { WebSocket, WebSocketServer } from "ws";
 import { roomLiveTopic, roomTopic } from "../functions/_shared/contract.ts";
-import { startStack } from "../packages/stack/src/index.ts";
 import { signJwt } from "../packages/stack/src/jwt.ts";
-import { generateKeys } from "../packages/stack/src/keys.ts";
 import { prepareDatabase } from "../packages/stack/src/migrate.ts";
 import { freePort } from "../packages/stack/src/net.ts";
 import { startThrowawayPostgres, withDatabase } from "../packages/stack/src/postgres.ts";
-import { joinChannel, openSocket, realtimeUrl, type Stats, sleep, stats } from "./_support.ts";
+import {
+  joinChannel,
+  openSocket,
+  realtimeUrl,
+  type Stats,
+  sleep,
+  startBenchStack,
+  stats,
+} from "./_support.ts";
 
 const SUBSCRIBERS = 100;
 const MESSAGES = 200;
@@ -70,16 +76,8 @@ function userBroadcastPush(
 }
 
 async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
-  const keys = await generateKeys();
-  const stack = await startStack({
-    dbUrl,
-    keys,
-    port: await freePort(),
-    host: "127.0.0.1",
-    functions: false,
-    realtimeErrorBackoffMs: 0,
-    log: () => {},
-  });
+  const stack = await startBenchStack(dbUrl);
+  const { keys } = stack;
   const sql = postgres(dbUrl, { max: 2, onnotice: () => {} });
   const sockets: WebSocket[] = [];
   try {

@@ -10,7 +10,7 @@
  *
  * Run: `npx tsx bench/start.ts` (or `npm run bench -- start`).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,10 +21,9 @@ import postgres from "postgres";
 import { freePort } from "../packages/stack/src/net.ts";
 import { startEmbeddedPostgres } from "../packages/stack/src/postgres.ts";
 import { mergeSummary } from "./_summary.ts";
-import { treeRss } from "./_support.ts";
+import { spawnStackCli, treeRss } from "./_support.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 const COLD_RUNS = 2;
 const WARM_RUNS = 3;
 const READY_TIMEOUT_MS = 120_000;
@@ -79,33 +78,13 @@ async function bareSample(dataDir: string): Promise<Sample> {
 }
 
 async function stackSample(stateDir: string): Promise<Sample> {
-  const [apiPort, dbPort] = [await freePort(), await freePort()];
   const started = performance.now();
-  const child: ChildProcess = spawn(
-    TSX,
-    [
-      join(ROOT, "packages", "stack", "src", "cli.ts"),
-      "start",
-      "--port",
-      String(apiPort),
-      "--db-port",
-      String(dbPort),
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ROOMKIT_STATE_DIR: stateDir },
-      detached: true,
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += String(d);
-  });
+  const cli = await spawnStackCli(stateDir);
+  const { child, apiPort } = cli;
   const keysFile = join(stateDir, "keys.json");
   let readyMs: number | undefined;
   while (readyMs === undefined) {
-    if (child.exitCode !== null) throw new Error(`the stack exited early: ${stderr.trim()}`);
+    if (child.exitCode !== null) throw new Error(`the stack exited early: ${cli.stderr().trim()}`);
     if (performance.now() - started > READY_TIMEOUT_MS) throw new Error("the stack was not ready in time");
     if (existsSync(keysFile)) {
       try {

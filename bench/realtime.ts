@@ -22,6 +22,7 @@ import { prepareDatabase } from "../packages/stack/src/migrate.ts";
 import { freePort } from "../packages/stack/src/net.ts";
 import { startThrowawayPostgres, withDatabase } from "../packages/stack/src/postgres.ts";
 import {
+  broadcastFrame,
   joinChannel,
   openSocket,
   realtimeUrl,
@@ -62,19 +63,6 @@ function seqOf(data: Buffer, isBinary: boolean): number | undefined {
   return (msg[4] as { payload?: { seq?: number } } | undefined)?.payload?.seq;
 }
 
-/** realtime-js's kind-3 "user broadcast push" frame. */
-function userBroadcastPush(
-  joinRef: string,
-  ref: string,
-  topic: string,
-  event: string,
-  payload: unknown,
-): Buffer {
-  const parts = [joinRef, ref, topic, event].map((s) => Buffer.from(s));
-  const header = Buffer.from([3, ...parts.map((p) => p.length), 0, 1]);
-  return Buffer.concat([header, ...parts, Buffer.from(JSON.stringify(payload))]);
-}
-
 async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
   const stack = await startBenchStack(dbUrl);
   const { keys } = stack;
@@ -97,7 +85,6 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
     // Members send on `room:<id>:live`; the database alone sends on `room:<id>`.
     const events = roomTopic(room.id, 1);
     const live = roomLiveTopic(room.id, 1);
-    const liveTopic = `realtime:${live}`;
     const url = realtimeUrl(stack.apiUrl, keys.anonKey);
 
     const wsRec = new Recorder();
@@ -119,7 +106,7 @@ async function benchStack(dbUrl: string): Promise<{ ws: Stats; db: Stats }> {
 
     // (a) WebSocket broadcast, sent as realtime-js sends it (binary kind 3).
     for (let seq = 0; seq < MESSAGES; seq++) {
-      const frame = userBroadcastPush("1", String(seq + 2), liveTopic, "bench", { ...PAYLOAD, seq });
+      const frame = broadcastFrame("1", String(seq + 2), live, "bench", { ...PAYLOAD, seq });
       wsRec.sent.set(seq, performance.now());
       sender.send(frame);
       await sleep(INTERVAL_MS);

@@ -21,7 +21,7 @@ import postgres from "postgres";
 import { freePort } from "../packages/stack/src/net.ts";
 import { startEmbeddedPostgres } from "../packages/stack/src/postgres.ts";
 import { mergeSummary } from "./_summary.ts";
-import { spawnStackCli, treeRss } from "./_support.ts";
+import { sleep, spawnStackCli, treeRss } from "./_support.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const COLD_RUNS = 2;
@@ -30,8 +30,6 @@ const READY_TIMEOUT_MS = 120_000;
 const WARM_TARGET_MS = 3000;
 const WARM_RSS_TARGET_MB = 300;
 const run = promisify(execFile);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const tempDir = (prefix: string) => mkdtemp(join(tmpdir(), prefix));
 

@@ -12,6 +12,7 @@ import {
 } from "../support/fake-push.ts";
 import { uniqueName } from "../support/fakes.ts";
 import { freePort } from "../support/global-setup.ts";
+import { mailTo as inboxMailTo, mailIds, verifyLink } from "../support/inbox.ts";
 import { EXTERNAL_STACK, startTestStack, type TestStack } from "../support/stack.ts";
 import { must, type Person, signUp } from "../support/users.ts";
 import { eventually } from "../support/wait.ts";
@@ -302,25 +303,8 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
       STORY_TIMEOUT_MS,
     );
 
-    /** The ids of the mails the stack's inbox holds for `to` (Mailpit's search), newest first. */
-    async function mailsTo(to: string, subject?: string): Promise<string[]> {
-      const query = subject ? `to:${to} subject:"${subject}"` : `to:${to}`;
-      const res = await fetch(`${stack.inboxUrl!}/api/v1/search?query=${encodeURIComponent(query)}`);
-      return ((await res.json()) as { messages: { ID: string }[] }).messages.map((m) => m.ID);
-    }
-
-    /** The newest mail the stack's inbox holds for `to` (with `subject`, when given), once it has arrived. */
-    async function mailTo(to: string, subject?: string): Promise<InboxMail> {
-      const id = await eventually(async () => (await mailsTo(to, subject))[0]);
-      return (await (await fetch(`${stack.inboxUrl!}/api/v1/message/${id}`)).json()) as InboxMail;
-    }
-
-    /** The link to Auth's `/verify` in a mail. */
-    function verifyLink(mail: InboxMail): string {
-      const link = /https?:\/\/\S+\/auth\/v1\/verify\?\S+/.exec(mail.Text)?.[0];
-      if (!link) throw new Error(`no verify link in "${mail.Subject}": ${mail.Text}`);
-      return link;
-    }
+    const mailTo = (to: string, subject?: string) => inboxMailTo(stack.inboxUrl!, to, subject);
+    const mailsTo = (to: string) => mailIds(stack.inboxUrl!, to);
 
     it(
       "when Alice invites an address without an account, then the mailed link opens the app signed in as that person on the invites page, with no tokens left in the address bar or history, accepting takes them into the room, and the used link then says why it signs no one in",
@@ -448,12 +432,6 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
     );
   },
 );
-
-/** The fields of a Mailpit message this suite reads. */
-interface InboxMail {
-  Subject: string;
-  Text: string;
-}
 
 /** A notification the service worker shows, as `registration.getNotifications()` reports it. */
 interface ShownNotification {

@@ -16,7 +16,9 @@ import {
   type FakeSubscription,
   startFakePushService,
 } from "../support/fake-push.ts";
+import { mailIds, mailTo, verifyLink } from "../support/inbox.ts";
 import { privateRoom } from "../support/rooms.ts";
+import { eventually } from "../support/wait.ts";
 import { body, type FunctionsStack, startFunctionsStack, type TestUser } from "./support.ts";
 
 const APP_URL = "http://127.0.0.1:3000";
@@ -106,31 +108,18 @@ async function say(user: TestUser, room: string, text: string): Promise<string> 
 
 /** Waits until every notification about `room` has been decided (sent or skipped), then returns their outcomes. */
 async function settled(room: string, count: number): Promise<Json[]> {
-  for (let i = 0; i < 150; i++) {
-    const rows = await f.sql<
-      { recipient_id: string | null; kind: string; outcome: Json | null; done: boolean }[]
-    >`
-      select recipient_id, kind, outcome, sent_at is not null as done
-      from roomkit_private.notifications where room_id = ${room} order by id`;
-    if (rows.length >= count && rows.every((r) => r.done)) return rows;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`notifications of room ${room} did not settle`);
-}
-
-/** The mails the local inbox holds for `to` (Auth's mails), waiting for at least one. */
-async function inboxMails(to: string): Promise<Json[]> {
-  for (let i = 0; i < 150; i++) {
-    const res = await fetch(`${f.stack.inboxUrl}/api/v1/search?query=${encodeURIComponent(`to:${to}`)}`);
-    const { messages } = (await res.json()) as { messages: Json[] };
-    if (messages.length > 0) {
-      return Promise.all(
-        messages.map(async (m) => (await fetch(`${f.stack.inboxUrl}/api/v1/message/${m.ID}`)).json()),
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no mail to ${to} in the inbox`);
+  return eventually(
+    async () => {
+      const rows = await f.sql<
+        { recipient_id: string | null; kind: string; outcome: Json | null; done: boolean }[]
+      >`
+        select recipient_id, kind, outcome, sent_at is not null as done
+        from roomkit_private.notifications where room_id = ${room} order by id`;
+      return rows.length >= count && rows.every((r) => r.done) ? [...rows] : undefined;
+    },
+    15_000,
+    `the notifications of room ${room} to settle`,
+  );
 }
 
 /** Makes the user an anonymous guest (as `signInAnonymously` would have). */
@@ -144,6 +133,9 @@ async function sqlUnconfirmed(userId: string): Promise<void> {
     update auth.users set is_anonymous = false, email = ${`u-${userId}@example.com`}, email_confirmed_at = null
     where id = ${userId}`;
 }
+
+/** The local stack's inbox, where Auth's mails land. */
+const inbox = () => f.stack.inboxUrl!;
 
 function payloadOf(sub: FakeSubscription, req: { body: Buffer }): PushPayload {
   return JSON.parse(decryptPush(sub, req.body)) as PushPayload;
@@ -193,17 +185,14 @@ describe("invites by email", () => {
     });
 
     // The new address: Auth's invite mail, with a link back to the app.
-    const [invite] = await inboxMails(stranger);
-    expect(invite!.Subject).toBe("You have been invited");
-    expect(invite!.Text).toContain(encodeURIComponent(APP_URL));
+    const invite = await mailTo(inbox(), stranger);
+    expect(invite.Subject).toBe("You have been invited");
+    expect(invite.Text).toContain(encodeURIComponent(APP_URL));
 
     // Each got only its own kind of mail.
     await settled(room, 2);
     expect(email.sent.filter((m) => m.to.includes(stranger))).toEqual([]);
-    const inboxForBob = await fetch(
-      `${f.stack.inboxUrl}/api/v1/search?query=${encodeURIComponent(`to:${bob.email}`)}`,
-    );
-    expect(((await inboxForBob.json()) as Json).messages).toEqual([]);
+    expect(await mailIds(inbox(), bob.email)).toEqual([]);
   });
 
   test("when a brand-new person follows the mailed link, then they are signed in, find the invite pending and accepting lands them in the room", async () => {
@@ -217,14 +206,12 @@ describe("invites by email", () => {
     });
     expect(sent.status).toBe(201);
 
-    const [mail] = await inboxMails(stranger);
+    const mail = await mailTo(inbox(), stranger);
     // Auth made a user for the address, but nobody can tell: its profile stays hidden until they accept.
     const localPart = stranger.split("@")[0]!;
     const seen = async () => (await rest(alice, `profiles?select=id&display_name=eq.${localPart}`)).json();
     expect(await seen()).toEqual([]);
-    const link = /https?:\/\/[^\s"<>]+\/auth\/v1\/verify\?[^\s"<>]+/.exec(mail!.Text as string)?.[0];
-    expect(link).toBeDefined();
-    const followed = await fetch(link!.replaceAll("&amp;", "&"), { redirect: "manual" });
+    const followed = await fetch(verifyLink(mail), { redirect: "manual" });
     expect(followed.status).toBe(303);
     const location = new URL(followed.headers.get("location")!);
     expect(location.origin).toBe(APP_URL);
@@ -273,10 +260,7 @@ describe("invites by email, hostile cases", () => {
     expect(mail.subject).toBe("Alice invited you to Trap");
     expect(mail.text).not.toContain("/auth/v1/verify");
     await settled(room, 1);
-    const inbox = await fetch(
-      `${f.stack.inboxUrl}/api/v1/search?query=${encodeURIComponent(`to:${victim}`)}`,
-    );
-    expect(((await inbox.json()) as Json).messages).toEqual([]);
+    expect(await mailIds(inbox(), victim)).toEqual([]);
   });
 
   test("when a guest or a user without a confirmed email invites by email, then 403 forbidden and nothing is sent", async () => {
@@ -316,11 +300,8 @@ describe("invites by email, hostile cases", () => {
     expect(outcomes.map((o) => o.outcome.email)).toEqual(
       Array(AUTH_INVITES_PER_DAY).fill("auth_invite_sent"),
     );
-    await inboxMails(addresses[AUTH_INVITES_PER_DAY - 1]!);
-    const last = await fetch(
-      `${f.stack.inboxUrl}/api/v1/search?query=${encodeURIComponent(`to:${addresses[AUTH_INVITES_PER_DAY]}`)}`,
-    );
-    expect(((await last.json()) as Json).messages).toEqual([]);
+    await mailTo(inbox(), addresses[AUTH_INVITES_PER_DAY - 1]!);
+    expect(await mailIds(inbox(), addresses[AUTH_INVITES_PER_DAY]!)).toEqual([]);
   });
 });
 

@@ -16,6 +16,7 @@ import { type RunningStack, startStack } from "../../packages/stack/src/index.ts
 import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { freePort } from "../support/global-setup.ts";
+import { type InboxMail, mailIds } from "../support/inbox.ts";
 import { REPO_ROOT } from "../support/repo.ts";
 import { uniqueEmail } from "../support/users.ts";
 
@@ -84,34 +85,22 @@ function admin(): SupabaseClient {
 
 const address = (): string => uniqueEmail("otp");
 
-interface MailpitMessage {
-  ID: string;
-  To: { Address: string }[];
-  Subject: string;
-  Text: string;
-  HTML: string;
-}
-
-/** The newest mail to `to`, through Mailpit's search and message endpoints. */
-async function latestMailTo(to: string): Promise<MailpitMessage> {
-  const found = (await (
-    await fetch(`${inbox}/api/v1/search?query=${encodeURIComponent(`to:${to}`)}`)
-  ).json()) as {
-    messages: { ID: string }[];
-  };
-  expect(found.messages.length).toBeGreaterThan(0);
-  const res = await fetch(`${inbox}/api/v1/message/${found.messages[0]!.ID}`);
+/** The newest mail to `to`, through Mailpit's search and message endpoints (the inbox's own API under test). */
+async function latestMailTo(to: string): Promise<InboxMail> {
+  const [id] = await mailIds(inbox, to);
+  expect(id).toBeDefined();
+  const res = await fetch(`${inbox}/api/v1/message/${id}`);
   expect(res.status).toBe(200);
-  return (await res.json()) as MailpitMessage;
+  return (await res.json()) as InboxMail;
 }
 
-function codeIn(mail: MailpitMessage): string {
+function codeIn(mail: InboxMail): string {
   const match = mail.Text.match(new RegExp(`\\b(\\d{${OTP_LENGTH}})\\b`));
   expect(match).not.toBeNull();
   return match![1]!;
 }
 
-function linkIn(mail: MailpitMessage): string {
+function linkIn(mail: InboxMail): string {
   const match = mail.Text.match(/http:\/\/\S+\/auth\/v1\/verify\?\S+/);
   expect(match).not.toBeNull();
   return match![0];
@@ -222,10 +211,7 @@ describe("email OTP", () => {
     expect(error?.status).toBe(422);
     expect(error?.code).toBe("otp_disabled");
     expect(error?.message).toBe("Signups not allowed for otp");
-    const found = (await (await fetch(`${inbox}/api/v1/search?query=to:${email}`)).json()) as {
-      messages: unknown[];
-    };
-    expect(found.messages).toEqual([]);
+    expect(await mailIds(inbox, email)).toEqual([]);
     const [row] = await sql`select count(*)::int as n from auth.users where email = ${email}`;
     expect(row?.n).toBe(0);
   });
@@ -392,10 +378,7 @@ describe("password recovery", () => {
     const email = address();
     const { error } = await client().auth.resetPasswordForEmail(email);
     expect(error).toBeNull();
-    const found = (await (await fetch(`${inbox}/api/v1/search?query=to:${email}`)).json()) as {
-      messages: unknown[];
-    };
-    expect(found.messages).toEqual([]);
+    expect(await mailIds(inbox, email)).toEqual([]);
   });
 });
 

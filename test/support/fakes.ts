@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { sleep } from "./wait.ts";
 
 /**
  * The fakes the suites put at the network edge of what cannot run here: an LLM provider and
@@ -128,8 +129,6 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on("error", reject);
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts the fake on 127.0.0.1 and a free port. Unscripted requests get a short default reply.

@@ -189,8 +189,6 @@ export function adminRoutes(kit: AuthKit): Route[] {
         );
       }
       if (email && email !== current.email) {
-        const other = await findUserByEmail(tx, email);
-        if (other && other.id !== user.id) throw E.emailExists();
         await changeEmail(tx, current, email);
       }
       return (await findUserById(tx, user.id))!;

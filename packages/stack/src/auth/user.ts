@@ -18,9 +18,12 @@ import {
 
 /**
  * Applies an email change at once (mailer autoconfirm is on locally): the address, confirmation,
- * an anonymous user becoming an email user, and the email identity. Shared with the admin update.
+ * an anonymous user becoming an email user, and the email identity; 422 `email_exists` when another
+ * user has the address. Shared with the admin update.
  */
 export async function changeEmail(tx: postgres.TransactionSql, user: UserRow, email: string): Promise<void> {
+  const other = await findUserByEmail(tx, email);
+  if (other && other.id !== user.id) throw E.emailExists();
   const wasAnonymous = user.is_anonymous;
   const app = wasAnonymous ? { provider: "email", providers: ["email"] } : (user.raw_app_meta_data ?? {});
   await tx.unsafe(
@@ -96,8 +99,6 @@ export function userRoutes(kit: AuthKit): Route[] {
         ]);
       }
       if (email && email !== current.email) {
-        const other = await findUserByEmail(tx, email);
-        if (other && other.id !== user.id) throw E.emailExists();
         // Mailer autoconfirm is on locally, so GoTrue applies the change at once.
         await changeEmail(tx, current, email);
       }

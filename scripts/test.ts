@@ -1,6 +1,6 @@
 /**
- * `npm test`: the static checks (typecheck, lint, generated-types drift) and every test suite, at
- * the same time. The suites spend much of their time waiting (a browser, Deno, timeouts) and the
+ * `npm test`: the static checks (typecheck, which includes the README's examples, and lint) and
+ * every test suite, at the same time. The suites spend much of their time waiting (a browser, Deno, timeouts) and the
  * checks fill that; they run at a lower CPU priority so the suites, the long part, come first.
  * Vitest prints as it goes; each check prints its output when it ends. Exits 1 when any step
  * failed, after all have ended.
@@ -33,7 +33,6 @@ const steps: Step[] = [
   // change re-checks what changed, with its state in node_modules/.cache).
   { name: "typecheck", command: "npm", args: ["run", "-s", "typecheck"], live: false },
   { name: "lint", command: "npm", args: ["run", "-s", "lint"], live: false },
-  { name: "types drift", command: "npm", args: ["run", "-s", "test:types-drift"], live: false },
 ];
 
 function run(step: Step): Promise<{ step: Step; ok: boolean; seconds: number }> {

@@ -16,6 +16,11 @@ const LONG_FIRST = [
   "test/stack/cli.test.ts",
   "test/functions/voice-end.test.ts",
   "test/e2e/session-lifecycle.test.ts",
+  "test/stack/auth.test.ts",
+  "test/e2e/closed-tab.test.ts",
+  "test/db/capacity-race.test.ts",
+  "test/db/hardening.test.ts",
+  "test/e2e/private-room.test.ts",
 ];
 
 /** A seeded shuffle (mulberry32), so `--sequence.seed=<n>` repeats an order. */

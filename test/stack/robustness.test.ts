@@ -4,15 +4,20 @@
  * it always stops within a few seconds. The stack runs over its own embedded Postgres here, so the
  * test can kill and restart it.
  */
+import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningStack, startStack } from "../../packages/stack/src/index.ts";
 import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { applyPlatform } from "../../packages/stack/src/migrate.ts";
 import { type PostgresServer, startEmbeddedPostgres } from "../../packages/stack/src/postgres.ts";
 import { freePort } from "../support/global-setup.ts";
+import { eventually } from "../support/wait.ts";
+
+const run = promisify(execFile);
 
 let dir: string;
 let dataDir: string;
@@ -155,3 +160,42 @@ describe("when Postgres dies", () => {
     pg = await startEmbeddedPostgres({ dataDir, port: dbPort, ephemeral: true });
   }, 30_000);
 });
+
+describe("when the process that started Postgres exits", () => {
+  // Vitest's own exit listener calls process.exit() when a test worker dies, which skips every
+  // exit listener after it: the child registers such a listener before Postgres is started.
+  const CHILD = `
+    process.on("exit", () => process.exit());
+    const { startEmbeddedPostgres } = await import(${JSON.stringify(join(process.cwd(), "packages/stack/src/postgres.ts"))});
+    const pg = await startEmbeddedPostgres({ dataDir: process.env.DATA_DIR, port: Number(process.env.PORT), ephemeral: true });
+    console.log(JSON.stringify({ pid: pg.pid }));
+    process.exit(1);
+  `;
+
+  it("then its Postgres stops too, even when another exit listener ends the process first", async () => {
+    const home = await mkdtemp(join(tmpdir(), "roomkit-exit-"));
+    try {
+      const { stdout } = await run(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", CHILD],
+        {
+          env: { ...process.env, DATA_DIR: join(home, "data"), PORT: String(await freePort()) },
+        },
+      ).catch((e: { stdout: string }) => e);
+      const { pid } = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as { pid: number };
+      expect(pid).toBeGreaterThan(0);
+      await eventually(() => !alive(pid), 15_000, "the orphaned postmaster to stop");
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -22,7 +22,10 @@ for (const event of HOOKED_EVENTS) {
   }
 }
 const runningDataDirs = new Set<string>();
-process.on("exit", () => {
+// First among the exit listeners: one that calls process.exit() itself (Vitest's, when a test
+// worker dies) ends the process before any listener after it runs, which left the suites'
+// Postgres running.
+process.prependListener("exit", () => {
   for (const dir of runningDataDirs) {
     try {
       const pid = Number(readFileSync(join(dir, "postmaster.pid"), "utf8").split("\n")[0]);

@@ -1,10 +1,12 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/global-setup.ts";
 import { REPO_ROOT as ROOT } from "../support/repo.ts";
@@ -161,6 +163,18 @@ describe("npm start", () => {
       headers: { apikey: values.PUBLISHABLE_KEY! },
     });
     expect(health.status).toBe(200);
+    // Auth hashes passwords at GoTrue's bcrypt cost, 10 (the suites' own stacks hash at 4).
+    const email = `cli-${randomUUID()}@example.com`;
+    const signup = await fetch(`${values.API_URL}/auth/v1/signup`, {
+      method: "POST",
+      headers: { apikey: values.PUBLISHABLE_KEY!, "content-type": "application/json" },
+      body: JSON.stringify({ email, password: `pw-${randomUUID()}` }),
+    });
+    expect(signup.status).toBe(200);
+    const db = postgres(values.DB_URL!, { max: 1, onnotice: () => {} });
+    const [row] = await db`select encrypted_password from auth.users where email = ${email}`;
+    await db.end();
+    expect(row?.encrypted_password).toMatch(/^\$2[ab]\$10\$/);
 
     const second = await run(
       "npm",

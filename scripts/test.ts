@@ -1,7 +1,8 @@
 /**
  * `npm test`: the static checks (typecheck, which includes the README's examples, and lint) and
- * every test suite, at the same time. The suites spend much of their time waiting (a browser, Deno, timeouts) and the
- * checks fill that; they run at a lower CPU priority so the suites, the long part, come first.
+ * every test suite, at the same time. The suites spend much of their time waiting (a browser,
+ * Deno, timeouts) and the checks fill that; they run at a lower CPU priority so the suites, the
+ * long part, come first.
  * Vitest prints as it goes; each check prints its output when it ends. Exits 1 when any step
  * failed, after all have ended.
  *

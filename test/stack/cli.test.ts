@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alive } from "../../packages/stack/src/cli.ts";
 import { freePort } from "../support/global-setup.ts";
 import { REPO_ROOT as ROOT } from "../support/repo.ts";
 
@@ -58,15 +59,6 @@ async function descendants(pid: number): Promise<number[]> {
   };
   walk(pid);
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function listening(port: number): Promise<boolean> {

@@ -16,6 +16,7 @@ import { createClient } from "@supabase/supabase-js";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { alive } from "../../packages/stack/src/cli.ts";
 import { freePort } from "../support/global-setup.ts";
 import { REPO_ROOT } from "../support/repo.ts";
 
@@ -291,14 +292,6 @@ describe("roomkit-stack in a foreign project folder", () => {
     await exited(child);
     await expect.poll(() => portListening(dbPort), { timeout: 10_000 }).toBe(false);
     expect(await portListening(apiPort)).toBe(false);
-    const alive = tree.filter((p) => {
-      try {
-        process.kill(p.pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    expect(alive).toEqual([]);
+    expect(tree.filter((p) => alive(p.pid))).toEqual([]);
   }, 180_000);
 });

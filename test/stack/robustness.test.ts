@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alive } from "../../packages/stack/src/cli.ts";
 import { type RunningStack, startStack } from "../../packages/stack/src/index.ts";
 import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { applyPlatform } from "../../packages/stack/src/migrate.ts";
@@ -190,12 +191,3 @@ describe("when the process that started Postgres exits", () => {
     }
   }, 60_000);
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

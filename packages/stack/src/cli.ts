@@ -157,7 +157,8 @@ function portFree(port: number, host: string): Promise<boolean> {
   });
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user's counts). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

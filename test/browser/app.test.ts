@@ -101,6 +101,19 @@ describe.skipIf(missing !== undefined && !IN_CI)(
     const bodies = (page: Page, text: string) =>
       page.getByTestId("message-body").getByText(text, { exact: true });
 
+    it("when the stack builds the app in a process whose NODE_ENV is not production (Vitest's is test), then it still serves React's production build", async () => {
+      expect(process.env.NODE_ENV).toBe("test");
+      const html = await (await fetch(app.url)).text();
+      const script = html.match(/<script type="module"[^>]* src="\.\/(assets\/[^"]+\.js)"/)?.[1];
+      expect(script).toBeDefined();
+      const bundle = await (await fetch(`${app.url}/${script}`)).text();
+      // React's production build reports errors by number; its development build carries warnings.
+      expect({
+        production: bundle.includes("Minified React error"),
+        development: bundle.includes('should have a unique "key" prop'),
+      }).toEqual({ production: true, development: false });
+    });
+
     it(
       "when Alice invites Bob by email, then his inbox shows it live, he accepts, they chat, see each other typing and online, and Bob scrolls back through 120 messages",
       async () => {

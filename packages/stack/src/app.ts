@@ -1,6 +1,8 @@
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo, Socket } from "node:net";
 import { dirname, extname, join, normalize, sep } from "node:path";
 
@@ -11,8 +13,12 @@ import { dirname, extname, join, normalize, sep } from "node:path";
  * as a deployed frontend would be (the gateway answers CORS). Projects without one get none.
  */
 
-/** Written after a successful build; its mtime is the build's age. */
+/**
+ * Written after a successful build; its mtime is the build's age, and it starts with STAMP_KIND
+ * (a build stamped otherwise, or not at all, is rebuilt).
+ */
 const STAMP_NAME = ".roomkit-build";
+const STAMP_KIND = "production";
 /** What the bundle is made of besides `app/` (when they exist): a client library, shared code, the lock file. */
 const EXTRA_SOURCES = [join("src", "client"), join("functions", "_shared"), "package-lock.json"];
 
@@ -48,8 +54,10 @@ async function newestMtime(path: string): Promise<number> {
 /** True when `app/dist` is missing or older than anything it is built from. */
 export async function appBuildStale(appDir: string): Promise<boolean> {
   const dist = join(appDir, "dist");
-  const built = await stat(join(dist, STAMP_NAME)).catch(() => undefined);
+  const stamp = join(dist, STAMP_NAME);
+  const built = await stat(stamp).catch(() => undefined);
   if (!built || !existsSync(join(dist, "index.html"))) return true;
+  if (!(await readFile(stamp, "utf8")).startsWith(`${STAMP_KIND} `)) return true;
   const project = dirname(appDir);
   const sources = await Promise.all([appDir, ...EXTRA_SOURCES.map((p) => join(project, p))].map(newestMtime));
   return Math.max(...sources) > built.mtimeMs;
@@ -57,9 +65,14 @@ export async function appBuildStale(appDir: string): Promise<boolean> {
 
 /**
  * Builds `app/` with Vite unless its build is current (a cold build takes ~10 s; a current one
- * costs a directory walk). Vite is a dev dependency, loaded only when a build is needed. The
- * build goes to a folder of its own and replaces `app/dist` when complete, so a server reading
- * `app/dist` (or a second build running at the same time, as in tests) never sees half of one.
+ * costs a directory walk). The build goes to a folder of its own and replaces `app/dist` when
+ * complete, so a server reading `app/dist` (or a second build running at the same time, as in
+ * tests) never sees half of one.
+ *
+ * Vite runs as its own process with `NODE_ENV=production`: Vite takes production or development
+ * from the process's NODE_ENV, and a caller's (Vitest sets `test`) made a build with React's
+ * development bundle, larger and far slower to render. Vite is a dev dependency, resolved only
+ * when a build is needed.
  *
  * @example
  * if ((await ensureAppBuilt(appDir)) === "built") console.log("app built");
@@ -67,17 +80,12 @@ export async function appBuildStale(appDir: string): Promise<boolean> {
 export async function ensureAppBuilt(appDir: string): Promise<"current" | "built"> {
   if (!(await appBuildStale(appDir))) return "current";
   const dist = join(appDir, "dist");
-  const { build } = await import("vite");
   const suffix = `${process.pid}-${Date.now()}`;
   const outDir = `${dist}.building-${suffix}`;
   const old = `${dist}.old-${suffix}`;
   try {
-    await build({
-      configFile: join(appDir, "vite.config.ts"),
-      logLevel: "error",
-      build: { outDir, emptyOutDir: true },
-    });
-    await writeFile(join(outDir, STAMP_NAME), `${new Date().toISOString()}\n`);
+    await viteBuild(appDir, outDir);
+    await writeFile(join(outDir, STAMP_NAME), `${STAMP_KIND} ${new Date().toISOString()}\n`);
     await rename(dist, old).catch(() => {});
     // Another build may have put its (equally fresh) result in place meanwhile: keep that one.
     await rename(outDir, dist).catch(() => {});
@@ -86,6 +94,35 @@ export async function ensureAppBuilt(appDir: string): Promise<"current" | "built
     await rm(old, { recursive: true, force: true });
   }
   return "built";
+}
+
+/** `NODE_ENV=production vite build` of `appDir` into `outDir`; rejects with Vite's output. */
+function viteBuild(appDir: string, outDir: string): Promise<void> {
+  const vite = join(dirname(createRequire(import.meta.url).resolve("vite/package.json")), "bin", "vite.js");
+  const args = [vite, "build", appDir, "--config", join(appDir, "vite.config.ts")];
+  args.push("--outDir", outDir, "--emptyOutDir", "--logLevel", "error");
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: appDir,
+      env: { ...process.env, NODE_ENV: "production" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => {
+      output += d;
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      output += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve();
+      else
+        reject(
+          new Error(`vite build of ${appDir} failed (${signal ?? `exit ${code}`}):\n${output.trimEnd()}`),
+        );
+    });
+  });
 }
 
 /**

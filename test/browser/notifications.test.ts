@@ -160,13 +160,14 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
           registrationId: await registered,
           data: JSON.stringify(payload),
         });
+        // The session stays attached until the worker has shown it: delivery is asynchronous.
+        return await eventually(async () => {
+          const shown = await shownNotifications(user.page);
+          return shown.some((n) => n.tag === payload.tag) ? shown : undefined;
+        });
       } finally {
         await cdp.detach();
       }
-      return eventually(async () => {
-        const shown = await shownNotifications(user.page);
-        return shown.some((n) => n.tag === payload.tag) ? shown : undefined;
-      });
     }
 
     /** The notifications queued for `recipientId` about `messageId` (none when they switched the kind off). */

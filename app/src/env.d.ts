@@ -9,3 +9,6 @@ interface ImportMetaEnv {
 interface ImportMeta {
   readonly env: ImportMetaEnv;
 }
+
+/** Stylesheets imported for their effect (`import "./styles.css"`): Vite bundles them. */
+declare module "*.css";

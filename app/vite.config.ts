@@ -47,8 +47,8 @@ export default defineConfig({
   resolve: {
     alias: { roomkit: fileURLToPath(new URL("../src/client/index.ts", import.meta.url)) },
   },
-  // JSX through esbuild (React's automatic runtime); @vitejs/plugin-react would add Fast Refresh.
-  esbuild: { jsx: "automatic" },
+  // JSX through Oxc (React's automatic runtime); @vitejs/plugin-react would add Fast Refresh.
+  oxc: { jsx: { runtime: "automatic" } },
   build: { outDir: "dist", emptyOutDir: true, sourcemap: true, chunkSizeWarningLimit: 800 },
   server: { port: 5173 },
   plugins: [localStackConfig()],

@@ -9,9 +9,6 @@ export default defineConfig({
     // Three on two cores: the suites spend much of their time waiting (a browser, Deno, timeouts,
     // token lifetimes), so a third file keeps the cores busy (measured: 106 s against 135 s with two).
     maxWorkers: 3,
-    // Always three: with fewer allowed, tinypool ends an idle worker while the others still run
-    // files, and with `isolate: false` that ended the run early (vitest 3.2, tinypool 1.1).
-    minWorkers: 3,
     // Each worker runs file after file in one process, importing supabase-js, postgres and the
     // stack once instead of once per file: about a quarter of the suites' CPU time. Files keep to
     // themselves: every stack, database and client is their own, and these undo what a test stubs.

@@ -48,8 +48,8 @@ function shuffled<T>(items: T[], seed: number): T[] {
 export default class LongFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const { root, sequence } = this.ctx.config;
+    // Vitest prints the seed ("Running tests with seed …").
     const seed = sequence.seed ?? Date.now();
-    console.log(`      Running tests with seed "${seed}" (long files first)`);
     const rank = (file: TestSpecification) => {
       const i = LONG_FIRST.indexOf(relative(root, file.moduleId).split("\\").join("/"));
       return i < 0 ? LONG_FIRST.length : i;

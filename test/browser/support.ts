@@ -38,7 +38,7 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
-/** A build lock older than this was left by a killed run (a cold build takes ~10 s). */
+/** A build lock older than this was left by a killed run (a cold build takes 1–2 s). */
 const STALE_LOCK_MS = 180_000;
 
 /**

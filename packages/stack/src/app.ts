@@ -64,7 +64,7 @@ export async function appBuildStale(appDir: string): Promise<boolean> {
 }
 
 /**
- * Builds `app/` with Vite unless its build is current (a cold build takes ~10 s; a current one
+ * Builds `app/` with Vite unless its build is current (a cold build takes 1–2 s; a current one
  * costs a directory walk). The build goes to a folder of its own and replaces `app/dist` when
  * complete, so a server reading `app/dist` (or a second build running at the same time, as in
  * tests) never sees half of one.

@@ -2,25 +2,28 @@ import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * Test files that take much longer than the rest (seconds of waiting on a browser, a packed
- * install, a token's lifetime), longest first. Each worker takes the next file when it is free, so
- * starting these first keeps one worker from being left with a long file while the other is idle.
+ * Test files that take much longer than the rest, started first so that no worker is left with a
+ * long file at the end while the others are idle. Those that mostly work the CPU (a browser, a
+ * 200-connection race, a packed install) alternate with those that mostly wait (a token's
+ * lifetime, an idle timeout, a closed tab's heartbeat): started together, the waiting ones left
+ * the two cores half idle for about ten seconds.
  */
 const LONG_FIRST = [
   "test/browser/app.test.ts",
-  "test/package/pack.test.ts",
-  "test/browser/notifications.test.ts",
-  "test/stack/foreign-project.test.ts",
-  "test/functions/ai-reply.test.ts",
-  "test/functions/notify.test.ts",
-  "test/stack/cli.test.ts",
   "test/functions/voice-end.test.ts",
+  "test/browser/notifications.test.ts",
+  "test/functions/ai-reply.test.ts",
+  "test/stack/cli.test.ts",
   "test/e2e/session-lifecycle.test.ts",
-  "test/stack/auth.test.ts",
-  "test/e2e/closed-tab.test.ts",
   "test/db/capacity-race.test.ts",
+  "test/functions/notify.test.ts",
   "test/db/hardening.test.ts",
+  "test/e2e/closed-tab.test.ts",
+  "test/package/pack.test.ts",
+  "test/stack/robustness.test.ts",
+  "test/stack/foreign-project.test.ts",
   "test/e2e/private-room.test.ts",
+  "test/stack/auth.test.ts",
 ];
 
 /** A seeded shuffle (mulberry32), so `--sequence.seed=<n>` repeats an order. */

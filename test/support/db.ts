@@ -15,8 +15,9 @@ export interface TestDatabase {
 }
 
 /**
- * A fresh copy of the migrated template database for one test file
- * (`CREATE DATABASE … TEMPLATE`, a file copy: tens of milliseconds).
+ * A fresh copy of the migrated template database for one test file (`CREATE DATABASE … TEMPLATE`
+ * with `STRATEGY file_copy`: about 0.1 CPU-s against 0.2 for Postgres's default, which writes the
+ * whole copy to the WAL, where every running Realtime's logical replication then reads it).
  *
  * @example
  * const db = await createTestDatabase();
@@ -27,7 +28,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `t_${randomBytes(6).toString("hex")}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database ${name} template ${inject("templateDb")}`);
+    await admin.unsafe(`create database ${name} template ${inject("templateDb")} strategy file_copy`);
   } finally {
     await admin.end();
   }

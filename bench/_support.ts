@@ -4,7 +4,7 @@
  * v2 frames as realtime-js sends them), a bare `ws` relay as the fan-out baseline, process-tree
  * memory, and result files. Not a bench itself (the `_` prefix keeps bench/run.ts from running it).
  */
-import { execFile } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -467,7 +467,7 @@ export function cpuDiff(
 
 /** A `roomkit-stack start` child process on free ports, its state in `stateDir`. */
 export interface StackCli {
-  child: import("node:child_process").ChildProcess;
+  child: ChildProcess;
   apiPort: number;
   dbPort: number;
   /** What it wrote to stderr so far (for the error when it exits early). */
@@ -482,7 +482,6 @@ export interface StackCli {
  * const cli = await spawnStackCli(stateDir);
  */
 export async function spawnStackCli(stateDir: string, env: Record<string, string> = {}): Promise<StackCli> {
-  const { spawn } = await import("node:child_process");
   const [apiPort, dbPort] = [await freePort(), await freePort()];
   const child = spawn(
     join(ROOT, "node_modules", ".bin", "tsx"),

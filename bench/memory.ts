@@ -9,7 +9,6 @@
  *
  * Run: `npx tsx bench/memory.ts` (or `npm run bench -- memory`).
  */
-
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

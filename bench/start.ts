@@ -15,15 +15,13 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import postgres from "postgres";
 import { freePort } from "../packages/stack/src/net.ts";
 import { startEmbeddedPostgres } from "../packages/stack/src/postgres.ts";
 import { mergeSummary } from "./_summary.ts";
-import { sleep, spawnStackCli, treeRss } from "./_support.ts";
+import { ROOT, sleep, spawnStackCli, treeRss } from "./_support.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const COLD_RUNS = 2;
 const WARM_RUNS = 3;
 const READY_TIMEOUT_MS = 120_000;

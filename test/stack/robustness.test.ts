@@ -16,6 +16,7 @@ import { generateKeys, type StackKeys } from "../../packages/stack/src/keys.ts";
 import { applyPlatform } from "../../packages/stack/src/migrate.ts";
 import { type PostgresServer, startEmbeddedPostgres } from "../../packages/stack/src/postgres.ts";
 import { freePort } from "../support/global-setup.ts";
+import { REPO_ROOT } from "../support/repo.ts";
 import { eventually } from "../support/wait.ts";
 
 const run = promisify(execFile);
@@ -167,7 +168,7 @@ describe("when the process that started Postgres exits", () => {
   // exit listener after it: the child registers such a listener before Postgres is started.
   const CHILD = `
     process.on("exit", () => process.exit());
-    const { startEmbeddedPostgres } = await import(${JSON.stringify(join(process.cwd(), "packages/stack/src/postgres.ts"))});
+    const { startEmbeddedPostgres } = await import(${JSON.stringify(join(REPO_ROOT, "packages/stack/src/postgres.ts"))});
     const pg = await startEmbeddedPostgres({ dataDir: process.env.DATA_DIR, port: Number(process.env.PORT), ephemeral: true });
     console.log(JSON.stringify({ pid: pg.pid }));
     process.exit(1);

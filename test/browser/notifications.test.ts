@@ -143,11 +143,29 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
 
     /**
      * What the browser's push client does on receipt: hands the (decrypted) payload to the page's
-     * service worker, here through CDP. Resolves with the notifications the worker then shows.
+     * service worker, here through CDP, and waits until the worker's push event has finished, that
+     * is until its `waitUntil(showNotification(…))` settled. Resolves with the notifications shown.
+     *
+     * Nothing reads the notifications while one is being shown. Chromium's getNotifications() deletes
+     * from its database every stored notification that the platform does not yet report as displayed
+     * (unless it was created after the read began), so a read racing showNotification loses that
+     * notification for good (platform_notification_context_impl.cc). Polling for it did exactly that
+     * in about one loaded run in ten. DevTools' Background Services log says when the event finished.
      */
     async function deliverToServiceWorker(user: User, payload: PushPayload): Promise<ShownNotification[]> {
+      const data = JSON.stringify(payload);
       const cdp = await user.context.newCDPSession(user.page);
       try {
+        // The log replays earlier deliveries first: this one's completion follows its own dispatch.
+        const log: { name: string; metadata: Record<string, string> }[] = [];
+        cdp.on("BackgroundService.backgroundServiceEventReceived", ({ backgroundServiceEvent: e }) => {
+          log.push({
+            name: e.eventName,
+            metadata: Object.fromEntries(e.eventMetadata.map((m) => [m.key, m.value])),
+          });
+        });
+        await cdp.send("BackgroundService.setRecording", { shouldRecord: true, service: "pushMessaging" });
+        await cdp.send("BackgroundService.startObserving", { service: "pushMessaging" });
         const registered = new Promise<string>((resolve) => {
           cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
             const live = registrations.find((r) => !r.isDeleted && r.scopeURL === `${app.url}/`);
@@ -158,13 +176,22 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
         await cdp.send("ServiceWorker.deliverPushMessage", {
           origin: app.url,
           registrationId: await registered,
-          data: JSON.stringify(payload),
+          data,
         });
-        // The session stays attached until the worker has shown it: delivery is asynchronous.
-        return await eventually(async () => {
-          const shown = await shownNotifications(user.page);
-          return shown.some((n) => n.tag === payload.tag) ? shown : undefined;
-        });
+        const completed = await eventually(
+          () => {
+            const dispatched = log.findIndex(
+              (e) => e.name === "Push event dispatched" && e.metadata.Payload === data,
+            );
+            return dispatched < 0
+              ? undefined
+              : log.slice(dispatched).find((e) => e.name === "Push event completed");
+          },
+          20_000,
+          `the service worker's push event for ${payload.tag}`,
+        );
+        expect(completed.metadata.Status).toBe("Success");
+        return await shownNotifications(user.page);
       } finally {
         await cdp.detach();
       }

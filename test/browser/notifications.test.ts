@@ -150,7 +150,7 @@ describe.skipIf((missing !== undefined && !IN_CI) || EXTERNAL_STACK)(
      * from its database every stored notification that the platform does not yet report as displayed
      * (unless it was created after the read began), so a read racing showNotification loses that
      * notification for good (platform_notification_context_impl.cc). Polling for it did exactly that
-     * in about one loaded run in ten. DevTools' Background Services log says when the event finished.
+     * in one loaded run in nine. DevTools' Background Services log says when the event has finished.
      */
     async function deliverToServiceWorker(user: User, payload: PushPayload): Promise<ShownNotification[]> {
       const data = JSON.stringify(payload);

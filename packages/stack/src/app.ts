@@ -108,12 +108,11 @@ function viteBuild(appDir: string, outDir: string): Promise<void> {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
-    child.stdout.on("data", (d: Buffer) => {
+    const collect = (d: Buffer) => {
       output += d;
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      output += d;
-    });
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       if (code === 0) resolve();
